@@ -1,0 +1,54 @@
+# The platform's commands. `make demo` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+export DO_NOT_TRACK := 1
+
+.PHONY: setup demo run test test-fast dev bench lint clean help
+
+help:
+	@echo "make demo   set up, generate the demo extract, build everything, print where the outputs are"
+	@echo "make test   run the test suite (sets up the environment if needed)"
+	@echo "make run    materialise the whole graph on DA_EXTRACT_DIR"
+	@echo "make dev    the Dagster UI on http://127.0.0.1:3000"
+	@echo "make bench  benchmarks at wmp scale (generator, dbt build, typology, regressions, evaluation)"
+
+# Idempotent: re-runs pip only when pyproject.toml or constraints.txt change.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/dbt deps --project-dir dbt_project --profiles-dir dbt_project >/dev/null 2>&1 || true
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/dap synth --scale demo --seed 1 --out data/extracts/demo --if-missing
+	DA_EXTRACT_DIR=$${DA_EXTRACT_DIR:-$(CURDIR)/data/extracts/demo} $(BIN)/dap run
+
+run: setup
+	$(BIN)/dap run
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
+
+dev: setup
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+bench: setup
+	$(BIN)/python -m bench
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf data/warehouse* data/versions data/builds reports dbt_project/target

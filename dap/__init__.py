@@ -1,0 +1,1 @@
+"""The platform's command-line entry point and shared settings."""

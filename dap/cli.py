@@ -1,0 +1,64 @@
+"""`dap`: the platform's one command-line entry point.
+
+Each subcommand lives in its own module exposing ``configure(parser)``; the parser's ``func`` default is
+called with the parsed arguments and returns an exit code. Modules are imported when the parser is built,
+so they must keep heavy imports inside their functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("synth.cli", "generate a synthetic WMP-style extract (and its calibration report)"),
+    "run": ("dap.commands.run", "materialise the whole asset graph on DA_EXTRACT_DIR"),
+    "trace": ("dap.commands.trace", "trace a published table or column back to the raw files"),
+    "audit": ("dap.commands.audit", "verify a past run's inputs against its audit manifest"),
+    "rollback": ("dap.commands.rollback", "publish an earlier warehouse version again"),
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dap",
+        description="Domestic abuse perpetrator analytics platform.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            # A subcommand whose module is not present in this build is simply not offered.
+            if error.name and module_name.startswith(error.name):
+                continue
+            raise
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.configure(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CliError as error:
+        print(f"dap {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
