@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): medians of repeated runs and peak memory at `wmp` scale. Not tests."""

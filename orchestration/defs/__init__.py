@@ -1,0 +1,1 @@
+"""Assets, checks, schedules and sensors, one module per domain."""

@@ -1,0 +1,1 @@
+"""Small shared pieces of the orchestration layer (warehouse I/O, adapters, the dbt translator)."""
