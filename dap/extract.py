@@ -1,0 +1,296 @@
+"""Reading an extract folder into the warehouse's ``raw`` schema.
+
+Every table of the contract is loaded as text (CSV as it arrived; Parquet values cast to text) with a
+``_row_number`` (1-based row in its file), so that the dbt staging layer can cast each value and send
+any row it cannot use to quarantine with a reason: no row is lost silently.
+
+What stops a run here, before anything downstream is rebuilt, always naming the file, the column and an
+example value: a missing required table or column, an unreadable file (truncated Parquet, a CSV that is
+not UTF-8, an empty file), and an unknown-offence-code rate above a threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dap import settings
+from dap.contract import TABLES, Table
+
+DEFAULT_MAX_UNKNOWN_OFFENCE_CODE_SHARE = 0.05
+FORMATS = ("parquet", "csv")
+
+
+class ExtractError(Exception):
+    """The extract cannot be used: names the file, the column and an example value."""
+
+    def __init__(self, file: Path | str, problem: str, column: str | None = None, example: object = None):
+        self.file = str(file)
+        self.column = column
+        self.example = example
+        self.problem = problem
+        where = f"{self.file}"
+        if column:
+            where += f", column '{column}'"
+        message = f"{where}: {problem}"
+        if example is not None:
+            message += f" (example: {example!r})"
+        super().__init__(message)
+
+
+@dataclass
+class LoadedTable:
+    table: str
+    source: str  # 'extract', 'shipped' (reference data of the project) or 'absent'
+    file: str | None
+    format: str | None
+    sha256: str | None
+    rows: int
+    extra_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadSummary:
+    extract_dir: str
+    tables: dict[str, LoadedTable]
+    unknown_offence_code_share: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def input_hashes(self) -> dict[str, str]:
+        return {t.file: t.sha256 for t in self.tables.values() if t.file and t.sha256}
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {**asdict(self), "tables": {k: asdict(v) for k, v in self.tables.items()}}, indent=2, sort_keys=True
+        )
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def find_table_file(directory: Path, table: str) -> Path | None:
+    """The table's file in ``directory`` (Parquet preferred when both exist), or None."""
+    for fmt in FORMATS:
+        candidate = directory / f"{table}.{fmt}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_files(extract_dir: Path, reference_dir: Path | None = None) -> dict[str, tuple[Path | None, str]]:
+    """Map every contract table to (file or None, source), applying reference-table precedence."""
+    extract_dir = Path(extract_dir)
+    if not extract_dir.exists():
+        raise ExtractError(extract_dir, "extract folder does not exist (set DA_EXTRACT_DIR)")
+    if not extract_dir.is_dir():
+        raise ExtractError(extract_dir, "extract path is not a folder")
+    reference_dir = Path(reference_dir or settings.REFERENCE_DIR)
+    resolved: dict[str, tuple[Path | None, str]] = {}
+    for name, spec in TABLES.items():
+        path = find_table_file(extract_dir, name)
+        if path is not None:
+            resolved[name] = (path, "extract")
+        elif spec.reference and (shipped := find_table_file(reference_dir, name)) is not None:
+            resolved[name] = (shipped, "shipped")
+        elif spec.required:
+            raise ExtractError(
+                extract_dir / f"{name}.csv|parquet",
+                f"required table '{name}' is missing from the extract",
+                example=sorted(p.name for p in extract_dir.iterdir() if p.is_file())[:8],
+            )
+        else:
+            resolved[name] = (None, "absent")
+    return resolved
+
+
+def _check_utf8(path: Path) -> None:
+    decoder_position = 0
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                offset = decoder_position + error.start
+                bad = chunk[max(0, error.start - 20) : error.start + 20]
+                line = _line_of_offset(path, offset)
+                raise ExtractError(
+                    path,
+                    f"file is not UTF-8 (invalid byte at offset {offset}, line {line}); re-export it as UTF-8",
+                    example=bad.decode("utf-8", errors="replace"),
+                ) from None
+            decoder_position += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ExtractError(path, "file ends in the middle of a UTF-8 character") from None
+
+
+def _line_of_offset(path: Path, offset: int) -> int:
+    with open(path, "rb") as handle:
+        return handle.read(offset).count(b"\n") + 1
+
+
+def _source_sql(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    if path.suffix == ".parquet":
+        return f"read_parquet('{quoted}')"
+    return (
+        f"read_csv('{quoted}', header=true, all_varchar=true, delim=',', quote='\"', escape='\"', "
+        "null_padding=false, auto_detect=false, columns=__COLUMNS__)"
+    )
+
+
+def _file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    if path.stat().st_size == 0:
+        raise ExtractError(path, "file is empty (not even a header row)")
+    if path.suffix == ".parquet":
+        try:
+            rows = con.execute(
+                "SELECT name FROM parquet_schema(?) WHERE name <> 'schema' ORDER BY rowid", [str(path)]
+            ).fetchall()
+        except duckdb.Error as error:
+            raise ExtractError(path, f"cannot read Parquet file (truncated or corrupt): {_first_line(error)}") from None
+        # parquet_schema lists the root first; keep only leaf columns.
+        return [r[0] for r in rows]
+    _check_utf8(path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        import csv
+
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise ExtractError(path, "file has no header row")
+    return [h.strip().lstrip("\ufeff") for h in header]
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def load_table(con: duckdb.DuckDBPyConnection, spec: Table, path: Path | None, source: str) -> LoadedTable:
+    """Load one table into ``raw.<name>`` as text plus ``_row_number``; an absent optional table is empty."""
+    target = f'raw."{spec.name}"'
+    if path is None:
+        columns_sql = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in spec.column_names)
+        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {columns_sql}, CAST(NULL AS BIGINT) AS _row_number LIMIT 0")
+        return LoadedTable(spec.name, "absent", None, None, None, 0)
+
+    found = _file_columns(con, path)
+    normalised = {c.strip().lower(): c for c in found}
+    missing = [c for c in spec.column_names if c not in normalised]
+    if missing:
+        raise ExtractError(
+            path,
+            f"required column '{missing[0]}' is missing"
+            + (f" (and {len(missing) - 1} more: {missing[1:]})" if len(missing) > 1 else ""),
+            column=missing[0],
+            example=f"columns found: {found}",
+        )
+    extra = [c for c in found if c.strip().lower() not in spec.column_names]
+    source_sql = _source_sql(path)
+    if path.suffix == ".csv":
+        columns_struct = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in found) + "}"
+        source_sql = source_sql.replace("__COLUMNS__", columns_struct)
+    select = ", ".join(f'CAST("{normalised[c]}" AS VARCHAR) AS "{c}"' for c in spec.column_names)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {target} AS "
+            f"SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS _row_number FROM {source_sql}"
+        )
+    except duckdb.Error as error:
+        message = _first_line(error)
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        raise ExtractError(path, f"cannot read {kind} file: {message}") from None
+    rows = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    return LoadedTable(spec.name, source, str(path), path.suffix.lstrip("."), sha256_file(path), rows, extra)
+
+
+def load_raw(
+    con: duckdb.DuckDBPyConnection,
+    extract_dir: Path | str,
+    reference_dir: Path | str | None = None,
+    max_unknown_offence_code_share: float = DEFAULT_MAX_UNKNOWN_OFFENCE_CODE_SHARE,
+    progress=None,
+) -> LoadSummary:
+    """Load the whole extract into ``raw``; raise :class:`ExtractError` before touching anything on bad input.
+
+    All files are checked (readable, columns present) before the first table is replaced, so a failed
+    load leaves the previous raw tables as they were.
+    """
+    extract_dir = Path(extract_dir)
+    resolved = resolve_files(extract_dir, Path(reference_dir) if reference_dir else None)
+    # Pre-flight: headers and readability of every file before anything is written.
+    for name, (path, _source) in resolved.items():
+        if path is not None:
+            found = {c.strip().lower() for c in _file_columns(con, path)}
+            missing = [c for c in TABLES[name].column_names if c not in found]
+            if missing:
+                raise ExtractError(
+                    path, f"required column '{missing[0]}' is missing", column=missing[0],
+                    example=f"columns found: {sorted(found)}",
+                )
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    loaded: dict[str, LoadedTable] = {}
+    warnings: list[str] = []
+    for name, (path, source) in resolved.items():
+        if progress:
+            progress(name)
+        loaded[name] = load_table(con, TABLES[name], path, source)
+        if loaded[name].extra_columns:
+            warnings.append(
+                f"{path}: ignored {len(loaded[name].extra_columns)} column(s) not in the contract: "
+                f"{loaded[name].extra_columns}"
+            )
+    unknown_share, example = _unknown_offence_code_share(con)
+    if unknown_share > max_unknown_offence_code_share:
+        raise ExtractError(
+            loaded["crimes"].file or "crimes",
+            f"{unknown_share:.1%} of crimes have an offence code not in ref_offences "
+            f"(threshold {max_unknown_offence_code_share:.0%}); is the reference table the right one?",
+            column="offence_code",
+            example=example,
+        )
+    if unknown_share > 0:
+        warnings.append(
+            f"{unknown_share:.2%} of crimes have an unknown offence code (e.g. {example!r}); they are quarantined"
+        )
+    summary = LoadSummary(str(extract_dir), loaded, unknown_share, warnings)
+    _write_load_log(con, summary)
+    return summary
+
+
+def _unknown_offence_code_share(con: duckdb.DuckDBPyConnection) -> tuple[float, str | None]:
+    total, unknown, example = con.execute(
+        """
+        SELECT count(*),
+               count(*) FILTER (WHERE r.offence_code IS NULL),
+               min(trim(c.offence_code)) FILTER (WHERE r.offence_code IS NULL)
+        FROM raw.crimes c
+        LEFT JOIN (SELECT DISTINCT upper(trim(offence_code)) AS offence_code FROM raw.ref_offences) r
+          ON upper(trim(c.offence_code)) = r.offence_code
+        """
+    ).fetchone()
+    return (unknown / total if total else 0.0), example
+
+
+def _write_load_log(con: duckdb.DuckDBPyConnection, summary: LoadSummary) -> None:
+    con.execute(
+        "CREATE OR REPLACE TABLE raw._load_log (table_name VARCHAR, source VARCHAR, file VARCHAR, "
+        "format VARCHAR, sha256 VARCHAR, rows_read BIGINT, extra_columns VARCHAR)"
+    )
+    for t in summary.tables.values():
+        con.execute(
+            "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [t.table, t.source, t.file, t.format, t.sha256, t.rows, ";".join(t.extra_columns)],
+        )
