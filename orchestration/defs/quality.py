@@ -1,0 +1,48 @@
+"""Quality: Great Expectations suites on the marts (distributions and business rules), as warning checks.
+
+The raw tables' blocking suites run in ``ingest``; structural rules (keys, relationships, accepted values)
+are dbt tests. This module adds what dbt tests express badly: shares and distributions.
+"""
+
+import dagster as dg
+
+from expectations import marts as mart_suites
+from orchestration import keys
+from orchestration.lib import gx_adapter
+from orchestration.resources import PlatformResource
+
+
+def _pca_features() -> list[str]:
+    from ml.features import PCA_FEATURES
+
+    return list(PCA_FEATURES)
+
+
+def _run(platform: PlatformResource, sql: str, suite, key: dg.AssetKey, name: str) -> dg.AssetCheckResult:
+    con = platform.connect(read_only=True)
+    try:
+        frame = con.execute(sql).df()
+    finally:
+        con.close()
+    gx_root = platform.resolved_warehouse_path.parent / "gx"
+    validation = gx_adapter.validate(frame, suite, gx_root, name)
+    gx_adapter.publish_data_docs(gx_root, platform.output_path("data_docs", "gx"))
+    return gx_adapter.to_check_result(validation, key, "gx_distribution", dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset=keys.mart("fct_incidents"), name="gx_distribution", blocking=False, pool="warehouse",
+                description="GX: DA share, severity band shares, positive counts and durations")
+def fct_incidents_distribution(platform: PlatformResource) -> dg.AssetCheckResult:
+    return _run(platform, mart_suites.fct_incidents_frame_sql(), mart_suites.fct_incidents_suite(),
+                keys.mart("fct_incidents"), "marts_fct_incidents")
+
+
+@dg.asset_check(asset=keys.mart("dim_offenders"), name="gx_distribution", blocking=False, pool="warehouse",
+                description="GX: one row per offender, single-incident share, no nulls in PCA features of eligible offenders")
+def dim_offenders_distribution(platform: PlatformResource) -> dg.AssetCheckResult:
+    features = _pca_features()
+    return _run(platform, mart_suites.dim_offenders_frame_sql(features), mart_suites.dim_offenders_suite(features),
+                keys.mart("dim_offenders"), "marts_dim_offenders")
+
+
+defs = dg.Definitions(asset_checks=[fct_incidents_distribution, dim_offenders_distribution])

@@ -1,0 +1,120 @@
+"""Transform: the dbt project (staging → quarantine → intermediate → marts) as Dagster assets.
+
+dbt models are keyed ``[schema, model]`` (e.g. ``marts/dim_offenders``) and sources map to the raw assets
+(``raw/crimes``). ``dbt build`` runs models and tests together, so dbt tests become asset checks. Row counts
+and column schemas are read from the warehouse after dbt has finished: DuckDB allows one writer process,
+so nothing else may open the file while dbt is running.
+"""
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from dap import settings
+from orchestration.resources import PlatformResource
+
+DBT_PROFILES_DIR = settings.DBT_PROJECT_DIR
+
+
+def _sources_newer_than(manifest: Path) -> bool:
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    watched = [settings.DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests", "seeds"):
+        watched.extend((settings.DBT_PROJECT_DIR / folder).rglob("*"))
+    return any(p.is_file() and p.stat().st_mtime > built for p in watched)
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The one cached dbt project; its manifest is (re)built with `dbt parse` when the SQL changed."""
+    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
+    if _sources_newer_than(project.manifest_path):
+        project.preparer.prepare(project)
+    return project
+
+
+class PlatformDbtTranslator(DagsterDbtTranslator):
+    """Keys models by ``[schema, name]`` and groups them by schema; sources keep ``[source, table]``."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props.get("resource_type") in ("model", "seed", "snapshot"):
+            schema = props.get("config", {}).get("schema") or props.get("schema") or "main"
+            spec = spec.replace_attributes(key=dg.AssetKey([schema, props["name"]]), group_name=schema)
+        return spec.merge_attributes(kinds={"duckdb"})
+
+
+TRANSLATOR = PlatformDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False))
+
+
+def _relation_for(key: dg.AssetKey) -> str:
+    return ".".join(f'"{part}"' for part in key.path[-2:])
+
+
+def _attach_table_metadata(platform: PlatformResource, events: list) -> list:
+    """Add row counts and column schemas (read after dbt finished) to the dbt materialisations."""
+    keyed = [e for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
+    if not keyed:
+        return events
+    con = platform.connect(read_only=True)
+    try:
+        columns = con.execute(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+            "ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall()
+        by_table: dict[tuple[str, str], list] = {}
+        for schema, table, column, dtype in columns:
+            by_table.setdefault((schema, table), []).append(dg.TableColumn(column, dtype))
+        enriched = []
+        for event in events:
+            key = getattr(event, "asset_key", None) or (
+                dg.AssetKey(event.output_name.split("__")) if isinstance(event, dg.Output) else None
+            )
+            if isinstance(event, dg.Output | dg.AssetMaterialization) and key is not None and len(key.path) >= 2:
+                schema, table = key.path[-2], key.path[-1]
+                extra: dict[str, Any] = {}
+                if (schema, table) in by_table:
+                    extra["dagster/row_count"] = con.execute(f"SELECT count(*) FROM {_relation_for(key)}").fetchone()[0]
+                    extra["dagster/column_schema"] = dg.TableSchema(columns=by_table[(schema, table)])
+                if extra:
+                    event = event.with_metadata({**event.metadata, **extra})
+            enriched.append(event)
+        return enriched
+    finally:
+        con.close()
+
+
+@dbt_assets(
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_models",
+    pool="warehouse",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource):
+    """`dbt build` on the run's warehouse: models and their tests (tests become asset checks)."""
+    os.environ["DA_DBT_WAREHOUSE"] = str(platform.resolved_warehouse_path)
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    yield from _attach_table_metadata(platform, events)
+    if not invocation.is_successful():
+        raise dg.Failure(
+            description="dbt build failed: see the failed models and tests above",
+            metadata={"dbt_log_tail": "\n".join(str(line) for line in list(invocation.get_stdout())[-40:])}
+            if hasattr(invocation, "get_stdout") else {},
+        )
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROFILES_DIR))
+
+
+defs = dg.Definitions(assets=[dbt_models], resources={"dbt": dbt_resource()})
