@@ -1,0 +1,159 @@
+{#- Row-level validation: every raw row is cast once and given the FIRST rule it breaks (in the order the
+    checks are listed), with a human-readable reason that names the column and the bad value.
+    Staging keeps the rows with no rule, quarantine the others: each raw row lands in exactly one. -#}
+
+{#- The typed value of every contract column, as `<column>__value`, next to the raw text columns. -#}
+{% macro typed_columns(table) -%}
+    {%- for column in wmp_contract()[table] %}
+    {{ parse_value(adapter.quote(column[0]), column[1]) }} as {{ column[0] }}__value{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The staged (typed) columns under their contract names. -#}
+{% macro staged_columns(table) -%}
+    {%- for column in wmp_contract()[table] %}
+    {{ column[0] }}__value as {{ column[0] }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Rules 1 and 2 of every table: a required column is empty; a value does not parse as its type. -#}
+{% macro required_and_parse_checks(table) -%}
+    {%- set checks = [] -%}
+    {%- for column in wmp_contract()[table] if column[2] -%}
+        {%- do checks.append({
+            'rule': 'required_missing',
+            'when': clean_text(adapter.quote(column[0])) ~ ' is null',
+            'reason': "'required column " ~ column[0] ~ " is empty'",
+        }) -%}
+    {%- endfor -%}
+    {%- for column in wmp_contract()[table] if column[1] in ('int', 'double', 'bool', 'date', 'timestamp') -%}
+        {%- do checks.append({
+            'rule': 'unparseable',
+            'when': clean_text(adapter.quote(column[0])) ~ ' is not null and ' ~ column[0] ~ '__value is null',
+            'reason': "'" ~ column[0] ~ " ' || " ~ quoted(adapter.quote(column[0])) ~ " || ' is not a valid "
+                ~ column[1] ~ "'",
+        }) -%}
+    {%- endfor -%}
+    {{ return(checks) }}
+{%- endmacro %}
+
+{#- Dates in the future (after var extract_end_date, or the run date) or before var earliest_valid_date. -#}
+{% macro date_range_checks(table) -%}
+    {%- set checks = [] -%}
+    {%- set earliest = "date '" ~ var('earliest_valid_date') ~ "'" -%}
+    {%- for column in wmp_contract()[table] if column[1] in ('date', 'timestamp') -%}
+        {%- set value = column[0] ~ '__value' -%}
+        {%- do checks.append({
+            'rule': 'date_in_future',
+            'when': 'cast(' ~ value ~ ' as date) > ' ~ extract_end_date(),
+            'reason': "'" ~ column[0] ~ " ' || cast(" ~ value ~ " as varchar) || ' is after the extract end date '"
+                ~ " || cast(" ~ extract_end_date() ~ " as varchar)",
+        }) -%}
+        {%- do checks.append({
+            'rule': 'date_before_earliest',
+            'when': 'cast(' ~ value ~ ' as date) < ' ~ earliest,
+            'reason': "'" ~ column[0] ~ " ' || cast(" ~ value ~ " as varchar) || ' is before "
+                ~ var('earliest_valid_date') ~ "'",
+        }) -%}
+    {%- endfor -%}
+    {{ return(checks) }}
+{%- endmacro %}
+
+{#- Age columns: a missing age is allowed, an impossible one is not. -#}
+{% macro age_check(column='age') -%}
+    {{ return({
+        'rule': 'age_out_of_range',
+        'when': column ~ '__value not between ' ~ var('age_min') ~ ' and ' ~ var('age_max'),
+        'reason': "'" ~ column ~ " ' || " ~ column ~ "__value || ' out of range " ~ var('age_min') ~ "–"
+            ~ var('age_max') ~ "'",
+    }) }}
+{%- endmacro %}
+
+{#- A category column must hold one of `values` (after normalising case and whitespace); NULL is allowed. -#}
+{% macro accepted_values_check(column, values, rule) -%}
+    {{ return({
+        'rule': rule,
+        'when': column ~ "__value not in ('" ~ values | join("', '") ~ "')",
+        'reason': "'" ~ column ~ " ' || " ~ quoted(adapter.quote(column)) ~ " || ' is not one of "
+            ~ values | join(', ') ~ "'",
+    }) }}
+{%- endmacro %}
+
+{#- The row's crime_number must be a staged crime (flag column `_crime_is_staged` from a left join). -#}
+{% macro staged_crime_check() -%}
+    {{ return({
+        'rule': 'unknown_crime_number',
+        'when': 'not _crime_is_staged',
+        'reason': "'crime_number ' || " ~ quoted('crime_number__value')
+            ~ " || ' is not among the staged crimes (absent from crimes, or quarantined there)'",
+    }) }}
+{%- endmacro %}
+
+{#- `rule` and `reason` of the first check that holds (NULL, NULL when none does). -#}
+{% macro rule_and_reason(checks) -%}
+    {%- if checks | length == 0 -%}
+    cast(null as varchar) as rule,
+    cast(null as varchar) as reason
+    {%- else -%}
+    case
+        {%- for check in checks %}
+        when {{ check.when }} then '{{ check.rule }}'
+        {%- endfor %}
+    end as rule,
+    case
+        {%- for check in checks %}
+        when {{ check.when }} then {{ check.reason }}
+        {%- endfor %}
+    end as reason
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The last rule of a table with a key: among rows that passed every other rule, the one with the lowest
+    _row_number is kept and later ones are quarantined (so a bad first copy never hides a good later one). -#}
+{% macro select_with_duplicate_rule(relation, keys, rule) -%}
+    {#- continues the caller's WITH list -#}
+    , ranked_for_duplicates as (
+        select
+            *,
+            row_number() over (
+                partition by {{ keys | join(', ') }} order by (rule is not null), _row_number
+            ) as _duplicate_rank,
+            min(_row_number) filter (where rule is null) over (partition by {{ keys | join(', ') }})
+                as _kept_row_number
+        from {{ relation }}
+    )
+
+    select
+        * exclude (rule, reason, _duplicate_rank, _kept_row_number),
+        case when rule is null and _duplicate_rank > 1 then '{{ rule }}' else rule end as rule,
+        case
+            when rule is null and _duplicate_rank > 1
+                then 'duplicate {{ keys | join(" + ") | replace("__value", "") }} '
+                    || {{ quoted("concat_ws(' + ', " ~ keys | join(', ') ~ ")") }}
+                    || ': row ' || _kept_row_number || ' was kept'
+            else reason
+        end as reason
+    from ranked_for_duplicates
+{%- endmacro %}
+
+{#- Quarantine table: the raw row as it arrived (text), its _row_number, the rule and the reason. -#}
+{% macro quarantined_rows(table) -%}
+    select
+        {%- for column in wmp_contract()[table] %}
+        {{ adapter.quote(column[0]) }},
+        {%- endfor %}
+        _row_number,
+        rule,
+        reason
+    from {{ ref('base_wmp__' ~ table) }}
+    where rule is not null
+{%- endmacro %}
+
+{#- Staging view: the typed row of every raw row that broke no rule. -#}
+{% macro staged_rows(table) -%}
+    select
+        _row_number,
+        {{- staged_columns(table) }}
+    from {{ ref('base_wmp__' ~ table) }}
+    where rule is null
+{%- endmacro %}

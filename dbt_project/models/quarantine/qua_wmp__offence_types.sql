@@ -1,0 +1,1 @@
+{{ quarantined_rows('offence_types') }}

@@ -1,0 +1,25 @@
+{%- set checks = required_and_parse_checks('custody') + date_range_checks('custody') + [staged_crime_check()] -%}
+
+with typed as (
+    select
+        raw_rows.*,
+        {{- typed_columns('custody') }}
+    from {{ source('raw', 'custody') }} as raw_rows
+),
+
+staged_crimes as (
+    select crime_number from {{ ref('stg_wmp__crimes') }}
+),
+
+checked as (
+    select
+        typed.*,
+        staged_crimes.crime_number is not null as _crime_is_staged
+    from typed
+    left join staged_crimes on typed.crime_number__value = staged_crimes.crime_number
+)
+
+select
+    * exclude (_crime_is_staged),
+    {{ rule_and_reason(checks) }}
+from checked
