@@ -156,14 +156,12 @@ def _file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     if path.stat().st_size == 0:
         raise ExtractError(path, "file is empty (not even a header row)")
     if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
         try:
-            rows = con.execute(
-                "SELECT name FROM parquet_schema(?) WHERE name <> 'schema' ORDER BY rowid", [str(path)]
-            ).fetchall()
-        except duckdb.Error as error:
+            return list(pq.read_schema(path).names)
+        except Exception as error:  # pyarrow raises several types for corrupt files
             raise ExtractError(path, f"cannot read Parquet file (truncated or corrupt): {_first_line(error)}") from None
-        # parquet_schema lists the root first; keep only leaf columns.
-        return [r[0] for r in rows]
     _check_utf8(path)
     with open(path, encoding="utf-8", newline="") as handle:
         import csv

@@ -1,0 +1,161 @@
+"""The raw loader: every table loaded as text with row numbers; bad files stop with file, column, example."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dap.contract import TABLES
+from dap.extract import ExtractError, load_raw
+
+ROWS = {
+    "crimes": [
+        ["CR1", "crime", "8N", "true", "2015-03-01 10:00:00", "2015-03-01 09:00:00", "", "E01000001", "medium", "1"],
+        ["CR2", "non-crime", "NC1", "true", "2015-03-01 10:00:00", "2015-03-01 09:30:00", "", "E01000001", "standard", ""],
+    ],
+    "offenders": [["CR1", "P1", "30", "male", "W1"], ["CR2", "P1", "30", "male", "W1"]],
+    "victims": [["CR1", "P2", "28", "female", "W1"]],
+    "relationships": [["CR1", "P2", "P1", "", "partner"]],
+    "special_interest_markers": [["CR1", "alcohol involved"]],
+    "ref_offences": [
+        ["8N", "Assault with injury", "violence against the person", "184", "365", "false", "published"],
+        ["NC1", "Domestic incident (non-crime)", "non-crime", "0", "", "false", "approximation"],
+    ],
+    "ref_lsoa": [["E01000001", "35.2", "2"]],
+    "offence_types": [["8N", "violence with injury"], ["NC1", "non-crime"]],
+}
+
+
+def write_csv(folder: Path, table: str, rows: list[list[str]], header: list[str] | None = None) -> Path:
+    path = folder / f"{table}.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header or TABLES[table].column_names)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture()
+def extract(tmp_path: Path) -> Path:
+    folder = tmp_path / "extract"
+    folder.mkdir()
+    for table, rows in ROWS.items():
+        write_csv(folder, table, rows)
+    return folder
+
+
+def load(folder: Path, tmp_path: Path, **kwargs):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        return con, load_raw(con, folder, reference_dir=tmp_path / "no_shipped_reference", **kwargs)
+    except Exception:
+        con.close()
+        raise
+
+
+def test_loads_every_table_as_text_with_row_numbers(extract, tmp_path):
+    con, summary = load(extract, tmp_path)
+    assert summary.tables["crimes"].rows == 2
+    assert summary.tables["witnesses"].source == "absent" and summary.tables["witnesses"].rows == 0
+    types = {r[0] for r in con.execute(
+        "SELECT DISTINCT data_type FROM information_schema.columns WHERE table_schema='raw' "
+        "AND table_name='crimes' AND column_name <> '_row_number'").fetchall()}
+    assert types == {"VARCHAR"}
+    assert con.execute("SELECT list(_row_number ORDER BY _row_number) FROM raw.crimes").fetchone()[0] == [1, 2]
+    # optional tables exist (empty) so that dbt can always run
+    assert con.execute("SELECT count(*) FROM raw.programme_participants").fetchone()[0] == 0
+    assert len(summary.tables["crimes"].sha256) == 64
+
+
+def test_parquet_and_csv_load_the_same_text(extract, tmp_path):
+    con, _ = load(extract, tmp_path)
+    csv_rows = con.execute("SELECT * FROM raw.crimes ORDER BY _row_number").fetchall()
+    con.close()
+    table = pa.table({
+        "crime_number": ["CR1", "CR2"], "record_type": ["crime", "non-crime"], "offence_code": ["8N", "NC1"],
+        "da_flag": [True, True],
+        "reported_at": pa.array([pa.scalar(1425204000, pa.timestamp("s")).as_py()] * 2, pa.timestamp("s")),
+        "committed_from": pa.array([pa.scalar(1425200400, pa.timestamp("s")).as_py(),
+                                    pa.scalar(1425202200, pa.timestamp("s")).as_py()], pa.timestamp("s")),
+        "committed_to": pa.array([None, None], pa.timestamp("s")), "lsoa_code": ["E01000001"] * 2,
+        "risk_level": ["medium", "standard"], "outcome_code": pa.array([1, None], pa.int32()),
+    })
+    (extract / "crimes.csv").unlink()
+    pq.write_table(table, extract / "crimes.parquet")
+    (tmp_path / "parquet").mkdir()
+    con2, summary = load(extract, tmp_path / "parquet")
+    assert summary.tables["crimes"].format == "parquet"
+    assert con2.execute("SELECT * FROM raw.crimes ORDER BY _row_number").fetchall() == csv_rows
+
+
+def test_missing_required_table_names_it(extract, tmp_path):
+    (extract / "victims.csv").unlink()
+    with pytest.raises(ExtractError, match=r"required table 'victims' is missing"):
+        load(extract, tmp_path)
+
+
+def test_missing_column_names_file_column_and_what_was_found(extract, tmp_path):
+    header = [c for c in TABLES["crimes"].column_names if c != "reported_at"]
+    write_csv(extract, "crimes", [r[:4] + r[5:] for r in ROWS["crimes"]], header)
+    with pytest.raises(ExtractError) as error:
+        load(extract, tmp_path)
+    assert error.value.column == "reported_at"
+    assert "crimes.csv" in str(error.value) and "columns found" in str(error.value)
+
+
+def test_extra_column_is_ignored_with_a_warning(extract, tmp_path):
+    header = [*TABLES["victims"].column_names, "free_text_notes"]
+    write_csv(extract, "victims", [ROWS["victims"][0] + ["x"]], header)
+    _, summary = load(extract, tmp_path)
+    assert summary.tables["victims"].extra_columns == ["free_text_notes"]
+    assert any("free_text_notes" in w for w in summary.warnings)
+
+
+def test_non_utf8_file_is_refused_with_its_line(extract, tmp_path):
+    path = extract / "victims.csv"
+    path.write_bytes(path.read_bytes().replace(b"female", "f\xe9male".encode("latin-1")))
+    with pytest.raises(ExtractError, match=r"not UTF-8 .*line 2"):
+        load(extract, tmp_path)
+
+
+def test_empty_file_is_refused(extract, tmp_path):
+    (extract / "offenders.csv").write_bytes(b"")
+    with pytest.raises(ExtractError, match="empty"):
+        load(extract, tmp_path)
+
+
+def test_truncated_parquet_is_refused(extract, tmp_path):
+    (extract / "victims.csv").unlink()
+    pq.write_table(pa.table({c: ["x"] * 100 for c in TABLES["victims"].column_names}), extract / "victims.parquet")
+    data = (extract / "victims.parquet").read_bytes()
+    (extract / "victims.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ExtractError, match=r"victims.parquet: cannot read Parquet"):
+        load(extract, tmp_path)
+
+
+def test_unknown_offence_code_rate_above_threshold_stops(extract, tmp_path):
+    rows = [list(r) for r in ROWS["crimes"]]
+    rows[1][2] = "ZZ99"
+    write_csv(extract, "crimes", rows)
+    with pytest.raises(ExtractError) as error:
+        load(extract, tmp_path)
+    assert error.value.column == "offence_code" and error.value.example == "ZZ99"
+    # below the threshold it is a warning and the rows go to quarantine downstream
+    _, summary = load(extract, tmp_path, max_unknown_offence_code_share=0.6)
+    assert summary.unknown_offence_code_share == 0.5
+
+
+def test_a_failed_load_leaves_earlier_raw_tables_untouched(extract, tmp_path):
+    con, _ = load(extract, tmp_path)
+    before = con.execute("SELECT count(*) FROM raw.crimes").fetchone()[0]
+    con.close()
+    (extract / "victims.csv").write_bytes(b"")
+    with pytest.raises(ExtractError):
+        load(extract, tmp_path)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert con.execute("SELECT count(*) FROM raw.crimes").fetchone()[0] == before
