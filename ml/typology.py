@@ -1,0 +1,512 @@
+"""The perpetrator typology of seed 000: the K sweep, the choice of K and its stability, the final CLARA fit,
+cluster profiles in the shape of the report's Tables 1–5, Groups A–E, and medoid timelines.
+
+Plain library: no Dagster, no dbt. Inputs are frames with the column names of ``marts.dim_offenders``,
+``marts.fct_incidents`` and ``marts.fct_offences`` (docs/data-model.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml.clara import ClaraResult, SubsampleSilhouette, clara
+
+# --- The seed's named choices -------------------------------------------------------------------------
+
+#: K range tested by the report (Annex 1): 2..40.
+K_MIN, K_MAX = 2, 40
+#: ONS Crime Severity Score bands (Tables 1–5, glossary): Low < 100 ≤ Medium ≤ 500 < High.
+SEVERITY_LOW_BELOW = 100.0
+SEVERITY_HIGH_ABOVE = 500.0
+#: Volume bands (Sections A–B): low volume < 3 incidents ≤ high volume, DA and non-DA separately.
+HIGH_VOLUME_FROM = 3
+#: How a cluster's "offender type" is worded: DA-only if at least this share has no non-DA history,
+#: "DA and non-DA" if at most 1 − this share has none, a mix otherwise.
+OFFENDER_TYPE_PURITY = 0.95
+#: The sweep's criteria; the default selection uses the exact silhouette on the fixed subsample.
+SELECTION_CRITERIA = ("subsample_silhouette", "sample_silhouette", "medoid_silhouette")
+RISK_LEVELS = ("standard", "medium", "high")
+
+
+def severity_band(value: float | None) -> str | None:
+    """ONS band of a severity value: ``Low`` (< 100), ``Medium`` (100–500), ``High`` (> 500)."""
+    if value is None or pd.isna(value):
+        return None
+    if value < SEVERITY_LOW_BELOW:
+        return "Low"
+    if value <= SEVERITY_HIGH_ABOVE:
+        return "Medium"
+    return "High"
+
+
+def volume_band(median_incidents: float, allow_none: bool = False) -> str:
+    """``High`` (≥ 3), ``Low`` (< 3) or, for non-DA, ``None`` (0)."""
+    if allow_none and median_incidents == 0:
+        return "None"
+    return "High" if median_incidents >= HIGH_VOLUME_FROM else "Low"
+
+
+def offender_group(median_da_incidents: float, median_non_da_incidents: float) -> str:
+    """Groups A–E from the cluster medians (seed000_numbers.md §1.1; consistent with all 29 clusters).
+
+    A: DA ≥ 3 and non-DA < 3 · B: DA ≥ 3 and non-DA ≥ 3 · C: DA < 3 and 0 < non-DA < 3 ·
+    D: DA < 3 and non-DA ≥ 3 · E: DA < 3 and non-DA = 0.
+    """
+    high_da = median_da_incidents >= HIGH_VOLUME_FROM
+    if high_da:
+        return "B" if median_non_da_incidents >= HIGH_VOLUME_FROM else "A"
+    if median_non_da_incidents >= HIGH_VOLUME_FROM:
+        return "D"
+    return "C" if median_non_da_incidents > 0 else "E"
+
+
+GROUP_DESCRIPTIONS = {
+    "A": "high-volume DA, low or no non-DA",
+    "B": "high-volume DA and high-volume non-DA",
+    "C": "low-volume DA and low-volume non-DA",
+    "D": "low-volume DA and high-volume non-DA",
+    "E": "low-volume DA only",
+}
+
+
+# --- The K sweep ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClaraSettings:
+    """How CLARA samples. ``sampsize = min(n, sampsize_base + sampsize_per_k · K)``; R's default is 40 + 2K
+    with 5 samples."""
+
+    samples: int = 5
+    sampsize_base: int = 40
+    sampsize_per_k: int = 2
+    sampler: str = "numpy"
+    method: str = "fasterpam"
+    init: str = "build"
+    restart_from_best: bool = True
+    seed: int = 0
+
+    def sampsize(self, k: int, n: int) -> int:
+        return int(min(n, max(k + 1, self.sampsize_base + self.sampsize_per_k * k)))
+
+    def fit(self, x: np.ndarray, k: int, seed: int | None = None) -> ClaraResult:
+        return clara(
+            x,
+            k,
+            samples=self.samples,
+            sampsize=self.sampsize(k, len(x)),
+            seed=self.seed if seed is None else seed,
+            sampler=self.sampler,
+            method=self.method,
+            init=self.init,
+            restart_from_best=self.restart_from_best,
+        )
+
+
+def run_k_sweep(
+    x: np.ndarray,
+    k_values: Sequence[int] = range(K_MIN, K_MAX + 1),
+    settings: ClaraSettings | None = None,
+    subsample: SubsampleSilhouette | None = None,
+    seed: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> pd.DataFrame:
+    """Cluster ``x`` for every K and record, per K: the objective (mean distance to the nearest medoid over
+    all rows), the sample silhouette R's clara would report, the medoid silhouette over all rows, the exact
+    silhouette on the fixed subsample (if given), the smallest cluster and the seconds taken.
+    """
+    settings = settings or ClaraSettings()
+    rows = []
+    for k in k_values:
+        start = time.perf_counter()
+        result = settings.fit(x, int(k), seed=seed)
+        fit_seconds = time.perf_counter() - start
+        subsample_value = subsample.score(result.labels) if subsample is not None else np.nan
+        row = {
+            "k": int(k),
+            "objective": result.objective,
+            "sample_silhouette": result.sample_silhouette,
+            "medoid_silhouette": result.medoid_silhouette,
+            "subsample_silhouette": subsample_value,
+            "seconds": time.perf_counter() - start,
+            "clara_seconds": fit_seconds,
+            "samples": result.samples,
+            "sampsize": result.sampsize,
+            "seed": settings.seed if seed is None else seed,
+            "smallest_cluster": int(result.cluster_sizes().min()),
+        }
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    return pd.DataFrame(rows)
+
+
+def select_k(sweep: pd.DataFrame, criterion: str = "subsample_silhouette", exclude_k2: bool = True) -> int:
+    """The K with the highest average silhouette under ``criterion``.
+
+    ``exclude_k2`` applies the report's rule: K = 2 had the best silhouette (0.23) but only split the DA-only
+    offenders from those with non-DA history, so it was set aside and the second best (K = 29) chosen.
+    """
+    if criterion not in SELECTION_CRITERIA:
+        raise ValueError(f"criterion must be one of {SELECTION_CRITERIA}")
+    candidates = sweep[sweep["k"] != 2] if exclude_k2 else sweep
+    candidates = candidates[candidates[criterion].notna()]
+    if candidates.empty:
+        raise ValueError(f"no K has a {criterion} to choose by")
+    # Highest value; ties go to the smaller K.
+    ordered = candidates.sort_values([criterion, "k"], ascending=[False, True])
+    return int(ordered.iloc[0]["k"])
+
+
+def k_stability(
+    x: np.ndarray,
+    seeds: Sequence[int],
+    k_values: Sequence[int] = range(K_MIN, K_MAX + 1),
+    settings: ClaraSettings | None = None,
+    subsample: SubsampleSilhouette | None = None,
+    exclude_k2: bool = True,
+    known_sweeps: dict[int, pd.DataFrame] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Repeat the sweep with other CLARA seeds (same subsample) and record the K each criterion picks.
+
+    Returns (choices: one row per seed × criterion with ``chosen_k``; sweeps: every seed's sweep, long).
+    ``known_sweeps`` reuses sweeps already run (e.g. the main one) by seed. With ``sampler="r"`` the seed
+    changes nothing (clara's generator is fixed), so stability needs ``sampler="numpy"``.
+    """
+    settings = settings or ClaraSettings()
+    sweeps = []
+    for seed in seeds:
+        if known_sweeps and seed in known_sweeps:
+            sweep = known_sweeps[seed].copy()
+        else:
+            sweep = run_k_sweep(x, k_values, settings, subsample, seed=seed)
+        sweep["seed"] = seed
+        sweeps.append(sweep)
+    long = pd.concat(sweeps, ignore_index=True)
+    choices = []
+    for seed, sweep in long.groupby("seed", sort=True):
+        for criterion in SELECTION_CRITERIA:
+            if sweep[criterion].notna().any():
+                choices.append(
+                    {
+                        "seed": int(seed),
+                        "criterion": criterion,
+                        "exclude_k2": exclude_k2,
+                        "chosen_k": select_k(sweep, criterion, exclude_k2),
+                    }
+                )
+    return pd.DataFrame(choices), long
+
+
+# --- The final fit ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Typology:
+    """The final clustering with clusters numbered 1..K from the largest to the smallest."""
+
+    k: int
+    offender_ids: np.ndarray
+    clusters: np.ndarray  # 1..K per offender
+    medoid_rows: np.ndarray  # row of cluster c's medoid at position c − 1
+    distance: np.ndarray
+    objective: float
+    sample_silhouette: float
+    medoid_silhouette: float
+    samples: int
+    sampsize: int
+    seconds: float
+
+    @property
+    def medoid_ids(self) -> np.ndarray:
+        return self.offender_ids[self.medoid_rows]
+
+    def sizes(self) -> pd.Series:
+        return pd.Series(np.bincount(self.clusters, minlength=self.k + 1)[1:], index=np.arange(1, self.k + 1))
+
+    def offender_clusters(self) -> pd.DataFrame:
+        """``analytics.offender_clusters``: offender_id, cluster, is_medoid, distance_to_medoid."""
+        is_medoid = np.zeros(len(self.offender_ids), dtype=bool)
+        is_medoid[self.medoid_rows] = True
+        return pd.DataFrame(
+            {
+                "offender_id": self.offender_ids,
+                "cluster": self.clusters.astype(np.int64),
+                "is_medoid": is_medoid,
+                "distance_to_medoid": self.distance,
+            }
+        )
+
+    def medoids(self) -> pd.DataFrame:
+        return pd.DataFrame({"cluster": np.arange(1, self.k + 1), "offender_id": self.medoid_ids})
+
+
+def fit_typology(x: np.ndarray, offender_ids: Sequence, k: int, settings: ClaraSettings) -> Typology:
+    """The final CLARA fit (usually more and larger samples than the sweep), clusters numbered by size."""
+    result = settings.fit(x, k)
+    sizes = result.cluster_sizes()
+    order = np.argsort(-sizes, kind="stable")  # old label of the new cluster 1, 2, ...
+    new_of_old = np.empty(k, dtype=np.int64)
+    new_of_old[order] = np.arange(1, k + 1)
+    return Typology(
+        k=k,
+        offender_ids=np.asarray(offender_ids),
+        clusters=new_of_old[result.labels],
+        medoid_rows=result.medoids[order],
+        distance=result.distance,
+        objective=result.objective,
+        sample_silhouette=result.sample_silhouette,
+        medoid_silhouette=result.medoid_silhouette,
+        samples=result.samples,
+        sampsize=result.sampsize,
+        seconds=result.seconds,
+    )
+
+
+# --- Cluster profiles (Tables 1–5) ------------------------------------------------------------------------
+
+_MEDIANS = {
+    "median_da_incidents": "n_da_incidents",
+    "median_da_victims": "n_da_victims",
+    "median_non_da_incidents": "n_non_da_incidents",
+    "median_non_da_victims": "n_non_da_victims",
+    "median_mean_da_severity": "mean_da_severity",
+    "median_total_da_severity": "total_da_severity",
+    "median_mean_non_da_severity": "mean_non_da_severity",
+    "median_total_non_da_severity": "total_non_da_severity",
+    "median_age": "mean_age",
+    "median_age_at_first_da": "age_at_first_da_incident",
+    "median_victim_age_difference": "mean_victim_age_difference",
+    "median_mean_da_duration_days": "mean_da_duration_days",
+    "median_mean_non_da_duration_days": "mean_non_da_duration_days",
+    "median_da_timespan_days": "da_timespan_days",
+    "median_non_da_timespan_days": "non_da_timespan_days",
+    "median_days_between_da_incidents": "mean_days_between_da_incidents",
+    "median_days_between_non_da_incidents": "mean_days_between_non_da_incidents",
+    "median_days_between_da_and_non_da_incidents": "mean_days_between_da_and_non_da_incidents",
+    "median_da_imd_score": "mean_da_imd_score",
+    "median_non_da_imd_score": "mean_non_da_imd_score",
+    "median_times_da_victim": "n_times_da_victim",
+    "median_times_non_da_victim": "n_times_non_da_victim",
+    "median_total_da_victimisation_severity": "total_da_victimisation_severity",
+}
+
+
+def _shares(levels: pd.Series, prefix: str) -> dict[str, float]:
+    graded = levels.dropna().astype(str).str.lower()
+    graded = graded[graded.isin(RISK_LEVELS)]
+    total = len(graded)
+    return {f"{prefix}_{level}": (float((graded == level).sum() / total) if total else np.nan) for level in RISK_LEVELS}
+
+
+def _top_types(offences: pd.DataFrame, top: int = 3) -> str:
+    if offences.empty:
+        return ""
+    shares = offences["offence_type"].fillna("unknown").value_counts(normalize=True).head(top)
+    return "; ".join(f"{name} {share:.0%}" for name, share in shares.items())
+
+
+def cluster_profiles(
+    offender_clusters: pd.DataFrame,
+    dim_offenders: pd.DataFrame,
+    fct_incidents: pd.DataFrame | None = None,
+    fct_offences: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per cluster with what the report's Tables 1–5 show.
+
+    Medians are over the cluster's offenders (the report's "cluster average"). Severity bands: the band of the
+    median per-incident (mean) severity and, separately, of the median total severity; for clusters whose
+    median non-DA count is 0 the non-DA bands are empty (the report's "N/A"). The female share is descriptive
+    only (sex is never a feature). Substance and non-crime shares are pooled over the cluster's incidents.
+    Risk-grade shares are over graded incidents (all DA; non-crime DA) and over offenders (first DA; first
+    non-crime DA). The offence-type columns need ``fct_offences``; the incident risk columns ``fct_incidents``.
+    """
+    members = offender_clusters[["offender_id", "cluster", "is_medoid"]].merge(
+        dim_offenders, on="offender_id", how="left", validate="one_to_one"
+    )
+    total_n = len(members)
+    incidents_by_cluster = offences_by_cluster = None
+    if fct_incidents is not None:
+        incidents_by_cluster = fct_incidents.merge(offender_clusters[["offender_id", "cluster"]], on="offender_id")
+        incidents_by_cluster = dict(tuple(incidents_by_cluster.groupby("cluster")))
+    if fct_offences is not None:
+        offences_by_cluster = fct_offences.merge(offender_clusters[["offender_id", "cluster"]], on="offender_id")
+        offences_by_cluster = dict(tuple(offences_by_cluster.groupby("cluster")))
+
+    rows = []
+    for cluster, group in members.groupby("cluster", sort=True):
+        row: dict[str, object] = {"cluster": int(cluster), "n_offenders": len(group), "share": len(group) / total_n}
+        for name, column in _MEDIANS.items():
+            row[name] = float(group[column].median()) if column in group else np.nan
+        row["offender_group"] = offender_group(row["median_da_incidents"], row["median_non_da_incidents"])
+        da_only = (group["n_non_da_incidents"].fillna(0) == 0).mean()
+        row["share_da_only"] = float(da_only)
+        row["offender_type"] = (
+            "DA-only"
+            if da_only >= OFFENDER_TYPE_PURITY
+            else "DA and non-DA"
+            if da_only <= 1 - OFFENDER_TYPE_PURITY
+            else "Mix of DA-only and DA+non-DA"
+        )
+        row["da_volume_band"] = volume_band(row["median_da_incidents"])
+        row["non_da_volume_band"] = volume_band(row["median_non_da_incidents"], allow_none=True)
+        row["da_severity_band"] = severity_band(row["median_mean_da_severity"])
+        row["da_total_severity_band"] = severity_band(row["median_total_da_severity"])
+        has_non_da = row["median_non_da_incidents"] > 0
+        row["non_da_severity_band"] = severity_band(row["median_mean_non_da_severity"]) if has_non_da else None
+        row["non_da_total_severity_band"] = (
+            severity_band(row["median_total_non_da_severity"]) if has_non_da else None
+        )
+        if "modal_sex" in group:
+            known = group["modal_sex"].dropna().astype(str).str.lower()
+            known = known[known.isin(["male", "female"])]
+            row["share_female"] = float((known == "female").mean()) if len(known) else np.nan
+        n_da = group["n_da_incidents"].fillna(0).sum()
+        n_non_da = group["n_non_da_incidents"].fillna(0).sum()
+        row["n_da_incidents_total"] = int(n_da)
+        row["n_non_da_incidents_total"] = int(n_non_da)
+        row["share_da_incidents_substance"] = (
+            float(group["n_da_substance_incidents"].sum() / n_da)
+            if "n_da_substance_incidents" in group and n_da
+            else np.nan
+        )
+        row["share_non_da_incidents_substance"] = (
+            float(group["n_non_da_substance_incidents"].sum() / n_non_da)
+            if "n_non_da_substance_incidents" in group and n_non_da
+            else np.nan
+        )
+        row["share_da_incidents_non_crime"] = (
+            float(group["n_da_non_crime_incidents"].sum() / n_da)
+            if "n_da_non_crime_incidents" in group and n_da
+            else np.nan
+        )
+        if incidents_by_cluster is not None:
+            incidents = incidents_by_cluster.get(cluster, pd.DataFrame(columns=["is_da", "is_non_crime", "risk_level"]))
+            da = incidents[incidents["is_da"].astype(bool)]
+            row.update(_shares(da["risk_level"], "share_da_risk"))
+            row.update(_shares(da.loc[da["is_non_crime"].astype(bool), "risk_level"], "share_non_crime_da_risk"))
+        if "first_da_risk_level" in group:
+            row.update(_shares(group["first_da_risk_level"], "share_first_da_risk"))
+        if "first_non_crime_da_risk_level" in group:
+            row.update(_shares(group["first_non_crime_da_risk_level"], "share_first_non_crime_da_risk"))
+        if offences_by_cluster is not None:
+            offences = offences_by_cluster.get(cluster, pd.DataFrame(columns=["is_da", "offence_type"]))
+            row["top_da_offence_types"] = _top_types(offences[offences["is_da"].astype(bool)])
+            row["top_non_da_offence_types"] = _top_types(offences[~offences["is_da"].astype(bool)])
+        medoid = group.loc[group["is_medoid"].astype(bool), "offender_id"]
+        row["medoid_offender_id"] = medoid.iloc[0] if len(medoid) else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def group_summary(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Groups A–E (Figure 2's view): clusters, offenders and share per group."""
+    rows = []
+    total = profiles["n_offenders"].sum()
+    for group in "ABCDE":
+        part = profiles[profiles["offender_group"] == group]
+        rows.append(
+            {
+                "offender_group": group,
+                "description": GROUP_DESCRIPTIONS[group],
+                "clusters": ", ".join(str(c) for c in part["cluster"]),
+                "n_clusters": len(part),
+                "n_offenders": int(part["n_offenders"].sum()),
+                "share": float(part["n_offenders"].sum() / total) if total else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --- Medoid timelines -------------------------------------------------------------------------------------
+
+TIMELINE_COLUMNS = [
+    "cluster",
+    "offender_id",
+    "role",
+    "position",
+    "committed_from",
+    "reported_at",
+    "offender_age",
+    "offence_code",
+    "offence_description",
+    "offence_type",
+    "victim_sex",
+    "victim_age",
+    "relationship",
+    "lsoa_code",
+    "imd_decile",
+    "outcome_code",
+    "is_da",
+    "is_non_crime",
+    "substance_flag",
+    "risk_level",
+    "severity",
+    "severity_band",
+]
+
+
+def medoid_timelines(
+    medoids: pd.DataFrame,
+    fct_offences: pd.DataFrame,
+    victims: pd.DataFrame | None = None,
+    relationships: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every offence of each medoid in order of occurrence (not reporting), as in the report's timelines:
+    age, offence, victim sex/age/relationship, location (LSOA, IMD decile), outcome code, DA and substance
+    flags, risk grade and severity band. Where ``victims`` is given, offences in which the medoid was the
+    victim are added with ``role = "victim"``.
+
+    ``victims``: crime_number, person_id, age, sex. ``relationships``: crime_number, victim_person_id,
+    offender_person_id, relationship. Both are optional (the timeline then lacks those columns' values).
+    """
+    medoid_of = dict(zip(medoids["offender_id"], medoids["cluster"], strict=True))
+    own = fct_offences[fct_offences["offender_id"].isin(medoid_of)].copy()
+    own["role"] = "offender"
+    own["medoid_id"] = own["offender_id"]
+    parts = [own]
+    if victims is not None and not victims.empty:
+        as_victim = victims[victims["person_id"].isin(medoid_of)][["crime_number", "person_id"]]
+        suffered = fct_offences.merge(as_victim, on="crime_number")
+        suffered = suffered[suffered["offender_id"] != suffered["person_id"]]
+        suffered["role"] = "victim"
+        suffered["medoid_id"] = suffered["person_id"]
+        parts.append(suffered.drop(columns=["person_id"]))
+    rows = pd.concat(parts, ignore_index=True)
+    if victims is not None and not victims.empty:
+        first_victim = victims.drop_duplicates("crime_number")[["crime_number", "person_id", "age", "sex"]]
+        first_victim = first_victim.rename(
+            columns={"person_id": "victim_person_id", "age": "victim_age", "sex": "victim_sex"}
+        )
+        rows = rows.merge(first_victim, on="crime_number", how="left")
+        if relationships is not None and not relationships.empty:
+            rel = relationships.dropna(subset=["offender_person_id"]).drop_duplicates(
+                ["crime_number", "victim_person_id", "offender_person_id"]
+            )[["crime_number", "victim_person_id", "offender_person_id", "relationship"]]
+            rows = rows.merge(
+                rel,
+                left_on=["crime_number", "victim_person_id", "offender_id"],
+                right_on=["crime_number", "victim_person_id", "offender_person_id"],
+                how="left",
+            )
+    for column in TIMELINE_COLUMNS:
+        if column not in rows:
+            rows[column] = None
+    rows["cluster"] = rows["medoid_id"].map(medoid_of)
+    rows["offender_id"] = rows["medoid_id"]
+    rows["severity_band"] = rows["severity"].map(severity_band)
+    rows["committed_from"] = pd.to_datetime(rows["committed_from"])
+    rows["reported_at"] = pd.to_datetime(rows["reported_at"])
+    sort_keys = ["cluster", "committed_from", "reported_at"] + (["crime_number"] if "crime_number" in rows else [])
+    rows = rows.sort_values(sort_keys, kind="stable")
+    rows["position"] = rows.groupby("cluster").cumcount() + 1
+    return rows[TIMELINE_COLUMNS].reset_index(drop=True)
+
+
+def settings_dict(settings: ClaraSettings) -> dict:
+    return asdict(settings)
