@@ -6,7 +6,7 @@ marts ──ml──▶ analytics.* (typology, regressions, evaluation) ──�
 
 import dagster as dg
 
-from orchestration.defs import ingest, publish, quality, transform
+from orchestration.defs import ingest, operations, publish, quality, transform
 from orchestration.resources import default_platform
 
 DOMAINS = [ingest.defs, transform.defs, quality.defs]
@@ -40,6 +40,7 @@ refresh_all = dg.define_asset_job(
 
 defs = dg.Definitions.merge(
     *DOMAINS,
+    operations.defs,
     dg.Definitions(
         assets=[publish_asset],
         jobs=[refresh_all],
