@@ -7,6 +7,8 @@ so nothing else may open the file while dbt is running.
 """
 
 import os
+import shutil
+import sys
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -34,6 +36,7 @@ def _sources_newer_than(manifest: Path) -> bool:
 @cache
 def dbt_project() -> DbtProject:
     """The one cached dbt project; its manifest is (re)built with `dbt parse` when the SQL changed."""
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
     if _sources_newer_than(project.manifest_path):
         project.preparer.prepare(project)
@@ -113,8 +116,14 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform:
         )
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (works without an activated virtualenv)."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROFILES_DIR))
+    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROFILES_DIR), dbt_executable=dbt_executable())
 
 
 defs = dg.Definitions(assets=[dbt_models], resources={"dbt": dbt_resource()})
