@@ -29,7 +29,7 @@ setup: $(STAMP)
 
 demo: setup
 	$(BIN)/dap synth --scale demo --seed 1 --out data/extracts/demo --if-missing
-	DA_EXTRACT_DIR=$${DA_EXTRACT_DIR:-$(CURDIR)/data/extracts/demo} $(BIN)/dap run
+	DA_EXTRACT_DIR=$(CURDIR)/data/extracts/demo $(BIN)/dap run
 
 run: setup
 	$(BIN)/dap run
