@@ -54,3 +54,57 @@
 {% macro quoted(expression) -%}
     coalesce('''' || cast({{ expression }} as varchar) || '''', 'NULL')
 {%- endmacro %}
+
+{#- A list of strings from a var as a SQL list: ('a', 'b'). -#}
+{% macro sql_string_list(values) -%}
+    ({%- for value in values -%}'{{ value | lower | trim | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%})
+{%- endmacro %}
+
+{#- Difference in days (fractional) between two timestamps. -#}
+{% macro days_between(start_at, end_at) -%}
+    (date_diff('second', {{ start_at }}, {{ end_at }}) / 86400.0)
+{%- endmacro %}
+
+{#- Severity band of seed 000: low < var(severity_band_medium_from) <= medium <= var(severity_band_high_above) < high. -#}
+{% macro severity_band(severity) -%}
+    case
+        when {{ severity }} is null then null
+        when {{ severity }} < {{ var('severity_band_medium_from') }} then 'low'
+        when {{ severity }} <= {{ var('severity_band_high_above') }} then 'medium'
+        else 'high'
+    end
+{%- endmacro %}
+
+{#- Volume band of seed 000: none (0), low (< var volume_band_high_from), high. -#}
+{% macro volume_band(n_incidents) -%}
+    case
+        when coalesce({{ n_incidents }}, 0) = 0 then 'none'
+        when {{ n_incidents }} < {{ var('volume_band_high_from') }} then 'low'
+        else 'high'
+    end
+{%- endmacro %}
+
+{#- Risk grades in order, for "highest of". -#}
+{% macro risk_rank(risk_level) -%}
+    case {{ risk_level }} when 'standard' then 1 when 'medium' then 2 when 'high' then 3 end
+{%- endmacro %}
+
+{% macro risk_from_rank(rank) -%}
+    case {{ rank }} when 1 then 'standard' when 2 then 'medium' when 3 then 'high' end
+{%- endmacro %}
+
+{#- The most common value per key (ties: the alphabetically first value), as a relation to join.
+    `relation` is a CTE name; `where` filters the rows counted. -#}
+{% macro modal_value(relation, key, value, alias, where='true') -%}
+    select {{ key }}, {{ alias }}
+    from (
+        select
+            {{ key }},
+            {{ value }} as {{ alias }},
+            row_number() over (partition by {{ key }} order by count(*) desc, {{ value }}) as value_rank
+        from {{ relation }}
+        where {{ value }} is not null and ({{ where }})
+        group by {{ key }}, {{ value }}
+    )
+    where value_rank = 1
+{%- endmacro %}
