@@ -12,7 +12,9 @@ not UTF-8, an empty file), and an unknown-offence-code rate above a threshold.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,16 @@ from dap.contract import TABLES, Table
 
 DEFAULT_MAX_UNKNOWN_OFFENCE_CODE_SHARE = 0.05
 FORMATS = ("parquet", "csv")
+PSEUDONYMISATION_KEY_VARIABLE = "DA_PSEUDONYMISATION_KEY"
+# Every column of the contract that holds a person ID.
+PERSON_ID_COLUMNS = {
+    "offenders": ("person_id",),
+    "victims": ("person_id",),
+    "witnesses": ("person_id",),
+    "custody": ("person_id",),
+    "programme_participants": ("person_id",),
+    "relationships": ("victim_person_id", "offender_person_id", "witness_person_id"),
+}
 
 
 class ExtractError(Exception):
@@ -59,6 +71,7 @@ class LoadSummary:
     tables: dict[str, LoadedTable]
     unknown_offence_code_share: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    pseudonymised: bool = False
 
     def input_hashes(self) -> dict[str, str]:
         return {t.file: t.sha256 for t in self.tables.values() if t.file and t.sha256}
@@ -250,6 +263,9 @@ def load_raw(
                 f"{path}: ignored {len(loaded[name].extra_columns)} column(s) not in the contract: "
                 f"{loaded[name].extra_columns}"
             )
+    key = os.environ.get(PSEUDONYMISATION_KEY_VARIABLE, "")
+    if key:
+        pseudonymise_person_ids(con, key)
     unknown_share, example = _unknown_offence_code_share(con)
     if unknown_share > max_unknown_offence_code_share:
         raise ExtractError(
@@ -263,9 +279,40 @@ def load_raw(
         warnings.append(
             f"{unknown_share:.2%} of crimes have an unknown offence code (e.g. {example!r}); they are quarantined"
         )
-    summary = LoadSummary(str(extract_dir), loaded, unknown_share, warnings)
+    summary = LoadSummary(str(extract_dir), loaded, unknown_share, warnings, pseudonymised=bool(key))
     _write_load_log(con, summary)
     return summary
+
+
+def pseudonym(person_id: str, key: str) -> str:
+    """A keyed pseudonym (HMAC-SHA256): the same person gets the same pseudonym in every extract loaded
+    with the same key; without the key the original ID cannot be recovered or checked."""
+    digest = hmac.new(key.encode("utf-8"), person_id.strip().encode("utf-8"), hashlib.sha256).hexdigest()
+    return "PS" + digest[:20]
+
+
+def pseudonymise_person_ids(con: duckdb.DuckDBPyConnection, key: str) -> int:
+    """Replace every person ID in the raw tables by its keyed pseudonym; returns the number of distinct IDs."""
+    import pandas as pd
+
+    union = " UNION ".join(
+        f'SELECT DISTINCT "{column}" AS person_id FROM raw."{table}" WHERE "{column}" IS NOT NULL'
+        for table, columns in PERSON_ID_COLUMNS.items()
+        for column in columns
+    )
+    ids = [r[0] for r in con.execute(union).fetchall()]
+    mapping = pd.DataFrame({"person_id": ids, "pseudonym": [pseudonym(i, key) for i in ids]})
+    con.register("_pseudonyms", mapping)
+    try:
+        for table, columns in PERSON_ID_COLUMNS.items():
+            for column in columns:
+                con.execute(
+                    f'UPDATE raw."{table}" AS t SET "{column}" = p.pseudonym FROM _pseudonyms p '
+                    f'WHERE t."{column}" = p.person_id'
+                )
+    finally:
+        con.unregister("_pseudonyms")
+    return len(ids)
 
 
 def _unknown_offence_code_share(con: duckdb.DuckDBPyConnection) -> tuple[float, str | None]:

@@ -159,3 +159,24 @@ def test_a_failed_load_leaves_earlier_raw_tables_untouched(extract, tmp_path):
         load(extract, tmp_path)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     assert con.execute("SELECT count(*) FROM raw.crimes").fetchone()[0] == before
+
+
+def test_keyed_pseudonymisation_is_stable_across_extracts_and_hides_ids(extract, tmp_path, monkeypatch):
+    monkeypatch.setenv("DA_PSEUDONYMISATION_KEY", "a-force-secret")
+    con, summary = load(extract, tmp_path)
+    assert summary.pseudonymised
+    offenders = {r[0] for r in con.execute("SELECT person_id FROM raw.offenders").fetchall()}
+    links = {r[0] for r in con.execute("SELECT offender_person_id FROM raw.relationships").fetchall()}
+    assert "P1" not in offenders and offenders == links  # joins still hold after pseudonymisation
+    con.close()
+    # a second extract loaded with the same key gives the same person the same pseudonym
+    other = tmp_path / "second"
+    other.mkdir()
+    con2, _ = load(extract, other)
+    assert {r[0] for r in con2.execute("SELECT person_id FROM raw.offenders").fetchall()} == offenders
+    con2.close()
+    monkeypatch.setenv("DA_PSEUDONYMISATION_KEY", "another-key")
+    third = tmp_path / "third"
+    third.mkdir()
+    con3, _ = load(extract, third)
+    assert {r[0] for r in con3.execute("SELECT person_id FROM raw.offenders").fetchall()}.isdisjoint(offenders)
