@@ -1,0 +1,293 @@
+"""Section C regressions as assets: read the offender and offence marts, call ``ml.regression``, write the
+``analytics`` tables, render the report section. Thin on purpose: the statistics live in ``ml/``.
+
+Assets
+  analytics/regression_results            model × term (architecture spec columns + classical SEs beside)
+  analytics/regression_model_fit          model: n, R², sigma, residual diagnostics, controls, threshold
+  analytics/regression_residual_sample    a sample of (fitted, residual, leverage) per OLS model, no ids
+  analytics/risk_assessment_validation    first-grade descriptives (section, group, measure, value, n)
+  reports/regression                      the HTML report section (``<output>/regression.html``)
+"""
+
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ml import regression as reg
+from orchestration.keys import analytics, mart, report
+from orchestration.lib.warehouse_io import read_table, table_exists, write_table
+from orchestration.resources import PlatformResource
+
+CODE_VERSION = "regression-1"
+
+RESULTS = analytics("regression_results")
+MODEL_FIT = analytics("regression_model_fit")
+RESIDUALS = analytics("regression_residual_sample")
+VALIDATION = analytics("risk_assessment_validation")
+REPORT = report("regression")
+
+_OFFENDER_COLUMNS = [
+    "offender_id", "total_da_severity", "first_da_risk_level", "first_da_incident_severity",
+    "first_non_crime_da_risk_level", "n_risk_assessments", "share_high_risk", "ever_high_risk",
+    "n_non_da_incidents", "non_da_volume_band",
+]  # fmt: skip
+
+
+class RegressionConfig(dg.Config):
+    """How Section C is fitted. Defaults reproduce the report's choices where it made one."""
+
+    controls: list[str] = list(reg.DEFAULT_CONTROLS)
+    """Controls of the offence models: `has_non_da_history`, `n_non_da_incidents` by default (offence
+    indicators are only possible with non-DA history, and more non-DA incidents mean more offence types);
+    also `log1p_n_non_da_incidents`, `has_high_non_da_volume` or any numeric dim_offenders column. Never sex
+    or ethnicity."""
+    se_type: str = "HC3"
+    """`HC3` (default), `HC3max` (larger of HC3 and classical, conservative for rare terms), `HC1`, `HC0`,
+    `nonrobust`. Classical standard errors are always published beside."""
+    alpha: float = reg.DEFAULT_ALPHA
+    min_offenders: int | None = None
+    """Presentation threshold; None = `min_offenders_base` × n / 145,392."""
+    min_offenders_base: int = reg.REPORT_MIN_OFFENDERS
+    min_offenders_to_fit_type: int = 1
+    min_offenders_to_fit_code: int = 10
+    """Specific offences held by fewer offenders are not fitted (their estimates would rest on a handful)."""
+    sensitivity: str = "both"
+    """Heavy-tail sensitivity fits: `both` (Tweedie GLM and log1p OLS), `tweedie`, `log1p`, `none`."""
+    tweedie_power: float = 1.5
+    fit_unadjusted: bool = True
+    """Also fit the report-style offence models without controls."""
+    residual_sample_size: int = 2_000
+
+
+class RiskValidationConfig(dg.Config):
+    high_harm_threshold: float = reg.HIGH_HARM_THRESHOLD
+    """Total DA severity counted as 'reaching' high harm (the report: 500, about one indecent assault)."""
+
+
+class RegressionReportConfig(dg.Config):
+    top_k: int = 10
+    significance_column: str = "p_value"
+    """`p_value` as the report, or `q_value` (Benjamini–Hochberg) for the tables' significance filter."""
+    high_harm_threshold: float = reg.HIGH_HARM_THRESHOLD
+
+
+def _read_offenders(con) -> pd.DataFrame:
+    return read_table(con, "marts.dim_offenders", _OFFENDER_COLUMNS)
+
+
+def _read_non_da_offences(con) -> pd.DataFrame:
+    return con.execute(
+        "SELECT offender_id, offence_code, offence_description, offence_type, is_da "
+        "FROM marts.fct_offences WHERE NOT coalesce(is_da, false)"
+    ).df()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(RESULTS, deps=[mart("dim_offenders"), mart("fct_offences")], code_version=CODE_VERSION,
+                     description="Section C coefficients: offence types, specific offences, risk grades, "
+                                 "with robust and classical SEs, BH q-values and sensitivity fits."),
+        dg.AssetSpec(MODEL_FIT, deps=[mart("dim_offenders"), mart("fct_offences")], code_version=CODE_VERSION,
+                     description="One row per Section C model: n, R², residual diagnostics, controls."),
+        dg.AssetSpec(RESIDUALS, deps=[mart("dim_offenders"), mart("fct_offences")], code_version=CODE_VERSION,
+                     description="A sample of fitted values and residuals per OLS model (no ids)."),
+    ],
+    group_name="regression",
+)  # fmt: skip
+def regression_results(context: dg.AssetExecutionContext, config: RegressionConfig, platform: PlatformResource):
+    """Fit every Section C model and publish the coefficients, model fits and a residual sample."""
+    con = platform.connect()
+    try:
+        offenders = _read_offenders(con)
+        offences = _read_non_da_offences(con)
+        extra = [c for c in config.controls if c not in offenders.columns and c not in reg.DERIVED_CONTROLS]
+        if extra:
+            offenders = offenders.merge(read_table(con, "marts.dim_offenders", ["offender_id", *extra]), on="offender_id")
+        section = reg.fit_section_c(
+            offenders, offences, controls=config.controls, se_type=config.se_type, alpha=config.alpha,
+            min_offenders=config.min_offenders, min_offenders_base=config.min_offenders_base,
+            min_offenders_to_fit_type=config.min_offenders_to_fit_type,
+            min_offenders_to_fit_code=config.min_offenders_to_fit_code, sensitivity=config.sensitivity,
+            tweedie_power=config.tweedie_power, fit_unadjusted=config.fit_unadjusted,
+        )  # fmt: skip
+        residuals = reg.residual_sample(section.fits, config.residual_sample_size)
+        write_table(con, "analytics.regression_results", section.results)
+        write_table(con, "analytics.regression_model_fit", section.model_fit)
+        write_table(con, "analytics.regression_residual_sample", residuals)
+    finally:
+        con.close()
+    fit = section.model_fit.set_index("model")
+    meta = {}
+    for model in ("offence_type", "offence_code"):
+        rows = section.results.loc[section.results["model"] == model]
+        if rows.empty:
+            continue
+        summary = reg.significance_summary(rows, config.alpha)
+        meta[f"{model}_n_obs"] = int(fit.loc[model, "n_obs"])
+        meta[f"{model}_r_squared"] = float(fit.loc[model, "r_squared"])
+        meta[f"{model}_n_terms"] = summary["n_terms"]
+        meta[f"{model}_n_significant"] = summary["n_significant"]
+        meta[f"{model}_n_q_lt_alpha"] = summary["n_q_lt_alpha"]
+        meta[f"{model}_n_shown"] = len(reg.presentation_filter(rows, section.min_offenders, config.alpha))
+    for model in ("risk_first_non_crime", "risk_first_da", "risk_share_high"):
+        if model in fit.index:
+            meta[f"{model}_n_obs"] = int(fit.loc[model, "n_obs"])
+            meta[f"{model}_r_squared"] = float(fit.loc[model, "r_squared"])
+    meta["min_offenders_presentation"] = section.min_offenders
+    meta["controls"] = ", ".join(section.controls)
+    meta["se_type"] = config.se_type
+    context.log.info(f"Section C: {len(section.fits)} models, {len(section.results)} coefficient rows")
+    yield dg.MaterializeResult(
+        asset_key=RESULTS,
+        metadata={**meta, "dagster/row_count": len(section.results),
+                  "preview": dg.MetadataValue.md(_preview(section.results, section.min_offenders, config.alpha))},
+    )  # fmt: skip
+    yield dg.MaterializeResult(
+        asset_key=MODEL_FIT,
+        metadata={"dagster/row_count": len(section.model_fit), "models": ", ".join(section.model_fit["model"])},
+    )
+    yield dg.MaterializeResult(asset_key=RESIDUALS, metadata={"dagster/row_count": len(residuals)})
+
+
+def _preview(results: pd.DataFrame, min_offenders: int, alpha: float) -> str:
+    rows = reg.presentation_filter(results.loc[results["model"] == "offence_type"], min_offenders, alpha)
+    if rows.empty:
+        return "No offence type passed the presentation filter."
+    lines = ["| offence type | estimate | p | offenders |", "|---|---|---|---|"]
+    for row in rows.itertuples():
+        n = int(row.n_with_term)
+        lines.append(f"| {row.term_label} | {row.estimate:,.1f} | {row.p_band} | {n if n >= 5 else '<5'} |")
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=VALIDATION,
+    deps=[mart("dim_offenders")],
+    code_version=CODE_VERSION,
+    group_name="regression",
+    description="How predictive the first risk grade is of total DA harm; per-cluster share of high first "
+    "grades when analytics.offender_clusters exists at run time (a soft dependency).",
+)
+def risk_assessment_validation(
+    context: dg.AssetExecutionContext, config: RiskValidationConfig, platform: PlatformResource
+) -> dg.MaterializeResult:
+    con = platform.connect()
+    try:
+        offenders = _read_offenders(con)
+        clusters = None
+        if table_exists(con, "analytics.offender_clusters"):
+            clusters = read_table(con, "analytics.offender_clusters", ["offender_id", "cluster"])
+        validation = reg.risk_assessment_validation(offenders, clusters, config.high_harm_threshold)
+        write_table(con, "analytics.risk_assessment_validation", validation)
+    finally:
+        con.close()
+    share = f"share_total_da_severity_ge_{config.high_harm_threshold:g}"
+    meta: dict = {"dagster/row_count": len(validation), "clusters_included": clusters is not None}
+    for row in validation.loc[(validation["section"] == "first_da_grade") & (validation["measure"] == share)].itertuples():
+        meta[f"share_ge_threshold_first_grade_{row.group}"] = float(row.value) if np.isfinite(row.value) else None
+    ratio = validation.loc[validation["measure"] == "ratio_median_total_da_severity", "value"]
+    if len(ratio) and np.isfinite(ratio.iloc[0]):
+        meta["ratio_median_ever_vs_never_high"] = float(ratio.iloc[0])
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    key=REPORT,
+    deps=[RESULTS, MODEL_FIT, RESIDUALS, VALIDATION],
+    code_version=CODE_VERSION,
+    group_name="regression",
+    description="The Section C report section (HTML): Figures 12 and 13, sensitivity, risk grades, diagnostics.",
+)
+def regression_report(
+    context: dg.AssetExecutionContext, config: RegressionReportConfig, platform: PlatformResource
+) -> dg.MaterializeResult:
+    from ml.regression_report import regression_report_html
+    from ml.reporting import Lineage
+
+    con = platform.connect(read_only=False)
+    try:
+        results = read_table(con, "analytics.regression_results")
+        model_fit = read_table(con, "analytics.regression_model_fit")
+        residuals = read_table(con, "analytics.regression_residual_sample")
+        validation = read_table(con, "analytics.risk_assessment_validation")
+    finally:
+        con.close()
+    controls = [c.strip() for c in str(model_fit["controls"].iloc[0]).split(",") if c.strip()]
+    page = regression_report_html(
+        results, validation, model_fit, residuals,
+        lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
+        min_offenders=int(model_fit["min_offenders_presentation"].iloc[0]),
+        alpha=float(model_fit["alpha"].iloc[0]), controls=controls, top_k=config.top_k,
+        significance_column=config.significance_column, high_harm_threshold=config.high_harm_threshold,
+    )  # fmt: skip
+    path = platform.output_path("regression.html")
+    path.write_text(page, encoding="utf-8")
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "bytes": len(page)})
+
+
+# --- Checks ---------------------------------------------------------------------------------------------
+def _read(platform: PlatformResource, relation: str) -> pd.DataFrame:
+    con = platform.connect(read_only=False)
+    try:
+        return read_table(con, relation)
+    finally:
+        con.close()
+
+
+@dg.asset_check(asset=MODEL_FIT, description="Every model converged with finite residuals and leverages < 1.")
+def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResult:
+    fit = _read(platform, "analytics.regression_model_fit")
+    bad = fit.loc[~fit["residuals_finite"].astype(bool) | ~fit["converged"].astype(bool)
+                  | ~(fit["max_leverage"] < 1.0)]  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=bad.empty,
+        metadata={"n_models": len(fit), "failing_models": ", ".join(bad["model"]) or "none"},
+    )
+
+
+@dg.asset_check(asset=RESULTS, description="No fitted offence indicator is all-zero (every term has offenders).")
+def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckResult:
+    results = _read(platform, "analytics.regression_results")
+    indicators = results.loc[results["term_kind"] == "indicator"]
+    empty = indicators.loc[~(indicators["n_with_term"] >= 1)]
+    return dg.AssetCheckResult(
+        passed=empty.empty,
+        metadata={"n_indicators": len(indicators), "n_empty": len(empty),
+                  "n_aliased": int((results["term_kind"] == "aliased").sum())},
+    )  # fmt: skip
+
+
+@dg.asset_check(asset=RESULTS, description="Estimable terms have finite, positive SEs; q-values in [p, 1].")
+def regression_inference_valid(platform: PlatformResource) -> dg.AssetCheckResult:
+    results = _read(platform, "analytics.regression_results")
+    estimable = results.loc[results["term_kind"] != "aliased"]
+    bad_se = estimable.loc[~(np.isfinite(estimable["std_error"]) & (estimable["std_error"] > 0))]
+    q = results.loc[results["q_value"].notna()]
+    bad_q = q.loc[(q["q_value"] > 1 + 1e-12) | (q["q_value"] < q["p_value"] - 1e-12)]
+    return dg.AssetCheckResult(
+        passed=bad_se.empty and bad_q.empty,
+        metadata={"n_bad_se": len(bad_se), "n_bad_q": len(bad_q),
+                  "bad_terms": ", ".join((bad_se["model"] + ":" + bad_se["term"]).head(20)) or "none"},
+    )  # fmt: skip
+
+
+@dg.asset_check(asset=VALIDATION, description="Shares lie in [0, 1] and every risk grade is represented.")
+def risk_validation_sane(platform: PlatformResource) -> dg.AssetCheckResult:
+    validation = _read(platform, "analytics.risk_assessment_validation")
+    shares = validation.loc[validation["measure"].str.startswith("share_"), "value"].dropna()
+    first = validation.loc[(validation["section"] == "first_da_grade") & (validation["n_offenders"] > 0)]
+    grades = set(first["group"])
+    missing = [g for g in reg.RISK_LEVELS if g not in grades]
+    return dg.AssetCheckResult(
+        passed=bool(((shares >= 0) & (shares <= 1)).all()) and not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"n_rows": len(validation), "missing_grades": ", ".join(missing) or "none"},
+    )
+
+
+ASSETS = [regression_results, risk_assessment_validation, regression_report]
+ASSET_CHECKS = [regression_residuals_finite, regression_no_empty_indicator, regression_inference_valid,
+                risk_validation_sane]  # fmt: skip
+
+defs = dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS)
