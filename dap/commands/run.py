@@ -76,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
 
     layout = publication.Layout(settings.warehouse_path(), settings.output_dir())
     run_lock = layout.lock_file.with_name(layout.lock_file.name.replace(".lock", ".run.lock"))
-    instance = dg.DagsterInstance.get()
     run_config = _load_run_config(args.config)
     job = dg.reconstructable(definitions.refresh_all_job)
 
@@ -84,18 +83,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"warehouse: {layout.published_warehouse}", flush=True)
     print(f"reports:   {layout.reports_link}", flush=True)
     try:
-        with publication.exclusive_lock(run_lock, wait=not args.no_wait):
+        with publication.exclusive_lock(run_lock, wait=not args.no_wait), dg.DagsterInstance.get() as instance:
             if args.resume:
                 result = _resume(instance, job, args.resume, run_config)
             else:
                 kwargs = {"asset_selection": _selection(definitions, args.select)} if args.select else {}
                 result = dg.execute_job(job, instance=instance, run_config=run_config, raise_on_error=False,
                                         tags={"dap/extract_dir": str(extract)}, **kwargs)
+            with result:
+                return _report(result, layout)
     except BlockingIOError:
         raise CliError("another run is writing to this warehouse; try again later (or drop --no-wait)") from None
-
-    with result:
-        return _report(result, layout)
 
 
 def _selection(definitions, text: str):
