@@ -27,7 +27,9 @@ def _one_of(values) -> str:
 def suite_for(table: Table, mostly: float, known_offence_codes=None, known_lsoas=None) -> gx.ExpectationSuite:
     suite = gx.ExpectationSuite(name=f"raw_{table.name}")
     add = suite.add_expectation
-    add(gx.expectations.ExpectTableColumnsToMatchSet(column_set=[*table.column_names, "_row_number"], exact_match=True))
+    helpers = ["age_numeric"] if "age" in table.column_names else []
+    add(gx.expectations.ExpectTableColumnsToMatchSet(
+        column_set=[*table.column_names, "_row_number", *helpers], exact_match=True))
     for column in table.columns:
         if not column.nullable:
             add(gx.expectations.ExpectColumnValuesToNotBeNull(column=column.name, mostly=mostly))

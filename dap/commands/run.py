@@ -27,6 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="re-execute a failed or killed run from where it failed (default: the last run)")
     parser.add_argument("--select", metavar="SELECTION", help="only these assets (Dagster selection syntax), e.g. 'key:raw/*'")
     parser.add_argument("--no-wait", action="store_true", help="fail at once if another run is writing, instead of waiting")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's debug events as well")
     parser.set_defaults(func=run)
 
 
@@ -44,8 +45,7 @@ def _apply_environment(args: argparse.Namespace) -> None:
         config.write_text(
             "# Local Dagster instance of the platform (SQLite storage). See the README for PostgreSQL.\n"
             "telemetry:\n  enabled: false\n"
-            "run_queue:\n  max_concurrent_runs: 1\n"
-            "concurrency:\n  pools:\n    default_limit: 1\n"
+            "concurrency:\n  runs:\n    max_concurrent_runs: 1\n  pools:\n    default_limit: 1\n"
         )
 
 
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     layout = publication.Layout(settings.warehouse_path(), settings.output_dir())
     run_lock = layout.lock_file.with_name(layout.lock_file.name.replace(".lock", ".run.lock"))
     run_config = _load_run_config(args.config)
+    run_config.setdefault("loggers", {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}})
     job = dg.reconstructable(definitions.refresh_all_job)
 
     print(f"extract:   {extract}", flush=True)
@@ -127,6 +128,32 @@ def _resume(instance, job, run_id: str, run_config: dict):
                           reexecution_options=options, raise_on_error=False)
 
 
+def _root_cause(data) -> str:
+    """The innermost error's first line (Dagster wraps user errors in execution errors)."""
+    error = data.error if data else None
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0] if error and error.message.strip() else "unknown error"
+
+
+def _failed_checks(result) -> list[str]:
+    """One line per failed check, with the failed expectations (column, count, examples) where known."""
+    lines = []
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        if evaluation.passed:
+            continue
+        lines.append(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed "
+                     f"({evaluation.severity.value})")
+        failed = evaluation.metadata.get("failed_expectations")
+        for item in (failed.value if failed is not None else [])[:10]:
+            lines.append(f"    {item.get('expectation')} column={item.get('column')} "
+                         f"unexpected={item.get('unexpected_count')} examples={item.get('examples')}")
+    return lines
+
+
 def _report(result, layout) -> int:
     run_id = result.run_id
     if not result.success:
@@ -134,9 +161,10 @@ def _report(result, layout) -> int:
         print(f"\nrun {run_id} FAILED; the published warehouse is unchanged.", file=sys.stderr)
         for event in failures:
             data = event.step_failure_data
-            message = data.error.message.strip().splitlines()[0] if data and data.error else ""
-            description = (data.user_failure_data.description if data and data.user_failure_data else "") or message
+            description = (data.user_failure_data.description if data and data.user_failure_data else "") or _root_cause(data)
             print(f"  step {event.step_key}: {description}", file=sys.stderr)
+        for line in _failed_checks(result):
+            print(line, file=sys.stderr)
         print(f"re-execute from the failure with: dap run --resume {run_id}", file=sys.stderr)
         return 1
     print(f"\nrun {run_id} succeeded.")

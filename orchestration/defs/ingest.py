@@ -75,6 +75,7 @@ def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platfor
         con.close()
 
     gx_root = platform.resolved_warehouse_path.parent / "gx"
+    gx_adapter.activate(gx_root)
     for name, spec in TABLES.items():
         loaded = summary.tables[name]
         yield dg.MaterializeResult(

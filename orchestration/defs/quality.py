@@ -18,13 +18,15 @@ def _pca_features() -> list[str]:
     return list(PCA_FEATURES)
 
 
-def _run(platform: PlatformResource, sql: str, suite, key: dg.AssetKey, name: str) -> dg.AssetCheckResult:
+def _run(platform: PlatformResource, sql: str, make_suite, key: dg.AssetKey, name: str) -> dg.AssetCheckResult:
+    gx_root = platform.resolved_warehouse_path.parent / "gx"
+    gx_adapter.activate(gx_root)
+    suite = make_suite()
     con = platform.connect(read_only=True)
     try:
         frame = con.execute(sql).df()
     finally:
         con.close()
-    gx_root = platform.resolved_warehouse_path.parent / "gx"
     validation = gx_adapter.validate(frame, suite, gx_root, name)
     gx_adapter.publish_data_docs(gx_root, platform.output_path("data_docs", "gx"))
     return gx_adapter.to_check_result(validation, key, "gx_distribution", dg.AssetCheckSeverity.WARN)
@@ -33,7 +35,7 @@ def _run(platform: PlatformResource, sql: str, suite, key: dg.AssetKey, name: st
 @dg.asset_check(asset=keys.mart("fct_incidents"), name="gx_distribution", blocking=False, pool="warehouse",
                 description="GX: DA share, severity band shares, positive counts and durations")
 def fct_incidents_distribution(platform: PlatformResource) -> dg.AssetCheckResult:
-    return _run(platform, mart_suites.fct_incidents_frame_sql(), mart_suites.fct_incidents_suite(),
+    return _run(platform, mart_suites.fct_incidents_frame_sql(), mart_suites.fct_incidents_suite,
                 keys.mart("fct_incidents"), "marts_fct_incidents")
 
 
@@ -41,7 +43,7 @@ def fct_incidents_distribution(platform: PlatformResource) -> dg.AssetCheckResul
                 description="GX: one row per offender, single-incident share, no nulls in PCA features of eligible offenders")
 def dim_offenders_distribution(platform: PlatformResource) -> dg.AssetCheckResult:
     features = _pca_features()
-    return _run(platform, mart_suites.dim_offenders_frame_sql(features), mart_suites.dim_offenders_suite(features),
+    return _run(platform, mart_suites.dim_offenders_frame_sql(features), lambda: mart_suites.dim_offenders_suite(features),
                 keys.mart("dim_offenders"), "marts_dim_offenders")
 
 

@@ -31,6 +31,11 @@ def _context(project_root: Path):
     return context
 
 
+def activate(project_root: Path) -> None:
+    """Make the run's file-backed GX context the active one (GX needs it before suites are built)."""
+    _context(project_root)
+
+
 def validate(frame: pd.DataFrame, suite, project_root: Path, asset_name: str):
     """Validate ``frame`` with ``suite``; returns the GX ``ExpectationSuiteValidationResult``."""
     import great_expectations as gx
