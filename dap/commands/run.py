@@ -136,6 +136,34 @@ def _root_cause(data) -> str:
     return error.message.strip().splitlines()[0] if error and error.message.strip() else "unknown error"
 
 
+def _print_run_summary(warehouse: Path) -> None:
+    """Rows read, staged and quarantined per table (the stored copy is audit.audit_row_conservation)."""
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:
+        return
+    try:
+        rows = con.execute(
+            "SELECT table_name, rows_read, rows_staged, rows_quarantined FROM audit.audit_row_conservation"
+        ).fetchall()
+        rules = con.execute(
+            "SELECT table_name, rule, rows_quarantined, example_reason FROM audit.audit_quarantine_summary "
+            "ORDER BY table_name, rows_quarantined DESC"
+        ).fetchall()
+    except duckdb.Error:
+        return
+    finally:
+        con.close()
+    print("\nrun summary (audit.audit_row_conservation):")
+    print(f"  {'table':<26}{'read':>10}{'staged':>10}{'quarantined':>13}")
+    for table, read, staged, quarantined in rows:
+        print(f"  {table:<26}{read:>10,}{staged:>10,}{quarantined:>13,}")
+    for table, rule, count, reason in rules:
+        print(f"  quarantined {count:,} {table} row(s) by rule {rule}: e.g. {reason}")
+
+
 def _failed_checks(result) -> list[str]:
     """One line per failed check, with the failed expectations (column, count, examples) where known."""
     lines = []
@@ -168,6 +196,7 @@ def _report(result, layout) -> int:
         print(f"re-execute from the failure with: dap run --resume {run_id}", file=sys.stderr)
         return 1
     print(f"\nrun {run_id} succeeded.")
+    _print_run_summary(layout.published_warehouse)
     print(f"published warehouse: {layout.published_warehouse} (DuckDB; schemas marts, analytics, quarantine, audit)")
     reports = layout.reports_link
     if reports.exists():
