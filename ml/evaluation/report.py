@@ -1,0 +1,201 @@
+"""The evaluation report: one self-contained HTML page per programme (plots inlined, readable offline).
+
+Every table that counts people passes through ``suppress_small_cells`` (cells under the threshold, default
+5, are shown as "<5" and the rates and means computed from them are blanked)."""
+
+from __future__ import annotations
+
+import html
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ml.evaluation.incidents import MEASURE_LABELS  # noqa: E402
+from ml.evaluation.pipeline import EvaluationResult  # noqa: E402
+from ml.reporting import Lineage, Section, figure_to_img, html_page, suppress_small_cells, table_html  # noqa: E402
+
+DESIGN_LABELS = {
+    "naive_pre_post": "naive before/after (not an effect)",
+    "rtm_comparison_fall": "regression to the mean (comparison's own change)",
+    "matched_did": "matched difference-in-differences",
+    "rct_itt": "RCT intention to treat",
+    "rct_itt_negbin": "RCT intention to treat (negative binomial)",
+    "rct_per_protocol": "RCT per protocol (secondary)",
+    "survival_cox": "Cox hazard ratio",
+}
+DESIGN_ORDER = list(DESIGN_LABELS)
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _note(text: str) -> str:
+    return f"<div class='note'>{html.escape(text)}</div>"
+
+
+def _block_chart(blocks: pd.DataFrame, measure: str, threshold: int) -> str:
+    data = blocks.loc[(blocks["anchor"] == "selection") & (blocks["measure"] == measure)]
+    if data.empty:
+        return _p("No block data.")
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for group, rows in data.groupby("group"):
+        rows = rows.sort_values("block")
+        mean = rows["mean"].where(rows["n_people"] >= threshold)
+        ax.plot(rows["block"], mean, marker="o", label=f"{group}")
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_xlabel("six-month block relative to selection (−1 = the 6 months before)")
+    ax.set_ylabel(f"mean per person: {MEASURE_LABELS.get(measure, measure)}")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return figure_to_img(fig, f"six-month blocks of {measure}, treated vs comparison")
+
+
+def _km_chart(curves: pd.DataFrame) -> str:
+    if curves.empty:
+        return _p("No survival data.")
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    for group, rows in curves.groupby("group"):
+        ax.step(rows["time"], rows["survival"], where="post", label=f"{group} (n={int(rows['n_people'].iloc[0])})")
+    ax.set_xlabel("days after selection")
+    ax.set_ylabel("share with no DA incident yet")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return figure_to_img(fig, "Kaplan-Meier curves")
+
+
+def _effect_table(effects: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    table = effects.copy()
+    table["order"] = table["design"].map({d: i for i, d in enumerate(DESIGN_ORDER)}).fillna(99)
+    table = table.sort_values(["outcome", "order"])
+    table["design"] = table["design"].map(lambda d: DESIGN_LABELS.get(d, d))
+    table["95% CI"] = [
+        "" if pd.isna(lo) else f"{lo:.3g} – {hi:.3g}" for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)]
+    table = table[["outcome", "design", "estimand", "estimate", "95% CI", "p_value", "n_treated", "n_comparison",
+                   "window", "note"]]
+    return suppress_small_cells(table, ["n_treated", "n_comparison"], threshold, ["estimate", "95% CI", "p_value"])
+
+
+def evaluation_report(result: EvaluationResult, programme: str, lineage: Lineage | None = None,
+                      threshold: int = 5) -> str:
+    """The HTML page for one programme."""
+    summary = result.programmes.get(programme)
+    effects = result.effect_estimates.loc[result.effect_estimates["programme"] == programme]
+    blocks = result.harm_blocks.loc[result.harm_blocks["programme"] == programme]
+    sections = []
+
+    design_text = (
+        "Arms were randomised: the effect is the intention-to-treat contrast of the arms."
+        if summary and summary.design == "randomised" else
+        "No randomisation: each selected person is compared with eligible people who were not selected, "
+        "matched at the same as-of date on RFG components and the pre-selection harm trajectory; the effect "
+        "is the difference-in-differences of their before/after rates.")
+    intro = _note(
+        "A cohort chosen because its recent harm was high falls back without any programme (regression to "
+        "the mean). The naive before/after figures below are shown for comparison with past reports; they are "
+        "not effect estimates. " + design_text)
+    if summary:
+        intro += _p(f"Participants: {summary.n_participants}; selected {summary.first_selected} to "
+                    f"{summary.last_selected}; extract covers {result.extract_window[0]} to {result.extract_window[1]}.")
+
+    funnel = result.stage_funnel.loc[result.stage_funnel["programme"] == programme,
+                                     ["arm", "stage", "n_people", "share_of_selected"]]
+    sections.append(Section("Stage funnel", table_html(
+        suppress_small_cells(funnel, ["n_people"], threshold, ["share_of_selected"])), "funnel"))
+
+    rates = result.reoffending_rates.loc[result.reoffending_rates["programme"].isin([programme, "all"]),
+                                         ["population", "anchor", "window_days", "n_people", "n_reoffended",
+                                          "n_censored", "rate", "km_rate"]]
+    sections.append(Section("DA reoffending rates", _p(
+        "Share with at least one DA incident in the window. People whose window runs past the end of the "
+        "extract are censored: left out of 'rate' and counted in n_censored; 'km_rate' is the Kaplan–Meier "
+        "estimate that keeps them.") + table_html(
+        suppress_small_cells(rates, ["n_people", "n_reoffended", "n_censored"], threshold, ["rate", "km_rate"])),
+        "rates"))
+
+    prates = result.participation_rates.loc[result.participation_rates["programme"] == programme]
+    if len(prates):
+        sections.append(Section("Offending before, during and after participation", _p(
+            "Rates per person-year in the 12 months before selection, during participation and in the 12 months "
+            "after exit.") + table_html(suppress_small_cells(
+                prates[["group", "period", "measure", "n_people", "person_years", "total", "rate_per_person_year"]],
+                ["n_people"], threshold, ["total", "rate_per_person_year", "person_years"])), "participation"))
+
+    charts = "".join(_block_chart(blocks, m, threshold) for m in ("da_incidents", "harm_css"))
+    block_table = blocks.loc[(blocks["anchor"] == "selection") & (blocks["measure"].isin(["da_incidents", "harm_css",
+                                                                                          "harm_cchi"]))]
+    block_table = block_table[["group", "measure", "block", "n_people", "total", "mean"]]
+    sections.append(Section("Six-month blocks around selection", charts + table_html(
+        suppress_small_cells(block_table, ["n_people"], threshold, ["total", "mean"])), "blocks"))
+    other = blocks.loc[blocks["anchor"] != "selection"]
+    if len(other):
+        gravity = other.loc[other["block"].isin([-1, 1])].pivot_table(
+            index=["anchor", "group", "measure"], columns="block", values="mean").reset_index()
+        if {-1, 1} <= set(gravity.columns):
+            gravity["before / after"] = gravity[-1] / gravity[1].replace(0, np.nan)
+            gravity = gravity.rename(columns={-1: "mean 6 months before", 1: "mean 6 months after"})
+        sections.append(Section("Other stage anchors (descriptive)", _p(
+            "Means per person in the six months before and after each later stage; descriptive only (no "
+            "comparison group at these anchors).") + table_html(gravity), "stages"))
+
+    sections.append(Section("Effect estimates", _p(
+        "Rate ratios below 1 mean fewer incidents (or less harm). The naive figure and the comparison group's own "
+        "change sit beside the adjusted estimate: their gap is what the programme plausibly caused.")
+        + table_html(_effect_table(effects, threshold)), "effects"))
+
+    curves = result.survival_curves.loc[result.survival_curves["programme"] == programme]
+    sections.append(Section("Time to first DA reoffence (Kaplan–Meier)", _km_chart(curves), "survival"))
+
+    balance = result.balance.loc[result.balance["programme"] == programme]
+    if len(balance):
+        worst = float(balance["smd_after"].abs().max())
+        sections.append(Section("Balance of the matched comparison", _p(
+            f"Standardised mean differences before and after matching (target |SMD| < 0.1; worst after "
+            f"matching {worst:.2f}).") + table_html(balance[["covariate", "mean_treated", "mean_pool_before",
+                                                              "smd_before", "mean_treated_matched",
+                                                              "mean_comparison_matched", "smd_after"]]), "balance"))
+
+    equality = result.equality_monitoring.loc[result.equality_monitoring["programme"] == programme]
+    if len(equality):
+        cols = ["characteristic", "category", "group", "n_people", "share"] + [
+            c for c in equality.columns if c.startswith("disparity_vs_")]
+        sections.append(Section("Equality monitoring", _p(
+            "Sex, ethnicity and age band of the cohort against the eligible pool and all DA perpetrators. Reported "
+            "only: these characteristics play no part in selection or matching.") + table_html(
+            suppress_small_cells(equality[cols], ["n_people"], threshold,
+                                 ["share"] + [c for c in cols if c.startswith("disparity")])), "equality"))
+
+    caveats = [
+        f"Windows: {effects['window'].dropna().iloc[0] if len(effects) else 'n/a'}; reoffending windows "
+        f"{int(result.reoffending_rates['window_days'].iloc[0])} days.",
+        f"Cells under {threshold} people are suppressed ('<5') and the figures computed from them blanked.",
+        "Right-censoring: people without a full window are counted in n_censored, not dropped silently.",
+        "The matched comparison can only balance what the data record: selection on unrecorded judgement "
+        "(e.g. panel discussions, MARAC information) is not adjusted for.",
+        "Harm measures are heavy-tailed: their intervals are wide and come from the bootstrap.",
+    ]
+    if summary:
+        caveats += summary.notes
+    caveats += result.messages
+    sections.append(Section("Caveats", "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats) + "</ul>",
+                            "caveats"))
+    return html_page(f"Outcome evaluation: {programme}", sections, lineage, intro)
+
+
+def population_report(result: EvaluationResult, lineage: Lineage | None = None, threshold: int = 5) -> str:
+    """The page written when the extract has no programme participants: RFG concentration and population rates."""
+    rates = result.reoffending_rates[["population", "anchor", "window_days", "n_people", "n_reoffended",
+                                      "n_censored", "rate", "km_rate"]]
+    sections = [
+        Section("What could not be computed", "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in result.messages)
+                + "</ul>"),
+        Section("Population DA reoffending", table_html(
+            suppress_small_cells(rates, ["n_people", "n_reoffended", "n_censored"], threshold, ["rate", "km_rate"]))),
+        Section("Concentration (power few)", table_html(result.concentration)),
+    ]
+    return html_page("Outcome evaluation: population figures", sections, lineage)

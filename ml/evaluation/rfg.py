@@ -1,0 +1,193 @@
+"""RFG (recency, frequency, gravity) scoring, the "power few" list and concentration figures.
+
+No canonical published RFG formula exists (forces set their own weighted matrices), so every part is
+configuration with documented defaults:
+
+* eligible: at least one DA incident in the lookback before the as-of date (default 730 days = 24 months,
+  the MATAC/IOM convention of "recent" serial offending);
+* recency score 5..1 by days since the last DA incident: ≤90, ≤180, ≤365, ≤545, else 1;
+* frequency score 1..5 by DA incidents in the lookback: 1, 2, 3–4, 5–7, ≥8;
+* gravity score 1..5 by the harm of those incidents (ONS CSS by default, CCHI or a bespoke column): quintiles
+  of the eligible pool at that as-of date unless fixed thresholds are given (quintiles work for any harm
+  scale without re-tuning; the thresholds used are stored with the snapshot so a selection is reproducible);
+* RFG score = weighted sum (default weights 1, 1, 1); rank 1 = highest score, ties broken by gravity,
+  then frequency, then recency, then offender id (deterministic).
+
+Only history strictly before the as-of date is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ml.evaluation.incidents import IncidentIndex, from_days, to_days
+
+HARM_MEASURES = {"css": "harm_css", "ons_css": "harm_css", "cchi": "harm_cchi", "bespoke": "harm_gravity"}
+
+
+@dataclass(frozen=True)
+class RFGConfig:
+    lookback_days: int = 730
+    recency_band_days: tuple[int, ...] = (90, 180, 365, 545)
+    frequency_band_counts: tuple[int, ...] = (2, 3, 5, 8)
+    gravity_measure: str = "harm_css"
+    gravity_band_values: tuple[float, ...] | None = None  # None → quintiles of the pool at the as-of date
+    gravity_quantiles: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # recency, frequency, gravity
+
+    def measure(self) -> str:
+        return HARM_MEASURES.get(self.gravity_measure, self.gravity_measure)
+
+    def fingerprint(self) -> str:
+        """A short hash of the configuration, stored with every snapshot."""
+        payload = json.dumps(asdict(self), sort_keys=True, default=list)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass
+class RFGComponents:
+    """RFG inputs and scores for a set of (person, as-of day) pairs; arrays aligned with ``codes``."""
+
+    codes: np.ndarray
+    as_of_days: np.ndarray
+    days_since_last_da: np.ndarray
+    n_da_lookback: np.ndarray
+    harm_lookback: np.ndarray
+    recency_score: np.ndarray
+    frequency_score: np.ndarray
+    gravity_score: np.ndarray
+    rfg_score: np.ndarray
+    gravity_thresholds: dict[int, list[float]] = field(default_factory=dict)
+
+
+def recency_scores(days_since: np.ndarray, bands: Sequence[int]) -> np.ndarray:
+    bands = np.asarray(bands, dtype=float)
+    score = (len(bands) + 1) - np.searchsorted(bands, days_since, side="left")
+    return np.where(np.isnan(days_since), 0, score).astype(np.int64)
+
+
+def frequency_scores(counts: np.ndarray, bands: Sequence[int]) -> np.ndarray:
+    score = 1 + np.searchsorted(np.asarray(bands, dtype=float), counts, side="right")
+    return np.where(counts > 0, score, 0).astype(np.int64)
+
+
+def gravity_thresholds_for(harm: np.ndarray, config: RFGConfig) -> list[float]:
+    if config.gravity_band_values is not None:
+        return [float(v) for v in config.gravity_band_values]
+    if len(harm) == 0:
+        return [0.0] * len(config.gravity_quantiles)
+    return [float(v) for v in np.quantile(harm, config.gravity_quantiles)]
+
+
+def components_at(index: IncidentIndex, codes, as_of_days, config: RFGConfig,
+                  thresholds_by_day: dict[int, list[float]] | None = None) -> RFGComponents:
+    """RFG components for arbitrary (person, as-of day) pairs. Gravity bands come from
+    ``thresholds_by_day`` (per as-of day) or, when absent, from the pool of the pairs at the same day."""
+    codes = np.asarray(codes, dtype=np.int64)
+    as_of = np.asarray(as_of_days, dtype=np.float64)
+    start = as_of - config.lookback_days
+    last = index.last_before(codes, as_of)
+    since = as_of - last
+    since[since > config.lookback_days] = np.nan
+    counts = index.window_sum(codes, start, as_of, "da_incidents")
+    harm = index.window_sum(codes, start, as_of, config.measure())
+    recency = recency_scores(since, config.recency_band_days)
+    frequency = frequency_scores(counts, config.frequency_band_counts)
+    gravity = np.zeros(len(codes), dtype=np.int64)
+    thresholds = dict(thresholds_by_day or {})
+    for day in np.unique(as_of):
+        at = (as_of == day) & (counts > 0)
+        key = int(day)
+        if key not in thresholds:
+            thresholds[key] = gravity_thresholds_for(harm[at], config)
+        gravity[at] = 1 + np.searchsorted(np.asarray(thresholds[key]), harm[at], side="right")
+    w_r, w_f, w_g = config.weights
+    score = w_r * recency + w_f * frequency + w_g * gravity
+    return RFGComponents(codes, as_of, since, counts, harm, recency, frequency, gravity, score, thresholds)
+
+
+def score_rfg(index: IncidentIndex, as_of_dates, config: RFGConfig | None = None) -> pd.DataFrame:
+    """Score every eligible DA perpetrator at each as-of date: one row per (as-of date, offender), ranked.
+
+    Columns: as_of_date, offender_id, days_since_last_da, n_da_incidents_lookback, gravity_lookback,
+    recency_score, frequency_score, gravity_score, rfg_score, rfg_rank, gravity_measure, lookback_days,
+    gravity_thresholds (JSON), config_fingerprint.
+    """
+    config = config or RFGConfig()
+    frames = []
+    for day in sorted({int(d) for d in to_days(list(as_of_dates)) if not np.isnan(d)}):
+        pool = index.active_between(day - config.lookback_days, day)
+        comp = components_at(index, pool, np.full(len(pool), float(day)), config)
+        frames.append(_snapshot_frame(index, comp, config, day))
+    if not frames:
+        return _snapshot_frame(index, components_at(index, np.array([], np.int64), np.array([]), config), config, 0)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _snapshot_frame(index: IncidentIndex, comp: RFGComponents, config: RFGConfig, day: int) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "as_of_date": from_days(comp.as_of_days).to_numpy(),
+            "offender_id": index.offender_ids.to_numpy()[comp.codes] if len(comp.codes) else np.array([], object),
+            "days_since_last_da": comp.days_since_last_da,
+            "n_da_incidents_lookback": comp.n_da_lookback.astype(np.int64),
+            "gravity_lookback": comp.harm_lookback,
+            "recency_score": comp.recency_score,
+            "frequency_score": comp.frequency_score,
+            "gravity_score": comp.gravity_score,
+            "rfg_score": comp.rfg_score.astype(float),
+        }
+    )
+    frame = frame.sort_values(
+        ["rfg_score", "gravity_lookback", "n_da_incidents_lookback", "days_since_last_da", "offender_id"],
+        ascending=[False, False, False, True, True],
+        kind="stable",
+    )
+    frame["rfg_rank"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    frame["gravity_measure"] = config.measure()
+    frame["lookback_days"] = config.lookback_days
+    frame["gravity_thresholds"] = json.dumps(comp.gravity_thresholds.get(day, []))
+    frame["config_fingerprint"] = config.fingerprint()
+    return frame.reset_index(drop=True)
+
+
+def power_few(scores: pd.DataFrame, top_n: int = 100) -> pd.DataFrame:
+    """The top-N of each snapshot by RFG rank, with every component visible."""
+    return scores.loc[scores["rfg_rank"] <= top_n].sort_values(["as_of_date", "rfg_rank"]).reset_index(drop=True)
+
+
+def concentration(scores: pd.DataFrame, top_shares: Sequence[float] = (0.01, 0.05, 0.10),
+                  top_ns: Sequence[int] = (100, 200)) -> pd.DataFrame:
+    """Share of DA incidents and harm in the lookback caused by the top 1%, 5%, … and the top N, ranked by
+    RFG score and, for the Pareto view, by harm itself."""
+    rows = []
+    for as_of, snap in scores.groupby("as_of_date", sort=True):
+        n = len(snap)
+        total_incidents = float(snap["n_da_incidents_lookback"].sum())
+        total_harm = float(snap["gravity_lookback"].sum())
+        for ranking, order_col in (("rfg_rank", None), ("harm", "gravity_lookback"),
+                                   ("da_incidents", "n_da_incidents_lookback")):
+            ordered = snap.sort_values("rfg_rank") if order_col is None else snap.sort_values(
+                [order_col, "rfg_rank"], ascending=[False, True])
+            inc = np.cumsum(ordered["n_da_incidents_lookback"].to_numpy(dtype=float))
+            harm = np.cumsum(ordered["gravity_lookback"].to_numpy(dtype=float))
+            tops = [(f"top {share:.0%}", max(1, int(np.ceil(share * n)))) for share in top_shares]
+            tops += [(f"top {k}", k) for k in top_ns]
+            for label, k in tops:
+                k = min(k, n)
+                if k == 0:
+                    continue
+                rows.append({
+                    "as_of_date": as_of, "ranked_by": ranking, "group": label, "n_people": k,
+                    "share_of_people": k / n, "n_eligible": n,
+                    "share_of_da_incidents": inc[k - 1] / total_incidents if total_incidents else np.nan,
+                    "share_of_harm": harm[k - 1] / total_harm if total_harm else np.nan,
+                    "gravity_measure": snap["gravity_measure"].iloc[0],
+                })
+    return pd.DataFrame(rows)
