@@ -253,9 +253,14 @@ def clara(
         if restart_from_best and best_medoids is not None:
             position = np.searchsorted(sample, best_medoids)
             candidates.append(sample[_cluster_sample(diss, k, method, position, init, seed_here)])
+        seen: set[tuple[int, ...]] = set()
         for medoids in candidates:
-            if len(np.unique(medoids)) < k:
+            key = tuple(sorted(int(m) for m in medoids))
+            if len(set(key)) < k or key in seen:
                 continue
+            seen.add(key)
+            if best_medoids is not None and key == tuple(sorted(int(m) for m in best_medoids)):
+                continue  # the best so far, already scored
             assignment = assign_to_medoids(x, medoids, row_sq_norms)
             objectives.append(assignment.objective)
             if best is None or assignment.objective < best.objective:
