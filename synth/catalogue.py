@@ -243,10 +243,10 @@ NDA_VICTIMLESS = {"46", "92A", "92C", "92D", "92E", "54", "99", "802", "80", "L-
 
 PLANTED_TYPES = {
     # offence_type: (true effect on total DA severity, prevalence among offenders with non-DA history, codes)
-    "homicide": (742.16, 0.030, {"1": 0.8, "4.1": 0.2}),
-    "arson": (684.40, 0.050, {"56A": 0.4, "56B": 0.6}),
-    "theft of a motor vehicle": (132.17, 0.150, {"48": 0.85, "37.2": 0.15}),
-    "criminal damage": (105.99, 0.250, {"58A": 0.35, "58C": 0.30, "58D": 0.20, "58B": 0.10, "58J": 0.05}),
+    "homicide": (742.16, 0.020, {"1": 0.8, "4.1": 0.2}),
+    "arson": (684.40, 0.020, {"56A": 0.4, "56B": 0.6}),
+    "theft of a motor vehicle": (132.17, 0.100, {"48": 0.85, "37.2": 0.15}),
+    "criminal damage": (105.99, 0.150, {"58A": 0.35, "58C": 0.30, "58D": 0.20, "58B": 0.10, "58J": 0.05}),
     # planted nulls
     "other theft": (0.0, 0.200, {"49": 0.4, "40": 0.15, "39": 0.15, "44": 0.1, "49A": 0.15, "47": 0.05}),
     "public order": (0.0, 0.200, {"9A": 0.8, "9B": 0.1, "62A": 0.05, "66": 0.05}),
@@ -254,19 +254,19 @@ PLANTED_TYPES = {
 }
 PLANTED_CODES = {
     # offence_code: (true effect, prevalence among offenders with non-DA history)
-    "NC-ELR": (998.52, 0.04),
-    "L-SOFC": (656.23, 0.04),
-    "L-BRO": (609.80, 0.05),
-    "NC-SLR": (584.34, 0.06),
-    "L-IWJ": (547.67, 0.05),
-    "28F": (524.68, 0.05),
+    "NC-ELR": (998.52, 0.01),
+    "L-SOFC": (656.23, 0.01),
+    "L-BRO": (609.80, 0.01),
+    "NC-SLR": (584.34, 0.015),
+    "L-IWJ": (547.67, 0.01),
+    "28F": (524.68, 0.01),
     # planted nulls
     "33": (0.0, 0.05),
     "83": (0.0, 0.08),
 }
-# The DA offence that carries a planted effect: whole assaults with injury (8N, 184 points), plus one more
-# with the fractional probability, so that the expected added ONS severity equals the effect exactly.
-EFFECT_CARRIER_CODE = "8N"
+# The DA offence that carries a planted effect: whole GBH without intent offences (8F, 333 points), plus
+# one more with the fractional probability, so that the expected added ONS severity equals the effect.
+EFFECT_CARRIER_CODE = "8F"
 
 # ---------------------------------------------------------------------------------------------------
 # The 29 latent profiles (seed 000 Tables 1-5; research/seed000_numbers.md section 1).
@@ -275,35 +275,35 @@ EFFECT_CARRIER_CODE = "8N"
 # DA non-crime share, DA substance share, non-DA substance share, mean age at first DA, female share,
 # mean IMD score of incident areas, typical career span in years, latent harm shift.
 _PROFILES = """
-1|A|Serial Abusers (3)|5359|3|0.45|1.0|2|0.40|2|standard|general|0.49|0.25|0.15|31|0.16|38|4|0.3
-2|B|Prolific Young Offenders|2844|4|0.40|1.0|17|0.40|2|standard|acquisitive|0.47|0.25|0.20|22|0.20|37|6|0.3
-3|E||14183|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.08|0.10|33|0.26|40|2|0.0
-4|E||9092|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.10|0.10|27|0.26|22|2|0.0
-5|E||11658|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.06|0.10|51|0.26|17|2|-0.2
-6|E||11210|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.10|0.10|46|0.26|46|2|0.0
-7|E||5431|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.93|0.30|35|0.26|34|2|0.0
-8|E||7257|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.96|0.30|39|0.26|30|2|0.0
-9|D||13866|2|0.55|1.0|3|0.35|1|standard|general|0.45|0.15|0.20|30|0.20|40|4|0.1
-10|E||8794|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.10|0.10|24|0.26|23|2|0.0
-11|B|Non-specialised Law Breakers|4792|10|0.35|1.0|5|0.40|4|violent|mixed|0.47|0.20|0.20|28|0.06|36|6|0.6
-12|B|Prolific Violent Offenders|1281|20|0.30|1.0|12|0.35|6|violent|violent|0.43|0.27|0.21|27|0.12|37|7.5|1.0
-13|A|Domestic Abuse Specialists|4088|7|0.40|0.31|1|0.50|1|standard|general|0.53|0.125|0.12|36|0.09|35|4|0.4
-14|E||9243|1|0.35|0.04|1|0.30|1|standard|general|0.50|0.10|0.10|33|0.26|40|2|0.0
-15|C||5226|2|0.55|1.0|1|0.30|1|standard|general|0.50|0.12|0.12|32|0.22|40|3|0.0
-16|A|Female Victim/Offenders|1723|3|0.45|1.0|2|0.40|2|standard|child|0.51|0.20|0.20|29|0.93|35|4|0.2
-17|E||9204|2|0.45|0.04|1|0.30|2|standard|general|0.52|0.10|0.10|33|0.26|34|3|0.0
-18|A|Serial Abusers (4)|1285|3|0.45|1.0|2|0.40|2|standard|general|0.49|0.25|0.15|27|0.20|36|4|0.3
-19|C||2048|2|0.55|0.5|1|0.30|1|standard|general|0.47|0.12|0.12|32|0.58|33|3|0.0
-20|C||3007|2|0.55|1.0|1|0.30|1|standard|drugs|0.48|0.51|0.92|30|0.22|33|3|0.1
-21|C|Serial Abusers (1)|211|2|0.55|1.0|1|0.25|1|standard|child|0.45|0.12|0.12|35|0.15|45|3|0.2
-22|C||1616|2|0.55|1.0|2|0.30|1|standard|violent|0.44|0.15|0.15|30|0.15|45|3|0.3
-23|E|Coercive Controllers|1035|1|0.30|0.04|1|0.30|1|coercive|general|0.19|0.10|0.10|37|0.15|42|2|0.6
+1|A|Serial Abusers (3)|5359|3|0.75|1.0|2|0.60|2|standard|general|0.49|0.25|0.15|31|0.16|38|4|0.3
+2|B|Prolific Young Offenders|2844|4|0.85|1.0|17|0.60|2|standard|acquisitive|0.47|0.25|0.20|22|0.20|37|6|0.3
+3|E||14183|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.08|0.10|33|0.26|40|2|0.0
+4|E||9092|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|27|0.26|22|2|0.0
+5|E||11658|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.06|0.10|51|0.26|17|2|-0.2
+6|E||11210|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|46|0.26|46|2|0.0
+7|E||5431|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.93|0.30|35|0.26|34|2|0.0
+8|E||7257|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.96|0.30|39|0.26|30|2|0.0
+9|D||13866|2|0.55|1.0|3|0.45|1|standard|general|0.45|0.15|0.20|30|0.20|40|4|0.1
+10|E||8794|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|24|0.26|23|2|0.0
+11|B|Non-specialised Law Breakers|4792|10|0.85|1.0|5|0.60|4|violent|mixed|0.47|0.20|0.20|28|0.06|36|6|0.6
+12|B|Prolific Violent Offenders|1281|20|0.85|1.0|12|0.60|6|violent|violent|0.43|0.27|0.21|27|0.12|37|7.5|1.0
+13|A|Domestic Abuse Specialists|4088|7|0.75|0.31|1|0.60|1|standard|general|0.53|0.125|0.12|36|0.09|35|4|0.4
+14|E||9243|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|33|0.26|40|2|0.0
+15|C||5226|2|0.55|1.0|1|0.45|1|standard|general|0.50|0.12|0.12|32|0.22|40|3|0.0
+16|A|Female Victim/Offenders|1723|3|0.75|1.0|2|0.60|2|standard|child|0.51|0.20|0.20|29|0.93|35|4|0.2
+17|E||9204|2|0.45|0.08|1|0.30|2|standard|general|0.52|0.10|0.10|33|0.26|34|3|0.0
+18|A|Serial Abusers (4)|1285|3|0.75|1.0|2|0.60|2|standard|general|0.49|0.25|0.15|27|0.20|36|4|0.3
+19|C||2048|2|0.55|0.5|1|0.45|1|standard|general|0.47|0.12|0.12|32|0.58|33|3|0.0
+20|C||3007|2|0.55|1.0|1|0.45|1|standard|drugs|0.48|0.51|0.92|30|0.22|33|3|0.1
+21|C|Serial Abusers (1)|211|2|0.55|1.0|1|0.45|1|standard|child|0.45|0.12|0.12|35|0.15|45|3|0.2
+22|C||1616|2|0.55|1.0|2|0.45|1|standard|violent|0.44|0.15|0.15|30|0.15|45|3|0.3
+23|E|Coercive Controllers|1035|1|0.30|0.08|1|0.30|1|coercive|general|0.19|0.10|0.10|37|0.15|42|2|0.6
 24|E|Catastrophic Offenders|2822|1|0.35|0.30|1|0.30|1|catastrophic|violent|0.17|0.15|0.15|34|0.11|35|2|1.6
-25|B|Lower Harm Economic Compulsive Offenders|100|3|0.40|1.0|43|0.30|2|standard|acquisitive|0.50|0.30|0.08|30|0.15|40|8|0.2
-26|B|High Harm Offenders|12|31|0.25|1.0|29|0.30|15|violent|violent|0.47|0.38|0.30|27|0.0|38|10|1.2
-27|C|Serial Abusers (2)|34|2|0.55|1.0|1|0.25|1|standard|child|0.43|0.12|0.12|41|0.15|48|3|0.2
-28|B|Higher Harm Economic Compulsive Offenders|73|12|0.35|1.0|62|0.30|4|violent|acquisitive|0.44|0.23|0.20|28|0.10|37|8|0.8
-29|B||167|3|0.40|1.0|3|0.35|2|standard|general|0.47|0.20|0.20|24|0.20|36|5|0.3
+25|B|Lower Harm Economic Compulsive Offenders|100|3|0.85|1.0|43|0.60|2|standard|acquisitive|0.50|0.30|0.08|30|0.15|40|8|0.2
+26|B|High Harm Offenders|12|31|0.85|1.0|29|0.60|15|violent|violent|0.47|0.38|0.30|27|0.0|38|10|1.2
+27|C|Serial Abusers (2)|34|2|0.55|1.0|1|0.45|1|standard|child|0.43|0.12|0.12|41|0.15|48|3|0.2
+28|B|Higher Harm Economic Compulsive Offenders|73|12|0.85|1.0|62|0.60|4|violent|acquisitive|0.44|0.23|0.20|28|0.10|37|8|0.8
+29|B||167|3|0.85|1.0|3|0.60|2|standard|general|0.47|0.20|0.20|24|0.20|36|5|0.3
 """
 
 PROFILE_FIELDS = [

@@ -104,6 +104,22 @@ def lognormal_count(rng, median: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     return np.maximum(1, np.round(median * np.exp(sigma * rng.standard_normal(len(median))))).astype(np.int64)
 
 
+def da_counts(rng, prof: np.ndarray, spread: float) -> np.ndarray:
+    """DA incidents over the ten years. Low-volume profiles (median 1 or 2) almost never reach 3; the
+    high-volume profiles (median >= 3) start at 3 and have a long lognormal tail (seed 000: 84% of
+    offenders have fewer than 3 DA incidents, three fifths exactly one, 2.67 per offender on average)."""
+    n = prof.size
+    med = P_MED_DA[prof]
+    u = rng.random(n)
+    low1 = np.where(u < 0.88, 1, np.where(u < 0.995, 2, 3))
+    low2 = np.where(u < 0.33, 1, np.where(u < 0.96, 2, 3))
+    if spread < 1.0:  # separated profiles: the median, nearly always
+        low1 = np.where(u < 0.97, 1, 2)
+        low2 = np.where(u < 0.97, 2, 1)
+    high = np.minimum(DA_CAP, np.maximum(3, np.round(med * np.exp(P_S_DA[prof] * HIGH_VOLUME_SPREAD * spread * rng.standard_normal(n)))))
+    return np.where(med >= 3, high, np.where(med >= 2, low2, low1)).astype(np.int64)
+
+
 def seg_index(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For segments of the given lengths: the owning segment of each element and its position within."""
     owner = np.repeat(np.arange(len(counts)), counts)
@@ -117,7 +133,7 @@ class Options:
     separated_profiles: bool = False
     drive_effect: float = -0.30
     drive_anchor: str = "selected"
-    drive_share: float = 0.03
+    drive_share: float = 0.05
     drive_dates: tuple = ("2016-04-01", "2016-10-01", "2017-04-01", "2017-10-01", "2018-04-01", "2018-10-01")
     fd_effect: float = -0.16
     fd_dates: tuple = ("2018-03-01", "2019-03-01")
@@ -157,7 +173,7 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
     harm = P_HARM[prof] + 0.8 * spread * rng.standard_normal(n)
     age_first = np.clip(P_AGE[prof] + 8.0 * spread * rng.standard_normal(n), 15, 85)
 
-    n_da = lognormal_count(rng, P_MED_DA[prof], P_S_DA[prof] * spread)
+    n_da = da_counts(rng, prof, spread)
     has_nda = rng.random(n) < P_P_NDA[prof]
     n_nda = np.where(has_nda, lognormal_count(rng, P_MED_NDA[prof], P_S_NDA[prof] * spread), 0)
     n_vict = np.minimum(lognormal_count(rng, P_MED_VICT[prof], np.full(n, 0.35 * spread)), n_da)
@@ -192,6 +208,23 @@ def _lsoa_near(rng, sorted_scores: np.ndarray, target: np.ndarray) -> np.ndarray
     return np.clip(pos, 0, len(sorted_scores) - 1)
 
 
+# Activity spells: 1 + Binomial(n - 1, SPELL_P) per offender; incidents spread uniformly over +-half-width
+# (days, gamma distributed) around each spell's centre.
+SPELL_P = 0.05
+SPELL_SHAPE = 2.0
+SPELL_SCALE = 150.0
+# prolific offenders (>= SPELL_MANY_N incidents) spread their offending over more, separate spells
+SPELL_MANY_N = 8
+SPELL_P_MANY = 0.05
+# serious escalation of a DA crime: logistic in latent harm
+SERIOUS_A = 4.5
+SERIOUS_B = 1.4
+HIGH_VOLUME_SPREAD = 1.0
+DA_CAP = 60
+# noise in the latent DA risk score (larger = grades less tied to harm)
+RISK_NOISE = 1.2
+
+
 def simulate_times(rng, off: dict, opts: Options) -> dict:
     """Careers with bursty spells. Returns the incident table skeleton (offender, DA?, reported time)."""
     n = len(off["prof"])
@@ -202,16 +235,17 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
     span = np.where(n_tot > 1, span_years * 365.25, 0.0)
     start = rng.random(n) * (WINDOW_DAYS - span)
     # spells: 1 + Binomial(n-1, 0.3) hot spells per offender, each a centre in the career
-    n_spell = 1 + rng.binomial(np.maximum(n_tot - 1, 0), 0.30)
+    n_spell = 1 + rng.binomial(np.maximum(n_tot - 1, 0), np.where(n_tot >= SPELL_MANY_N, SPELL_P_MANY, SPELL_P))
     sp_owner, _ = seg_index(n_spell)
     sp_centre = start[sp_owner] + rng.random(sp_owner.size) * span[sp_owner]
+    sp_half = rng.gamma(SPELL_SHAPE, SPELL_SCALE, sp_owner.size)
     sp_first = np.cumsum(n_spell) - n_spell
 
     inc_off, inc_pos = seg_index(n_tot)
     m = inc_off.size
     is_da = inc_pos < n_da[inc_off]
     spell = sp_first[inc_off] + (rng.random(m) * n_spell[inc_off]).astype(np.int64)
-    jitter = rng.gamma(0.7, 55.0, m) * np.where(rng.random(m) < 0.5, -1.0, 1.0)
+    jitter = (2.0 * rng.random(m) - 1.0) * sp_half[spell]
     day = np.clip(sp_centre[spell] + jitter, 0.0, WINDOW_DAYS - 1.0)
     day = np.floor(day)
     # time of day: DA peaks in the evening and at night; non-DA in the afternoon
@@ -288,7 +322,7 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
     main[crd] = sample_mixed(rng, [DA_CRIME[k] for k in DA_MIX_NAMES], P_DA_MIX[prof[io[crd]]])
     # serious escalation grows with latent harm
     h = off["harm"][io]
-    p_serious = 1.0 / (1.0 + np.exp(3.3 - 1.1 * h[crd]))
+    p_serious = 1.0 / (1.0 + np.exp(SERIOUS_A - SERIOUS_B * h[crd]))
     esc = crd[rng.random(crd.size) < p_serious]
     main[esc] = sample_codes(rng, DA_SERIOUS, esc.size)
     # controlling or coercive behaviour is an offence only from 29 Dec 2015: earlier it is harassment
@@ -325,9 +359,9 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
 
     # ---- secondary offences (multi-offence incidents) on crime incidents
     u = rng.random(m)
-    n_second = np.where(nc, 0, np.where(u < 0.80, 0, np.where(u < 0.95, 1, 2)))
+    n_second = np.where(nc, 0, np.where(u < 0.90, 0, np.where(u < 0.98, 1, 2)))
     n_second = np.where(is_da, n_second, np.where(rng.random(m) < 0.10, 1, 0) * (~nc))
-    child_extra = is_da & ~nc & (rng.random(m) < 0.04)
+    child_extra = is_da & ~nc & (rng.random(m) < 0.02)
 
     # ---- victims of DA incidents: victim slots per offender, serial perpetrators move on to new victims
     n_da = off["n_da"]
@@ -356,7 +390,7 @@ def risk_grades(rng, off: dict, inc: dict, det: dict) -> np.ndarray:
     m = io.size
     sev = CODE_WEIGHT[det["main"]]
     z = np.log1p(sev)
-    score = 1.1 * off["harm"][io] + 0.55 * (z - 3.0) + 0.8 * rng.standard_normal(m)
+    score = 1.1 * off["harm"][io] + 0.55 * (z - 3.0) + RISK_NOISE * rng.standard_normal(m)
     grade = np.full(m, -1, np.int64)
     for is_nc, shares in ((True, (0.79, 0.16)), (False, (0.432, 0.386))):
         sel = np.flatnonzero(inc["is_da"] & (det["nc"] == is_nc))

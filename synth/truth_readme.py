@@ -21,7 +21,7 @@ offender_profiles.parquet  (one row per offender, person_id as in offenders.pers
                           and DA-marker-only incidents count as DA there too (they are DA here as well)
   has_non_da_history      >= 1 non-DA incident (after thinning; thinning touches DA incidents only)
   planted_true_effect     sum of the true effects of the terms this offender carries (ONS points)
-  planted_added_da_severity  the ONS severity actually added to their DA incidents (8N offences)
+  planted_added_da_severity  the ONS severity actually added to their DA incidents (8F offences)
   term:<kind>:<term>      one boolean column per planted term (see regression_effects.csv)
 
 regression_effects.csv
@@ -39,7 +39,7 @@ regression_effects.csv
   offence of that type/code is added to one of their existing non-DA incidents, so the number of non-DA
   incidents does not change. The planted offence types and codes never occur in the natural non-DA
   offending, so "has the term" = "has >= 1 non-DA offence of that type/code". The effect is realised by
-  adding floor(E/184) assaults with injury (8N, 184 points) plus one more with probability frac(E/184) to
+  adding floor(E/333) GBH-without-intent offences (8F, 333 points) plus one more with probability frac(E/333) to
   the offender's existing DA incidents (crime incidents preferred), so the number of DA incidents does not
   change and the expected added DA severity is exactly E = the sum of the offender's true effects.
   Unbiased estimation: regress total DA severity on the term indicators plus an indicator of having any
