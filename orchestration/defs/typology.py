@@ -1,0 +1,460 @@
+"""The perpetrator typology (seed 000 Sections A–B, Annex 1) as assets: read the offender marts, call
+``ml.features`` / ``ml.typology``, write the ``analytics`` tables, render the report. Thin on purpose.
+
+Assets
+  analytics/pca                 analytics.pca_scores (offender_id, pc1..pcN), analytics.pca_variance,
+                                analytics.typology_dropped (offenders left out and why)
+  analytics/k_sweep             analytics.k_sweep (per K), analytics.k_stability (K chosen per seed ×
+                                criterion), analytics.k_stability_sweeps (every seed's sweep), analytics.k_selection
+  analytics/offender_clusters   analytics.offender_clusters (offender_id, cluster, is_medoid, distance_to_medoid),
+                                analytics.typology_fit (the final fit's figures)
+  analytics/cluster_profiles    analytics.cluster_profiles (Tables 1–5 per cluster, Groups A–E),
+                                analytics.medoid_timelines
+  reports/typology              <output>/typology.html
+
+Every setting is run config with a documented default; ``analytics.typology_settings`` records the
+settings each asset ran with, so the report states them.
+"""
+
+
+import time
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ml import typology as typ
+from ml.clara import SubsampleSilhouette
+from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
+from ml.reporting import Lineage
+from ml.typology_report import build_typology_report
+from orchestration.keys import analytics, mart, report
+from orchestration.lib.warehouse_io import read_table, table_exists, write_table
+from orchestration.resources import PlatformResource
+
+CODE_VERSION = "typology-1"
+GROUP = "typology"
+
+PCA = analytics("pca")
+K_SWEEP = analytics("k_sweep")
+OFFENDER_CLUSTERS = analytics("offender_clusters")
+CLUSTER_PROFILES = analytics("cluster_profiles")
+REPORT = report("typology")
+
+_STRATA_COLUMNS = ["offender_id", "da_volume_band", "non_da_volume_band"]
+
+
+class PCAConfig(dg.Config):
+    """Feature matrix and PCA."""
+
+    variance_target: float = 0.90
+    """Keep the fewest components whose cumulative explained variance reaches this (the report: 25 of 42
+    components, 89.49%)."""
+    n_components: int | None = None
+    """A fixed number of components instead of the variance target."""
+    explained_variance_floor: float = 0.80
+    """The asset check fails if the kept components explain less than this (80–95% is the usual range)."""
+
+
+class KSweepConfig(dg.Config):
+    """The K sweep, the choice of K and its stability. Defaults: K = 2..40 as the report; 10 samples of
+    80 + 4K rows (twice R's 40 + 2K, as ELKI's FasterCLARA; still seconds per K); K chosen by the exact
+    average silhouette on a fixed 20,000-row subsample stratified by DA and non-DA volume band; K = 2
+    excluded (the report's rule)."""
+
+    k_min: int = typ.K_MIN
+    k_max: int = typ.K_MAX
+    samples: int = 10
+    """CLARA samples per K (R's default: 5)."""
+    sampsize_base: int = 80
+    sampsize_per_k: int = 4
+    """Sample size = sampsize_base + sampsize_per_k · K (R's default: 40 + 2K)."""
+    sampler: str = "numpy"
+    """`numpy` (seeded) or `r` (clara's own deterministic generator, rngR = FALSE; ignores the seed, so the
+    stability seeds then all agree trivially)."""
+    method: str = "fasterpam"
+    """`fasterpam` or `pam` (exact BUILD + SWAP on each sample, slower)."""
+    init: str = "build"
+    """How each sample's PAM starts: `build` (as R) or `random`."""
+    restart_from_best: bool = True
+    """Also cluster each later sample from the best medoids so far and keep the better (never worse than R)."""
+    seed: int = 0
+    subsample_size: int = 20_000
+    """Rows of the fixed subsample on which the exact silhouette is computed (a float32 matrix of
+    size² × 4 bytes: 1.6 GB at 20,000). All rows if the data are smaller."""
+    subsample_seed: int = 0
+    criterion: str = "subsample_silhouette"
+    """What "best average silhouette" means: `subsample_silhouette` (exact, fixed subsample),
+    `sample_silhouette` (R clara's silinfo: the best sample only) or `medoid_silhouette` (all offenders)."""
+    exclude_k2: bool = True
+    """The report's rule: K = 2 had the best silhouette but only split DA-only offenders from the rest."""
+    stability_seeds: list[int] = [1, 2, 3]
+    """Further CLARA seeds for the stability figure (the main seed is always included). Empty: none."""
+    threads: int = 2
+
+
+class FinalFitConfig(dg.Config):
+    """The final CLARA fit: more and larger samples than the sweep (the report gives neither)."""
+
+    k: int = 0
+    """0: the K chosen by analytics/k_sweep; otherwise this K."""
+    samples: int = 50
+    sampsize: int = 2_000
+    sampler: str = "numpy"
+    method: str = "fasterpam"
+    init: str = "random"
+    """`random` is as good as `build` on 2,000-row samples and several times cheaper."""
+    restart_from_best: bool = True
+    seed: int = 0
+
+
+def _save_settings(con, asset: str, settings: dict) -> None:
+    rows = pd.DataFrame({"asset": asset, "setting": list(settings), "value": [str(v) for v in settings.values()]})
+    if table_exists(con, "analytics.typology_settings"):
+        kept = con.execute("SELECT * FROM analytics.typology_settings WHERE asset <> ?", [asset]).df()
+        rows = pd.concat([kept, rows], ignore_index=True)
+    write_table(con, "analytics.typology_settings", rows)
+
+
+def _read_scores(con) -> tuple[np.ndarray, np.ndarray]:
+    scores = read_table(con, "analytics.pca_scores")
+    ids = scores["offender_id"].to_numpy()
+    x = scores.drop(columns=["offender_id"]).to_numpy(dtype=np.float64)
+    return ids, x
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, frame.columns)) + " |\n|" + "---|" * len(frame.columns)
+    body = "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False))
+    return head + "\n" + body
+
+
+@dg.asset(
+    key=PCA,
+    deps=[mart("dim_offenders")],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="Offender features (Annex 1 §4.6; never sex or ethnicity) → z-scores → PCA scores.",
+    check_specs=[dg.AssetCheckSpec("explained_variance_floor", asset=PCA, blocking=True)],
+)
+def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform: PlatformResource):
+    con = platform.connect()
+    try:
+        dim = read_table(con, "marts.dim_offenders", ["offender_id", "has_missing_age", *PCA_FEATURES])
+        matrix, dropped = build_feature_matrix(dim)
+        z, scaler = standardise(matrix)
+        pca = fit_pca(z, config.n_components, config.variance_target, columns=list(matrix.columns))
+        scores = pd.DataFrame(pca.scores, columns=[f"pc{i + 1}" for i in range(pca.n_components)])
+        scores.insert(0, "offender_id", matrix.index.to_numpy())
+        write_table(con, "analytics.pca_scores", scores)
+        write_table(con, "analytics.pca_variance", pca.variance_table())
+        write_table(con, "analytics.typology_dropped", pd.DataFrame([dropped.as_dict()]))
+        _save_settings(con, "pca", config.model_dump())
+    finally:
+        con.close()
+    if scaler.constant_columns:
+        context.log.warning(f"constant feature columns (all zero after scaling): {scaler.constant_columns}")
+    if dropped.missing_other_by_column:
+        context.log.warning(f"offenders dropped for missing feature values: {dropped.missing_other_by_column}")
+    kept = pca.kept_ratio
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(scores),
+            "n_features": len(matrix.columns),
+            "n_components": pca.n_components,
+            "explained_variance": float(kept),
+            "n_offenders": dropped.n_offenders,
+            "n_dropped_missing_age": dropped.n_missing_age,
+            "n_dropped_missing_other": dropped.n_missing_other,
+            "constant_columns": ", ".join(scaler.constant_columns) or "none",
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="explained_variance_floor",
+                passed=bool(kept >= config.explained_variance_floor),
+                metadata={"explained_variance": float(kept), "floor": config.explained_variance_floor,
+                          "n_components": pca.n_components},
+            )
+        ],
+    )  # fmt: skip
+
+
+@dg.asset(
+    key=K_SWEEP,
+    deps=[PCA, mart("dim_offenders")],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="CLARA for every K with objective and three silhouettes; the chosen K and its stability.",
+)
+def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: PlatformResource):
+    con = platform.connect()
+    try:
+        ids, x = _read_scores(con)
+        strata_frame = read_table(con, "marts.dim_offenders", _STRATA_COLUMNS).set_index("offender_id")
+    finally:
+        con.close()
+    strata_frame = strata_frame.reindex(ids)
+    strata = (strata_frame["da_volume_band"].astype(str) + "/" + strata_frame["non_da_volume_band"].astype(str)).to_numpy()
+    settings = typ.ClaraSettings(
+        samples=config.samples, sampsize_base=config.sampsize_base, sampsize_per_k=config.sampsize_per_k,
+        sampler=config.sampler, method=config.method, init=config.init,
+        restart_from_best=config.restart_from_best, seed=config.seed,
+    )  # fmt: skip
+    k_values = range(config.k_min, min(config.k_max, len(x) - 1) + 1)
+    start = time.perf_counter()
+    subsample = None
+    if config.subsample_size > 0:
+        subsample = SubsampleSilhouette(x, config.subsample_size, strata, config.subsample_seed, config.threads)
+    build_seconds = time.perf_counter() - start
+
+    def log(row: dict) -> None:
+        context.log.info(
+            f"K={row['k']}: objective {row['objective']:.4f}, silhouettes sample {row['sample_silhouette']:.3f} "
+            f"medoid {row['medoid_silhouette']:.3f} subsample {row['subsample_silhouette']:.3f} ({row['seconds']:.1f} s)"
+        )
+
+    sweep = typ.run_k_sweep(x, k_values, settings, subsample, progress=log)
+    sweep_seconds = time.perf_counter() - start
+    chosen = typ.select_k(sweep, config.criterion, config.exclude_k2)
+    seeds = [config.seed, *[s for s in config.stability_seeds if s != config.seed]]
+    stability, stability_sweeps = typ.k_stability(
+        x, seeds, k_values, settings, subsample, config.exclude_k2, known_sweeps={config.seed: sweep}
+    )
+    main_choices = stability.loc[stability["criterion"] == config.criterion, "chosen_k"]
+    agreement = float((main_choices == chosen).mean())
+    selection = pd.DataFrame(
+        [{"chosen_k": chosen, "criterion": config.criterion, "exclude_k2": config.exclude_k2,
+          "value": float(sweep.loc[sweep["k"] == chosen, config.criterion].iloc[0]),
+          "n_seeds": len(seeds), "share_of_seeds_agreeing": agreement,
+          "subsample_rows": subsample.size if subsample else 0}]
+    )  # fmt: skip
+    con = platform.connect()
+    try:
+        write_table(con, "analytics.k_sweep", sweep)
+        write_table(con, "analytics.k_stability", stability)
+        write_table(con, "analytics.k_stability_sweeps", stability_sweeps)
+        write_table(con, "analytics.k_selection", selection)
+        _save_settings(con, "k_sweep", config.model_dump())
+    finally:
+        con.close()
+    best = sweep.set_index("k")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(sweep),
+            "chosen_k": chosen,
+            "criterion": config.criterion,
+            "exclude_k2": config.exclude_k2,
+            "silhouette_at_chosen_k": {c: float(best.loc[chosen, c]) for c in typ.SELECTION_CRITERIA},
+            "best_k_by_criterion": {c: typ.select_k(sweep, c, config.exclude_k2) for c in typ.SELECTION_CRITERIA
+                                    if sweep[c].notna().any()},
+            "k_chosen_across_seeds": ", ".join(str(k) for k in main_choices),
+            "share_of_seeds_agreeing": agreement,
+            "sweep_seconds": round(sweep_seconds, 1),
+            "subsample_build_seconds": round(build_seconds, 1),
+            "silhouette_by_k": dg.MetadataValue.md(_md_table(sweep[["k", "objective", "sample_silhouette",
+                                                                    "medoid_silhouette", "subsample_silhouette"]].round(4))),
+        }
+    )  # fmt: skip
+
+
+@dg.asset(
+    key=OFFENDER_CLUSTERS,
+    deps=[PCA, K_SWEEP],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="The final CLARA fit: every clustered offender's cluster (1 = largest), medoids, distances.",
+)
+def offender_clusters(context: dg.AssetExecutionContext, config: FinalFitConfig, platform: PlatformResource):
+    con = platform.connect()
+    try:
+        ids, x = _read_scores(con)
+        k = config.k or int(read_table(con, "analytics.k_selection")["chosen_k"].iloc[0])
+        settings = typ.ClaraSettings(
+            samples=config.samples, sampsize_base=config.sampsize, sampsize_per_k=0, sampler=config.sampler,
+            method=config.method, init=config.init, restart_from_best=config.restart_from_best, seed=config.seed,
+        )  # fmt: skip
+        typology = typ.fit_typology(x, ids, k, settings)
+        clusters = typology.offender_clusters()
+        fit = pd.DataFrame(
+            [{"k": k, "objective": typology.objective, "sample_silhouette": typology.sample_silhouette,
+              "medoid_silhouette": typology.medoid_silhouette, "samples": typology.samples,
+              "sampsize": typology.sampsize, "seconds": typology.seconds, "n_offenders": len(ids)}]
+        )  # fmt: skip
+        write_table(con, "analytics.offender_clusters", clusters)
+        write_table(con, "analytics.typology_fit", fit)
+        _save_settings(con, "offender_clusters", {**config.model_dump(), "k_used": k})
+    finally:
+        con.close()
+    sizes = typology.sizes()
+    context.log.info(f"final fit K={k}: objective {typology.objective:.4f} in {typology.seconds:.1f} s")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(clusters),
+            "k": k,
+            "objective": typology.objective,
+            "medoid_silhouette": typology.medoid_silhouette,
+            "sample_silhouette": typology.sample_silhouette,
+            "seconds": round(typology.seconds, 1),
+            "cluster_sizes": {str(c): int(n) for c, n in sizes.items()},
+        }
+    )
+
+
+@dg.asset(
+    key=CLUSTER_PROFILES,
+    deps=[OFFENDER_CLUSTERS, mart("dim_offenders"), mart("fct_incidents"), mart("fct_offences")],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="Per cluster what Tables 1–5 show (medians, bands, shares, risk grades, offence types), "
+    "Groups A–E by the cluster-median rule, and the medoids' timelines.",
+)
+def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResource):
+    con = platform.connect()
+    try:
+        clusters = read_table(con, "analytics.offender_clusters")
+        dim = read_table(con, "marts.dim_offenders")
+        incidents = read_table(con, "marts.fct_incidents", ["offender_id", "is_da", "is_non_crime", "risk_level"])
+        offences = read_table(con, "marts.fct_offences")
+        victims = relationships = None
+        if table_exists(con, "staging.stg_wmp__victims"):
+            victims = _columns_or_none(read_table(con, "staging.stg_wmp__victims"), ["crime_number", "person_id", "age", "sex"])
+        if table_exists(con, "staging.stg_wmp__relationships"):
+            relationships = _columns_or_none(
+                read_table(con, "staging.stg_wmp__relationships"),
+                ["crime_number", "victim_person_id", "offender_person_id", "relationship"],
+            )
+        profiles = typ.cluster_profiles(clusters, dim, incidents, offences)
+        medoids = clusters.loc[clusters["is_medoid"], ["cluster", "offender_id"]].sort_values("cluster")
+        timelines = typ.medoid_timelines(medoids, offences, victims, relationships)
+        write_table(con, "analytics.cluster_profiles", profiles)
+        write_table(con, "analytics.medoid_timelines", timelines)
+    finally:
+        con.close()
+    if victims is None:
+        context.log.warning("staging victims/relationships not found: timelines lack victim details")
+    groups = typ.group_summary(profiles)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(profiles),
+            "groups": {g: int(n) for g, n in zip(groups["offender_group"], groups["n_offenders"], strict=True)},
+            "clusters_by_group": {g: c for g, c in zip(groups["offender_group"], groups["clusters"], strict=True)},
+            "timeline_rows": len(timelines),
+        }
+    )
+
+
+def _columns_or_none(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame | None:
+    return frame[columns] if all(c in frame.columns for c in columns) else None
+
+
+@dg.asset(
+    key=REPORT,
+    deps=[PCA, K_SWEEP, OFFENDER_CLUSTERS, CLUSTER_PROFILES],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="The typology report (self-contained HTML): PCA, K sweep, stability, Tables 1–5, groups, "
+    "medoid timelines, caveats.",
+)
+def typology_report(context: dg.AssetExecutionContext, platform: PlatformResource):
+    con = platform.connect()
+    try:
+        tables = {name: read_table(con, f"analytics.{name}") for name in (
+            "pca_variance", "typology_dropped", "k_sweep", "k_stability", "k_selection", "typology_fit",
+            "cluster_profiles", "medoid_timelines", "typology_settings")}  # fmt: skip
+    finally:
+        con.close()
+    settings = tables["typology_settings"]
+    selection = tables["k_selection"].iloc[0]
+    pca_settings = settings[settings["asset"] == "pca"].set_index("setting")["value"]
+    page = build_typology_report(
+        variance=tables["pca_variance"],
+        variance_target=float(pca_settings.get("variance_target", 0.9)),
+        dropped=tables["typology_dropped"].iloc[0].to_dict(),
+        sweep=tables["k_sweep"],
+        chosen_k=int(selection["chosen_k"]),
+        criterion=str(selection["criterion"]),
+        exclude_k2=bool(selection["exclude_k2"]),
+        stability=tables["k_stability"],
+        profiles=tables["cluster_profiles"],
+        timelines=tables["medoid_timelines"],
+        final_fit=tables["typology_fit"].iloc[0].to_dict(),
+        settings={f"{a}.{s}": v for a, s, v in settings[["asset", "setting", "value"]].itertuples(index=False)},
+        lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
+    )
+    path = platform.output_path("typology.html")
+    path.write_text(page, encoding="utf-8")
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), "bytes": len(page.encode("utf-8"))}
+    )
+
+
+# --- Checks on the clustering -----------------------------------------------------------------------------
+
+
+@dg.asset_check(asset=OFFENDER_CLUSTERS, blocking=True, description="Every cluster 1..K has at least one offender.")
+def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
+    con = platform.connect()
+    try:
+        k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
+        sizes = con.execute("SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster").df()
+    finally:
+        con.close()
+    missing = sorted(set(range(1, k + 1)) - set(sizes["cluster"]))
+    return dg.AssetCheckResult(
+        passed=not missing and len(sizes) == k,
+        metadata={"k": k, "empty_clusters": str(missing), "smallest_cluster": int(sizes["n"].min())},
+    )
+
+
+@dg.asset_check(asset=OFFENDER_CLUSTERS, blocking=True,
+                description="Each cluster has exactly one medoid, which belongs to it at distance 0.")  # fmt: skip
+def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetCheckResult:
+    con = platform.connect()
+    try:
+        medoids = con.execute(
+            "SELECT cluster, count(*) AS n, max(distance_to_medoid) AS d FROM analytics.offender_clusters "
+            "WHERE is_medoid GROUP BY cluster"
+        ).df()
+        k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
+    finally:
+        con.close()
+    ok = len(medoids) == k and (medoids["n"] == 1).all() and (medoids["d"] == 0).all()
+    return dg.AssetCheckResult(passed=bool(ok), metadata={"k": k, "clusters_with_a_medoid": len(medoids)})
+
+
+@dg.asset_check(asset=OFFENDER_CLUSTERS, blocking=True,
+                description="Cluster sizes add up to the clustered offenders (the PCA rows), each offender once.")  # fmt: skip
+def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
+    con = platform.connect()
+    try:
+        n_scores, = con.execute("SELECT count(*) FROM analytics.pca_scores").fetchone()
+        n_rows, n_ids = con.execute(
+            "SELECT count(*), count(DISTINCT offender_id) FROM analytics.offender_clusters"
+        ).fetchone()
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed=bool(n_rows == n_scores == n_ids), metadata={"clustered": n_rows, "pca_rows": n_scores, "distinct_ids": n_ids}
+    )
+
+
+@dg.asset_check(asset=CLUSTER_PROFILES, description="Profile sizes add up to the clustered n; groups follow the median rule.")
+def profiles_consistent(platform: PlatformResource) -> dg.AssetCheckResult:
+    con = platform.connect()
+    try:
+        profiles = read_table(con, "analytics.cluster_profiles")
+        n_clustered, = con.execute("SELECT count(*) FROM analytics.offender_clusters").fetchone()
+    finally:
+        con.close()
+    rule = [typ.offender_group(a, b) for a, b in zip(profiles["median_da_incidents"], profiles["median_non_da_incidents"], strict=True)]
+    groups_ok = list(profiles["offender_group"]) == rule
+    return dg.AssetCheckResult(
+        passed=bool(profiles["n_offenders"].sum() == n_clustered and groups_ok),
+        metadata={"sum_of_sizes": int(profiles["n_offenders"].sum()), "clustered": int(n_clustered), "groups_follow_rule": groups_ok},
+    )
+
+
+defs = dg.Definitions(
+    assets=[typology_pca, k_sweep, offender_clusters, cluster_profiles, typology_report],
+    asset_checks=[no_empty_cluster, medoids_belong_to_their_clusters, sizes_sum_to_clustered_n, profiles_consistent],
+)
