@@ -432,3 +432,41 @@ def _eligible_union(index: IncidentIndex, selection_days: np.ndarray, config: Ev
 
 __all__ = ["EvaluationConfig", "EvaluationResult", "ProgrammeSummary", "run_evaluation", "build_index",
            "MEASURE_LABELS"]
+
+
+def summary_table(result: EvaluationResult) -> pd.DataFrame:
+    """One row per programme (plus a row for the extract) so a report can be rebuilt from the warehouse."""
+    rows = [{"programme": "", "design": "", "n_participants": 0, "n_treated": 0, "n_comparison": 0,
+             "n_unmatched": 0, "caliper": np.nan, "first_selected": "", "last_selected": "", "notes": "",
+             "extract_start": result.extract_window[0], "extract_end": result.extract_window[1],
+             "messages": "\n".join(result.messages)}]
+    for s in result.programmes.values():
+        rows.append({"programme": s.programme, "design": s.design, "n_participants": s.n_participants,
+                     "n_treated": s.n_treated, "n_comparison": s.n_comparison, "n_unmatched": s.n_unmatched,
+                     "caliper": s.caliper, "first_selected": s.first_selected, "last_selected": s.last_selected,
+                     "notes": "\n".join(s.notes), "extract_start": result.extract_window[0],
+                     "extract_end": result.extract_window[1], "messages": ""})
+    return pd.DataFrame(rows)
+
+
+def result_from_tables(tables: dict[str, pd.DataFrame]) -> EvaluationResult:
+    """Rebuild an ``EvaluationResult`` from the stored tables (``summary`` = ``summary_table``)."""
+    summary = tables["summary"]
+    extract = summary.loc[summary["programme"] == ""].iloc[0]
+    programmes = {
+        r.programme: ProgrammeSummary(r.programme, r.design, int(r.n_participants), int(r.n_treated),
+                                      int(r.n_comparison), int(r.n_unmatched), float(r.caliper),
+                                      r.first_selected, r.last_selected,
+                                      [n for n in str(r.notes or "").split("\n") if n])
+        for r in summary.loc[summary["programme"] != ""].itertuples(index=False)
+    }
+    empty = pd.DataFrame()
+    return EvaluationResult(
+        **{name: tables.get(name, empty) for name in (
+            "rfg_scores", "power_few", "concentration", "reoffending_rates", "harm_blocks", "effect_estimates",
+            "balance", "equality_monitoring", "stage_funnel", "participation_rates", "survival_curves")},
+        participant_problems=tables.get("participant_problems", pd.DataFrame(columns=["person_id", "programme", "problem"])),
+        programmes=programmes,
+        messages=[m for m in str(extract["messages"] or "").split("\n") if m],
+        extract_window=(str(extract["extract_start"]), str(extract["extract_end"])),
+    )

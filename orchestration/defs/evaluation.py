@@ -1,0 +1,319 @@
+"""Outcome evaluation as assets: read the incident, offender and participant marts, call ``ml.evaluation``,
+write the ``analytics`` tables, render one HTML report per programme. The statistics live in ``ml/``.
+
+Assets
+  analytics/rfg_scores            as-of date × offender: RFG components, score and rank (snapshots)
+  analytics/power_few             the top-N of each snapshot
+  analytics/concentration         share of DA incidents and harm caused by the top 1%, 5%, 10%, top N
+  analytics/reoffending_rates     population × anchor × window (n_people, n_reoffended, n_censored, rate, km_rate)
+  analytics/harm_blocks           programme × anchor × group × six-month block × measure
+  analytics/effect_estimates      programme × design × outcome × estimand, with CI, group sizes, window, note
+  analytics/balance               programme × covariate: standardised mean differences before/after matching
+  analytics/equality_monitoring   programme × characteristic × category × group, disparity ratios
+  analytics/stage_funnel          programme × arm × stage
+  analytics/participation_rates   12 months before, during, after participation (per person-year)
+  analytics/survival_curves       Kaplan–Meier step points per programme and group
+  analytics/evaluation_summary    one row per programme (design, sizes, caliper, notes) + the extract window
+  reports/evaluation              <output>/evaluation/<programme>.html (or population.html without participants)
+"""
+
+
+import re
+
+import dagster as dg
+import pandas as pd
+
+from ml.evaluation.matching import MatchingConfig
+from ml.evaluation.pipeline import EvaluationConfig, result_from_tables, run_evaluation, summary_table
+from ml.evaluation.rfg import RFGConfig, concentration, power_few, score_rfg
+from orchestration.keys import analytics, mart, report
+from orchestration.lib.warehouse_io import read_table, table_exists, write_table
+from orchestration.resources import PlatformResource
+
+CODE_VERSION = "evaluation-1"
+GROUP = "evaluation"
+
+RFG_SCORES = analytics("rfg_scores")
+POWER_FEW = analytics("power_few")
+CONCENTRATION = analytics("concentration")
+PROGRAMME_TABLES = ["reoffending_rates", "harm_blocks", "effect_estimates", "balance", "equality_monitoring",
+                    "stage_funnel", "participation_rates", "survival_curves", "evaluation_summary"]
+REPORT = report("evaluation")
+INPUTS = [mart("fct_incidents"), mart("dim_offenders"), mart("dim_programme_participants")]
+
+_INCIDENT_COLUMNS = ["offender_id", "is_da", "started_on", "severity", "cchi_days", "is_non_crime"]
+_OFFENDER_COLUMNS = ["offender_id", "modal_sex", "modal_ethnicity", "mean_age", "age_at_first_da_incident",
+                     "first_da_on"]
+_PARTICIPANT_COLUMNS = ["person_id", "offender_id", "programme", "cohort", "arm", "referred_on", "selected_on",
+                        "disruption_started_on", "full_engagement_on", "completed_on", "exited_on", "exit_reason"]
+
+
+class EvaluationAssetConfig(dg.Config):
+    """How the evaluation is computed. No canonical RFG formula exists, so every choice is visible here."""
+
+    as_of_dates: list[str] = []
+    """Extra RFG snapshot dates (ISO). The day after the extract's last incident is always scored."""
+    use_selection_dates: bool = True
+    """Also snapshot RFG at every programme selection date, so each past selection can be reproduced."""
+    rfg_lookback_days: int = 730
+    """History scored for RFG: 24 months (the MATAC/IOM notion of recent serial offending)."""
+    rfg_recency_band_days: list[int] = [90, 180, 365, 545]
+    """Recency score 5 for ≤90 days since the last DA incident, 4 ≤180, 3 ≤365, 2 ≤545, else 1."""
+    rfg_frequency_band_counts: list[int] = [2, 3, 5, 8]
+    """Frequency score 1 for one incident in the lookback, 2 for 2, 3 for 3–4, 4 for 5–7, 5 for ≥8."""
+    rfg_gravity_measure: str = "css"
+    """`css` (ONS Crime Severity Score), `cchi` (Cambridge Crime Harm Index) or `bespoke` (a `gravity`
+    column on the incidents)."""
+    rfg_gravity_band_values: list[float] = []
+    """Fixed gravity thresholds (4 values → scores 1–5). Empty = quintiles of the eligible pool at each
+    as-of date (scale-free; the thresholds used are stored with the snapshot)."""
+    rfg_weights: list[float] = [1.0, 1.0, 1.0]
+    """Weights of recency, frequency and gravity in the RFG score."""
+    power_few_top_n: int = 100
+    concentration_top_ns: list[int] = [100, 200]
+    window_days: int = 365
+    """Reoffending window and the 12-month before/during/after periods."""
+    block_months: int = 6
+    """Length of a harm block (six months in seed 002)."""
+    n_blocks: int = 4
+    """Blocks shown each side of a stage anchor in harm_blocks."""
+    did_blocks: int = 2
+    """Blocks each side entering the effect estimates (2 × 6 months = 12 months before vs after)."""
+    n_matches: int = 3
+    """Comparison people per treated person (nearest neighbours on the logit propensity, with replacement)."""
+    caliper_sd: float = 0.2
+    """Caliper in pooled SDs of the logit propensity (Austin 2011)."""
+    candidate_pool_top_n: int = 2000
+    """Candidates per as-of date: at least this many of the top RFG ranks (more if a treated person ranks lower)."""
+    pre_blocks: int = 4
+    """Six-month blocks of pre-period DA incident counts matched on (the pre-period trajectory)."""
+    later_selection: str = "keep"
+    """Comparison people selected later: `keep` their outcomes (conservative) or `censor` at that date."""
+    bootstrap_reps: int = 999
+    seed: int = 12345
+    per_protocol_stage: str = "full_engagement_on"
+    """Stage that counts as 'received' for the RCT per-protocol contrast."""
+    invalid_participants: str = "fail"
+    """`fail`: a participant missing from the extract or with stage dates out of order stops the run with a
+    message naming them. `exclude`: drop those rows, carry on, and fail the blocking check."""
+    small_cell_threshold: int = 5
+    """Cells under this many people are suppressed in the report (flagged `is_small_cell` in tables)."""
+
+    def to_evaluation_config(self) -> EvaluationConfig:
+        rfg = RFGConfig(
+            lookback_days=self.rfg_lookback_days,
+            recency_band_days=tuple(self.rfg_recency_band_days),
+            frequency_band_counts=tuple(self.rfg_frequency_band_counts),
+            gravity_measure=self.rfg_gravity_measure,
+            gravity_band_values=tuple(self.rfg_gravity_band_values) if self.rfg_gravity_band_values else None,
+            weights=tuple(self.rfg_weights),
+        )
+        matching = MatchingConfig(n_matches=self.n_matches, caliper_sd=self.caliper_sd, pre_blocks=self.pre_blocks,
+                                  block_days=int(round(self.block_months * 30.4375)),
+                                  candidate_pool_top_n=self.candidate_pool_top_n)
+        return EvaluationConfig(
+            rfg=rfg, matching=matching, window_days=self.window_days, block_months=self.block_months,
+            n_blocks=self.n_blocks, did_blocks=self.did_blocks, bootstrap_reps=self.bootstrap_reps, seed=self.seed,
+            as_of_dates=tuple(self.as_of_dates), snapshot_selection_dates=self.use_selection_dates,
+            power_few_top_n=self.power_few_top_n, concentration_top_ns=tuple(self.concentration_top_ns),
+            per_protocol_stage=self.per_protocol_stage, invalid_participants=self.invalid_participants,
+            small_cell_threshold=self.small_cell_threshold, later_selection=self.later_selection,
+        )
+
+
+def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    columns = _INCIDENT_COLUMNS + (["gravity"] if _has_column(con, "marts.fct_incidents", "gravity") else [])
+    incidents = read_table(con, "marts.fct_incidents", columns)
+    offenders = read_table(con, "marts.dim_offenders",
+                           [c for c in _OFFENDER_COLUMNS if _has_column(con, "marts.dim_offenders", c)])
+    participants = None
+    if table_exists(con, "marts.dim_programme_participants"):
+        cols = [c for c in _PARTICIPANT_COLUMNS if _has_column(con, "marts.dim_programme_participants", c)]
+        participants = read_table(con, "marts.dim_programme_participants", cols)
+    return incidents, offenders, participants
+
+
+def _has_column(con, relation: str, column: str) -> bool:
+    schema, name = relation.split(".", 1)
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+        [schema, name, column],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _input_hashes(con) -> dict[str, str]:
+    if not table_exists(con, "raw._load_log"):
+        return {}
+    log = con.execute("SELECT table_name, sha256 FROM raw._load_log WHERE sha256 IS NOT NULL").df()
+    return dict(zip(log["table_name"], log["sha256"], strict=True))
+
+
+# --- RFG ------------------------------------------------------------------------------------------------
+@dg.asset(key=RFG_SCORES, deps=[mart("fct_incidents"), mart("dim_programme_participants")],
+          code_version=CODE_VERSION, group_name=GROUP,
+          description="RFG snapshots: every eligible DA perpetrator scored and ranked at each as-of date.")
+def rfg_scores(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
+               platform: PlatformResource) -> dg.MaterializeResult:
+    from ml.evaluation.incidents import IncidentIndex, from_days, to_days
+
+    eval_config = config.to_evaluation_config()
+    con = platform.connect()
+    try:
+        incidents, _, participants = _read_inputs(con)
+        extra = {"harm_gravity": "gravity"} if "gravity" in incidents else None
+        index = IncidentIndex.build(incidents, extra_measures=extra)
+        dates = list(config.as_of_dates) + [str(from_days([index.last_day + 1]).iloc[0].date())]
+        if config.use_selection_dates and participants is not None and len(participants):
+            days = pd.Series(to_days(participants["selected_on"])).dropna().unique()
+            dates += [str(d.date()) for d in from_days(days)]
+        scores = score_rfg(index, dates, eval_config.rfg)
+        rows = write_table(con, "analytics.rfg_scores", scores)
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={
+        "rows": rows, "as_of_dates": dg.MetadataValue.json(sorted({str(d)[:10] for d in scores["as_of_date"]})),
+        "config_fingerprint": eval_config.rfg.fingerprint(), "gravity_measure": eval_config.rfg.measure()})
+
+
+@dg.asset(key=POWER_FEW, deps=[RFG_SCORES], code_version=CODE_VERSION, group_name=GROUP,
+          description="The power few: the top-N of each RFG snapshot with every component visible.")
+def power_few_list(config: EvaluationAssetConfig, platform: PlatformResource) -> dg.MaterializeResult:
+    con = platform.connect()
+    try:
+        top = power_few(read_table(con, "analytics.rfg_scores"), config.power_few_top_n)
+        rows = write_table(con, "analytics.power_few", top)
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={"rows": rows, "top_n": config.power_few_top_n})
+
+
+@dg.asset(key=CONCENTRATION, deps=[RFG_SCORES], code_version=CODE_VERSION, group_name=GROUP,
+          description="Share of DA incidents and harm in the lookback caused by the top 1%, 5%, 10% and top N.")
+def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResource) -> dg.MaterializeResult:
+    con = platform.connect()
+    try:
+        conc = concentration(read_table(con, "analytics.rfg_scores"), top_ns=config.concentration_top_ns)
+        rows = write_table(con, "analytics.concentration", conc)
+    finally:
+        con.close()
+    latest = conc.loc[(conc["as_of_date"] == conc["as_of_date"].max()) & (conc["ranked_by"] == "harm")]
+    return dg.MaterializeResult(metadata={
+        "rows": rows,
+        "latest_harm_shares": dg.MetadataValue.json(
+            {r.group: round(float(r.share_of_harm), 3) for r in latest.itertuples(index=False)})})
+
+
+# --- The programme evaluation (one computation, many tables) --------------------------------------------
+@dg.multi_asset(
+    specs=[dg.AssetSpec(analytics(name), deps=INPUTS, code_version=CODE_VERSION, group_name=GROUP,
+                        description=f"Outcome evaluation: {name.replace('_', ' ')}.") for name in PROGRAMME_TABLES],
+    check_specs=[
+        dg.AssetCheckSpec("participants_valid", asset=analytics("effect_estimates"), blocking=True,
+                          description="Every participant is in the extract and has stage dates in order."),
+        dg.AssetCheckSpec("balance_smd_below_0_1", asset=analytics("balance"),
+                          description="All |SMD| < 0.1 after matching (WARN)."),
+        dg.AssetCheckSpec("censoring_reported", asset=analytics("reoffending_rates"),
+                          description="Every reoffending rate states how many people were censored."),
+    ],
+)
+def programme_evaluation(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
+                         platform: PlatformResource):
+    """Reoffending, harm blocks, effect estimates, balance, equality and the funnel for every programme."""
+    eval_config = config.to_evaluation_config()
+    con = platform.connect()
+    try:
+        incidents, offenders, participants = _read_inputs(con)
+        result = run_evaluation(incidents, offenders, participants, eval_config)
+        tables = result.tables()
+        tables["evaluation_summary"] = summary_table(result)
+        written = {name: write_table(con, f"analytics.{name}", tables[name]) for name in PROGRAMME_TABLES}
+    finally:
+        con.close()
+    for name in PROGRAMME_TABLES:
+        metadata = {"rows": written[name]}
+        if name == "effect_estimates":
+            metadata["programmes"] = dg.MetadataValue.json(sorted(result.programmes))
+            metadata["not_computed"] = dg.MetadataValue.json(result.messages)
+            headline = tables[name].loc[tables[name]["design"].isin(["matched_did", "rct_itt", "naive_pre_post"])
+                                        & (tables[name]["outcome"] == "da_incidents")]
+            metadata["headline"] = dg.MetadataValue.md(headline[["programme", "design", "estimand", "estimate",
+                                                                 "ci_low", "ci_high"]].to_markdown(index=False)
+                                                       if _has_tabulate() else headline.to_string(index=False))
+        if name == "reoffending_rates":
+            metadata["n_censored_total"] = int(tables[name]["n_censored"].sum())
+        yield dg.MaterializeResult(asset_key=analytics(name), metadata=metadata)
+
+    problems = result.participant_problems
+    yield dg.AssetCheckResult(
+        check_name="participants_valid", asset_key=analytics("effect_estimates"), passed=len(problems) == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"n_problems": len(problems),
+                  "problems": dg.MetadataValue.json(problems.head(50).to_dict(orient="records"))})
+    balance = tables["balance"]
+    worst = float(balance["smd_after"].abs().max()) if len(balance) else 0.0
+    yield dg.AssetCheckResult(
+        check_name="balance_smd_below_0_1", asset_key=analytics("balance"), passed=worst < 0.1,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"worst_abs_smd_after": worst,
+                  "over_0_1": dg.MetadataValue.json(
+                      balance.loc[balance["smd_after"].abs() >= 0.1, ["programme", "covariate", "smd_after"]]
+                      .to_dict(orient="records") if len(balance) else [])})
+    rates = tables["reoffending_rates"]
+    yield dg.AssetCheckResult(
+        check_name="censoring_reported", asset_key=analytics("reoffending_rates"),
+        passed=bool(len(rates)) and rates["n_censored"].notna().all(), severity=dg.AssetCheckSeverity.WARN,
+        metadata={"n_censored_total": int(rates["n_censored"].sum()) if len(rates) else 0,
+                  "share_censored_max": float((rates["n_censored"] / (rates["n_people"] + rates["n_censored"])
+                                               .where(lambda s: s > 0)).max()) if len(rates) else 0.0})
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+@dg.asset(key=REPORT, deps=[analytics(n) for n in PROGRAMME_TABLES] + [CONCENTRATION],
+          code_version=CODE_VERSION, group_name=GROUP,
+          description="One HTML evaluation report per programme (<output>/evaluation/<programme>.html).")
+def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
+                      platform: PlatformResource) -> dg.MaterializeResult:
+    from ml.evaluation.report import evaluation_report as programme_page
+    from ml.evaluation.report import population_report
+    from ml.reporting import Lineage
+
+    con = platform.connect()
+    try:
+        names = PROGRAMME_TABLES + ["concentration"]
+        tables = {n: read_table(con, f"analytics.{n}") for n in names if table_exists(con, f"analytics.{n}")}
+        tables["summary"] = tables.pop("evaluation_summary")
+        lineage = Lineage(run_id=context.run_id, code_version=CODE_VERSION, input_hashes=_input_hashes(con))
+    finally:
+        con.close()
+    result = result_from_tables(tables)
+    paths = {}
+    if result.programmes:
+        for programme in result.programmes:
+            page = programme_page(result, programme, lineage, config.small_cell_threshold)
+            path = platform.output_path("evaluation", f"{_slug(programme)}.html")
+            path.write_text(page, encoding="utf-8")
+            paths[programme] = str(path)
+    else:
+        path = platform.output_path("evaluation", "population.html")
+        path.write_text(population_report(result, lineage, config.small_cell_threshold), encoding="utf-8")
+        paths["population"] = str(path)
+    return dg.MaterializeResult(metadata={"reports": dg.MetadataValue.json(paths)})
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "programme"
+
+
+ASSETS = [rfg_scores, power_few_list, concentration_figures, programme_evaluation, evaluation_report]
+ASSET_CHECKS: list = []
+
+defs = dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS)
