@@ -44,6 +44,14 @@ class MatchResult:
     n_matched_treated: int
     caliper: float
     covariate_names: list[str]
+    model: LogisticRegression | None = None
+    centre: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    thresholds: dict | None = None
+    selection_day_by_code: np.ndarray | None = None
+    age_at_first_da_by_code: np.ndarray | None = None
+    rfg: RFGConfig | None = None
+    config: MatchingConfig | None = None
 
 
 def matching_covariates(index: IncidentIndex, codes, anchor_days, rfg: RFGConfig,
@@ -81,7 +89,8 @@ def matching_covariates(index: IncidentIndex, codes, anchor_days, rfg: RFGConfig
 _LOG_COLUMNS = ("days_since_last_da", "n_da_incidents_lookback", "gravity_lookback")
 
 
-def _design(cov: pd.DataFrame) -> np.ndarray:
+def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarray | None = None):
+    """Model matrix: log1p of counts, harm and days, standardised (with the given centre/scale if any)."""
     cols = []
     for name in cov.columns:
         values = cov[name].to_numpy(dtype=float)
@@ -89,9 +98,10 @@ def _design(cov: pd.DataFrame) -> np.ndarray:
             values = np.log1p(np.clip(values, 0, None))
         cols.append(values)
     x = np.column_stack(cols) if cols else np.empty((len(cov), 0))
-    sd = x.std(0)
-    sd[sd == 0] = 1.0
-    return (x - x.mean(0)) / sd
+    if centre is None:
+        centre, scale = x.mean(0), x.std(0)
+        scale[scale == 0] = 1.0
+    return (x - centre) / scale, centre, scale
 
 
 def standardised_differences(cov: pd.DataFrame, treated: np.ndarray, comparison_before: np.ndarray,
@@ -173,8 +183,9 @@ def match_cohort(index: IncidentIndex, treated_codes, treated_anchor_days, selec
     names = list(cov.columns)
 
     logit = np.zeros(len(codes))
+    model, centre, scale = None, None, None
     if is_treated.any() and (~is_treated).any():
-        x = _design(cov)
+        x, centre, scale = _design(cov)
         model = LogisticRegression(C=1e4, max_iter=2000)
         model.fit(x, is_treated.astype(int))
         logit = model.decision_function(x)
@@ -233,4 +244,83 @@ def match_cohort(index: IncidentIndex, treated_codes, treated_anchor_days, selec
         weights_after=matches.loc[matches["role"] == "comparison", "weight"].to_numpy(),
         treated_after=matched_treated)
     cov = cov.assign(code=codes, anchor_day=days, is_treated=is_treated, logit_ps=logit)
-    return MatchResult(matches, cov, balance, int(len(treated_codes)), int(len(matched_treated)), caliper, names)
+    return MatchResult(matches, cov, balance, int(len(treated_codes)), int(len(matched_treated)), caliper, names,
+                       model, centre, scale, thresholds, selection_day_by_code, age_at_first_da_by_code, rfg, config)
+
+
+def censoring_weighted_post(index: IncidentIndex, match: MatchResult, window_days: int,
+                            measures: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Post-period sums and days for every matched row, with comparison people who are selected later
+    censored at that date and the rest up-weighted by the inverse probability of remaining unselected
+    (IPCW). At each later selection date ``p`` inside a comparison person's window, the propensity model
+    fitted for matching gives P(selected at p | history before p); surviving people carry the weight
+    Π 1 / (1 − P) from then on. Selection depends only on the recorded history (the assumption the whole
+    matched design rests on), so this removes both the dilution from later treatment and the bias of
+    dropping the people whose offending got them selected. Returns measure → (post sums, post days)."""
+    mt = match.matches
+    codes = mt["code"].to_numpy()
+    anchors = mt["anchor_day"].to_numpy(dtype=float)
+    end = np.minimum(anchors + window_days, index.last_day + 1)
+    is_comp = (mt["role"] == "comparison").to_numpy()
+    selected_on = match.selection_day_by_code[codes] if match.selection_day_by_code is not None else np.full(len(codes), np.nan)
+    panel_days = np.array(sorted(match.thresholds or {}), dtype=float)
+
+    # Segment boundaries per row: the anchor, every panel date strictly inside (anchor, end), then end.
+    rows, cuts = [], []
+    for p in panel_days:
+        inside = is_comp & (p > anchors) & (p < end)
+        rows.append(np.flatnonzero(inside))
+        cuts.append(np.full(inside.sum(), p))
+    row_idx = np.concatenate(rows) if rows else np.array([], np.int64)
+    cut_day = np.concatenate(cuts) if cuts else np.array([])
+    modelled = np.ones(len(row_idx), bool)
+    # Selection into another programme on a date that is not one of this programme's panels: censor there
+    # (no model for that selection, so no re-weighting).
+    other = is_comp & (selected_on > anchors) & (selected_on < end) & ~np.isin(selected_on, panel_days)
+    row_idx = np.concatenate([row_idx, np.flatnonzero(other)])
+    cut_day = np.concatenate([cut_day, selected_on[other]])
+    modelled = np.concatenate([modelled, np.zeros(other.sum(), bool)])
+    prob = np.zeros(len(row_idx))
+    if modelled.any() and match.model is not None:
+        r, c = row_idx[modelled], cut_day[modelled]
+        age = None if match.age_at_first_da_by_code is None else np.asarray(match.age_at_first_da_by_code, float)[codes[r]]
+        cov = matching_covariates(index, codes[r], c, match.rfg, match.thresholds,
+                                  match.config.pre_blocks, match.config.block_days, age)
+        x, _, _ = _design(cov[match.covariate_names], match.centre, match.scale)
+        prob[modelled] = match.model.predict_proba(x)[:, 1]
+    order = np.lexsort((cut_day, row_idx))
+    row_idx, cut_day, prob = row_idx[order], cut_day[order], prob[order]
+
+    out = {}
+    starts_all = np.concatenate([anchors, cut_day])
+    owner = np.concatenate([np.arange(len(codes)), row_idx])
+    ends_all = np.empty_like(starts_all)
+    # Each segment ends at the next cut of the same row, or at the row's end.
+    seg_order = np.lexsort((starts_all, owner))
+    o_sorted, s_sorted = owner[seg_order], starts_all[seg_order]
+    next_same = np.r_[o_sorted[1:] == o_sorted[:-1], False]
+    e_sorted = np.where(next_same, np.r_[s_sorted[1:], 0.0], end[o_sorted])
+    ends_all[seg_order] = e_sorted
+    # Weight of a segment: 1/(1-P) multiplied over the cuts up to and including its start; zero once the
+    # person has been selected (their selection date is one of the cuts at or before the segment start).
+    p_all = np.concatenate([np.zeros(len(codes)), prob])
+    log_w = -np.log1p(-np.clip(p_all, 0, 0.99))
+    cum = np.zeros(len(seg_order))
+    lw_sorted = log_w[seg_order]
+    group_start = np.r_[True, o_sorted[1:] != o_sorted[:-1]]
+    csum = np.cumsum(lw_sorted)
+    base = np.maximum.accumulate(np.where(group_start, np.arange(len(csum)), 0))
+    cum = csum - np.r_[0.0, csum][base]
+    weight_sorted = np.exp(cum)
+    sel_sorted = selected_on[o_sorted]
+    censored = is_comp[o_sorted] & (sel_sorted > anchors[o_sorted]) & (sel_sorted <= s_sorted)
+    weight_sorted = np.where(censored, 0.0, weight_sorted)
+    weight = np.empty_like(weight_sorted)
+    weight[seg_order] = weight_sorted
+    days = np.clip(ends_all - starts_all, 0, None)
+    seg_codes = codes[owner]
+    for m in measures:
+        sums = index.window_sum(seg_codes, starts_all, ends_all, m) * weight
+        out[m] = (np.bincount(owner, sums, minlength=len(codes)),
+                  np.bincount(owner, days * weight, minlength=len(codes)))
+    return out

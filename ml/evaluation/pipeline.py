@@ -17,7 +17,7 @@ import pandas as pd
 from ml.evaluation import estimators as est
 from ml.evaluation.equality import equality_monitoring
 from ml.evaluation.incidents import MEASURE_LABELS, IncidentIndex, from_days, to_days
-from ml.evaluation.matching import MatchingConfig, match_cohort
+from ml.evaluation.matching import MatchingConfig, censoring_weighted_post, match_cohort
 from ml.evaluation.outcomes import (
     block_days_for,
     block_panel,
@@ -58,10 +58,11 @@ class EvaluationConfig:
     outcome_measures: tuple[str, ...] = ("da_incidents", "harm_css", "harm_cchi")
     per_protocol_stage: str = "full_engagement_on"
     invalid_participants: str = "fail"  # 'fail' raises ParticipantError; 'exclude' drops and reports
-    # Comparison people selected into a programme after their anchor: 'keep' their outcomes (the comparison is
-    # "not selected at the as-of date", as in a sequential target-trial emulation; conservative) or 'censor'
-    # at the later selection (biased when selection follows a rise in offending).
-    later_selection: str = "keep"
+    # Comparison people selected into a programme after their anchor: 'ipcw' censors them at that date and
+    # re-weights those still unselected by 1 / P(not selected | recorded history) (default); 'keep' keeps
+    # their outcomes (comparison = "not selected at the as-of date"; biased towards no effect); 'censor'
+    # censors without re-weighting (biased when selection follows a rise in offending).
+    later_selection: str = "ipcw"
     small_cell_threshold: int = 5
 
     @property
@@ -359,11 +360,14 @@ def _evaluate_programme(programme, rows, index, config, every_participant, age_f
         if later.any():
             summary.notes.append(
                 f"{int(mt.loc[later, 'code'].nunique())} comparison person(s) joined a programme after their anchor; "
-                + ("their follow-up is censored at that date (informative if selection follows offending)."
-                   if config.later_selection == "censor" else
-                   "their later outcomes are kept (comparison = not selected at the as-of date), which biases the "
-                   "estimate towards no effect."))
-        censor = mt["censor_day"].to_numpy() if config.later_selection == "censor" else np.full(len(mt), np.nan)
+                + {"ipcw": "they are censored at that date and the comparisons still unselected are re-weighted by "
+                           "the inverse probability of remaining unselected (IPCW).",
+                   "censor": "their follow-up is censored at that date (informative if selection follows offending).",
+                   "keep": "their later outcomes are kept (comparison = not selected at the as-of date), which "
+                           "biases the estimate towards no effect."}[config.later_selection])
+        censor = mt["censor_day"].to_numpy() if config.later_selection != "keep" else np.full(len(mt), np.nan)
+        weighted_post = (censoring_weighted_post(index, match, k * config.block_days, measures)
+                         if config.later_selection == "ipcw" else {})
         panel = block_panel(index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(),
                             config.n_blocks, config.block_days, censor_days=censor)
         blocks.append(summarise_blocks(panel, np.where(is_t, "treated", "comparison"), mt["weight"].to_numpy(),
@@ -375,6 +379,8 @@ def _evaluate_programme(programme, rows, index, config, every_participant, age_f
                     est.naive_pre_post(everyone.pre, everyone.post, reps, seed, everyone.pre_days, everyone.post_days),
                     window, "selection")
             pp = pre_post_window(index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(), did_days, m, censor)
+            if m in weighted_post:
+                pp.post, pp.post_days = weighted_post[m]
             did = est.matched_did(mt["set_id"].to_numpy(), is_t, mt["weight"].to_numpy(), pp.pre, pp.post, reps,
                                   seed, pp.pre_days, pp.post_days)
             for part in ("did", "comparison"):
