@@ -14,10 +14,23 @@ from pathlib import Path
 
 PACKAGE_TARGETS = Path(__file__).resolve().parent / "calibration-targets.csv"
 SHARED_TARGETS = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "calibration-targets.csv"
-DA_MARKERS = {"domestic violence protection order", "partner-on-partner", "honour-based abuse",
-              "forced marriage", "female genital mutilation"}
-PLATFORM_ONLY = {"group_share_A", "group_share_B", "group_share_C", "group_share_D", "group_share_E",
-                 "pca_variance_first_25_of_42", "silhouette_k2", "silhouette_k29"}
+DA_MARKERS = {
+    "domestic violence protection order",
+    "partner-on-partner",
+    "honour-based abuse",
+    "forced marriage",
+    "female genital mutilation",
+}
+PLATFORM_ONLY = {
+    "group_share_A",
+    "group_share_B",
+    "group_share_C",
+    "group_share_D",
+    "group_share_E",
+    "pca_variance_first_25_of_42",
+    "silhouette_k2",
+    "silhouette_k29",
+}
 COUNT_TARGETS = {"offenders", "offenders_clustered"}
 # Targets the generator does not reach, with the reason. They are printed as OUT but do not fail the report.
 KNOWN_DEVIATIONS = {
@@ -25,7 +38,8 @@ KNOWN_DEVIATIONS = {
         "known deviation: seed 004's Merseyside figure implies a flat one-year distribution (1.3 crimes per "
         "perpetrator); the bursty careers that give seed 002's regression to the mean (98% -> 44%) and the "
         "long high-volume tail of seed 000 (2.67 DA incidents per offender) concentrate a year's DA crimes "
-        "more (about 0.2)"),
+        "more (about 0.2)"
+    ),
 }
 
 
@@ -46,8 +60,10 @@ def targets_path() -> Path:
 
 def load_targets(path: Path | None = None) -> list[Row]:
     with open(path or targets_path(), newline="") as fh:
-        return [Row(r["target"], float(r["value"]), r["tolerance"].strip(), r["scale_from"].strip())
-                for r in csv.DictReader(fh)]
+        return [
+            Row(r["target"], float(r["value"]), r["tolerance"].strip(), r["scale_from"].strip())
+            for r in csv.DictReader(fh)
+        ]
 
 
 def _read(extract: Path, name: str):
@@ -80,7 +96,6 @@ def _read(extract: Path, name: str):
 def build_incidents(extract: Path):
     """Offence rows grouped into incidents with the platform's rule. Returns (incidents, offences)."""
     import numpy as np
-    import pandas as pd
 
     crimes = _read(extract, "crimes")
     offenders = _read(extract, "offenders")
@@ -94,10 +109,18 @@ def build_incidents(extract: Path):
     df["is_nc"] = df["record_type"] == "non-crime"
     df["risk_rank"] = df["risk_level"].map({"standard": 0, "medium": 1, "high": 2})
     df["day"] = df["committed_from"].dt.normalize()
-    inc = df.groupby(["person_id", "reported_at", "day"], sort=True).agg(
-        is_da=("is_da_offence", "any"), is_nc=("is_nc", "all"), severity=("severity", "sum"),
-        risk=("risk_rank", "max"), started_at=("committed_from", "min"), n_offences=("crime_number", "size"),
-    ).reset_index()
+    inc = (
+        df.groupby(["person_id", "reported_at", "day"], sort=True)
+        .agg(
+            is_da=("is_da_offence", "any"),
+            is_nc=("is_nc", "all"),
+            severity=("severity", "sum"),
+            risk=("risk_rank", "max"),
+            started_at=("committed_from", "min"),
+            n_offences=("crime_number", "size"),
+        )
+        .reset_index()
+    )
     inc = inc.sort_values(["person_id", "started_at", "reported_at"], kind="stable").reset_index(drop=True)
     inc["risk"] = inc["risk"].astype("float")
     del np
@@ -143,7 +166,9 @@ def compute(extract: Path) -> dict:
     ever_high = da.groupby("person_id")["risk"].max() == 2
     med_hi = total[ever_high].median()
     med_lo = total[~ever_high].median()
-    out["ratio_median_total_da_severity_ever_high_vs_never"] = float(med_hi / med_lo) if med_lo > 0 else np.inf
+    out["ratio_median_total_da_severity_ever_high_vs_never"] = (
+        float(med_hi / med_lo) if med_lo > 0 else np.inf
+    )
     out["share_low_volume_da_offenders"] = float((n_da.values[clustered] < 3).mean())
 
     # reoffending across the population: people with a DA incident in year Y (2012-2019), anchored at
@@ -154,7 +179,10 @@ def compute(extract: Path) -> dict:
     for year in range(2012, 2020):
         anchors = t[t["year"] == year].groupby("person_id")["started_at"].min()
         nxt = t.merge(anchors.rename("anchor"), left_on="person_id", right_index=True)
-        hit = nxt[(nxt["started_at"] > nxt["anchor"]) & (nxt["started_at"] <= nxt["anchor"] + pd.Timedelta(days=365))]
+        hit = nxt[
+            (nxt["started_at"] > nxt["anchor"])
+            & (nxt["started_at"] <= nxt["anchor"] + pd.Timedelta(days=365))
+        ]
         rates.append(hit["person_id"].nunique() / max(len(anchors), 1))
     out["reoffending_population"] = float(np.mean(rates))
 
@@ -165,7 +193,9 @@ def compute(extract: Path) -> dict:
         out.update(_drive_measures(da, drive))
         truth = extract / "_truth" / "programme_effects.json"
         if truth.is_file():
-            out["drive_effect_criminal_da_incidents_6m"] = json.loads(truth.read_text())["DRIVE"]["true_effect"]
+            out["drive_effect_criminal_da_incidents_6m"] = json.loads(truth.read_text())["DRIVE"][
+                "true_effect"
+            ]
     # power few: perpetrators with >= 1 DA crime in 2019; top (200/3,500) of them by DA crimes
     dc = off[off["is_da_offence"] & ~off["is_nc"] & (off["reported_at"].dt.year == 2019)]
     per = dc.groupby("person_id").size().sort_values(ascending=False)
@@ -195,7 +225,8 @@ def _drive_measures(da, drive) -> dict:
             m = (j["started_at"] < j["anchor"]) & (j["started_at"] >= j["anchor"] - year)
         else:
             m = (j["started_at"] >= j["anchor"] + pd.Timedelta(days=1)) & (
-                j["started_at"] < j["anchor"] + pd.Timedelta(days=1) + year)
+                j["started_at"] < j["anchor"] + pd.Timedelta(days=1) + year
+            )
         return j.loc[m, "person_id"].nunique() / max(len(a), 1), j, a
 
     out["reoffending_selected_cohort_before"] = any_in("selected_on", True)[0]
@@ -204,8 +235,10 @@ def _drive_measures(da, drive) -> dict:
     out["reoffending_after_full_engagement"] = rate
     if len(a):
         pre = j[(j["started_at"] < j["anchor"]) & (j["started_at"] >= j["anchor"] - half)]
-        post = j[(j["started_at"] >= j["anchor"] + pd.Timedelta(days=1)) & (
-            j["started_at"] < j["anchor"] + pd.Timedelta(days=1) + half)]
+        post = j[
+            (j["started_at"] >= j["anchor"] + pd.Timedelta(days=1))
+            & (j["started_at"] < j["anchor"] + pd.Timedelta(days=1) + half)
+        ]
         g_pre = pre["severity"].sum() / len(a)
         g_post = post["severity"].sum() / len(a)
         out["gravity_ratio_6m_before_vs_after_engagement"] = float(g_pre / g_post) if g_post > 0 else np.inf
@@ -266,10 +299,14 @@ def format_report(rows: list[Row], extract: Path, source: Path | None = None) ->
     head = f"{'target':<48} {'target value':>12} {'generated':>12} {'tolerance':>10}  within?"
     lines += [head, "-" * len(head)]
     for r in rows:
-        gen = "" if r.generated is None else (f"{r.generated:,.0f}" if abs(r.generated) >= 1000
-                                               else f"{r.generated:.3f}")
+        gen = (
+            ""
+            if r.generated is None
+            else (f"{r.generated:,.0f}" if abs(r.generated) >= 1000 else f"{r.generated:.3f}")
+        )
         tgt = f"{r.value:,.0f}" if abs(r.value) >= 1000 else f"{r.value:g}"
         tol = f"±{r.tolerance}" if r.tolerance and " to " not in r.tolerance else (r.tolerance or "-")
-        lines.append(f"{r.target:<48} {tgt:>12} {gen:>12} {tol:>10}  {r.status}"
-                     + (f"  ({r.note})" if r.note else ""))
+        lines.append(
+            f"{r.target:<48} {tgt:>12} {gen:>12} {tol:>10}  {r.status}" + (f"  ({r.note})" if r.note else "")
+        )
     return "\n".join(lines)

@@ -6,9 +6,30 @@ import numpy as np
 
 from synth import catalogue, engine, programmes
 from synth.engine import (
-    CHILD_CODES, CI, CODE_NONCRIME, CODE_SUBSTANCE, CODE_WEIGHT, DAY, EPOCH, INTIMATE, NDA, NDA_MIX_NAMES,
-    OUTCOMES_2014, P_CLUSTER, P_NDA_MIX, REL, RELATIONSHIPS, RISK, SEXES, ETHNICITIES, VICTIMLESS,
-    WITNESS_START, DA_CHILD, DA_SECOND, sample_codes, sample_mixed, seg_index,
+    CHILD_CODES,
+    CI,
+    CODE_NONCRIME,
+    CODE_SUBSTANCE,
+    CODE_WEIGHT,
+    DA_CHILD,
+    DA_SECOND,
+    DAY,
+    ETHNICITIES,
+    INTIMATE,
+    NDA,
+    NDA_MIX_NAMES,
+    OUTCOMES_2014,
+    P_CLUSTER,
+    P_NDA_MIX,
+    REL,
+    RELATIONSHIPS,
+    RISK,
+    SEXES,
+    VICTIMLESS,
+    WITNESS_START,
+    sample_codes,
+    sample_mixed,
+    seg_index,
 )
 
 NEW_PERSON_BASE = 500_000_000
@@ -28,8 +49,16 @@ def _ids(prefix: str, numbers: np.ndarray, width: int) -> list:
     return [f"{prefix}{x:0{width}d}" for x in numbers.tolist()]
 
 
-def generate_chunk(rng, chunk_index: int, first_offender: int, n: int, opts, lsoa_codes: np.ndarray,
-                   lsoa_sorted_scores: np.ndarray, counters: Counters) -> tuple[dict, dict]:
+def generate_chunk(
+    rng,
+    chunk_index: int,
+    first_offender: int,
+    n: int,
+    opts,
+    lsoa_codes: np.ndarray,
+    lsoa_sorted_scores: np.ndarray,
+    counters: Counters,
+) -> tuple[dict, dict]:
     off = engine.simulate_offenders(rng, n, opts, lsoa_sorted_scores)
     inc = engine.simulate_times(rng, off, opts)
     n_same_day = engine.plant_same_day(rng, off["prof"], inc, opts.edge_share)
@@ -50,8 +79,9 @@ def generate_chunk(rng, chunk_index: int, first_offender: int, n: int, opts, lso
     ch_code = sample_codes(rng, DA_CHILD, ch_owner.size)
     o_inc = np.concatenate([np.arange(m), sec_owner, ch_owner])
     o_code = np.concatenate([det["main"], sec_code, ch_code])
-    o_kind = np.concatenate([np.zeros(m, np.int8), np.ones(sec_owner.size, np.int8),
-                             np.full(ch_owner.size, 2, np.int8)])
+    o_kind = np.concatenate(
+        [np.zeros(m, np.int8), np.ones(sec_owner.size, np.int8), np.full(ch_owner.size, 2, np.int8)]
+    )
     sev = np.bincount(o_inc, weights=CODE_WEIGHT[o_code], minlength=m)
     grade = engine.risk_grades(rng, off, inc, det)
 
@@ -68,20 +98,41 @@ def generate_chunk(rng, chunk_index: int, first_offender: int, n: int, opts, lso
     o_code = np.concatenate([o_code, plant["o_code"]])
     o_kind = np.concatenate([o_kind, plant["o_kind"]])
 
-    tables, n_midnight = _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_code, o_kind,
-                                 lsoa_codes, counters, opts)
+    tables, n_midnight = _tables(
+        rng,
+        chunk_index,
+        first_offender,
+        off,
+        inc,
+        det,
+        grade,
+        o_inc,
+        o_code,
+        o_kind,
+        lsoa_codes,
+        counters,
+        opts,
+    )
     tables["programme_participants"] = _participants(first_offender, [drive["rows"], fd["rows"]])
 
     pid = np.arange(first_offender, first_offender + n) + 1
     truth = dict(
-        person_num=pid, prof=prof, harm=off["harm"], missing=off["missing"],
+        person_num=pid,
+        prof=prof,
+        harm=off["harm"],
+        missing=off["missing"],
         n_da_generated=np.bincount(io[alive & is_da], minlength=n),
         n_nda_generated=np.bincount(io[alive & ~is_da], minlength=n),
-        indicators=plant["indicators"], added_severity=plant["added"], effect=plant["effect"],
+        indicators=plant["indicators"],
+        added_severity=plant["added"],
+        effect=plant["effect"],
         has_nda=plant["has_nda"],
-        drive_affected=drive["affected"] + first_offender + 1, drive_removed=drive["removed"],
-        fd_affected=fd["affected"] + first_offender + 1, fd_removed=fd["removed"],
-        n_same_day=n_same_day, n_midnight=n_midnight,
+        drive_affected=drive["affected"] + first_offender + 1,
+        drive_removed=drive["removed"],
+        fd_affected=fd["affected"] + first_offender + 1,
+        fd_removed=fd["removed"],
+        n_same_day=n_same_day,
+        n_midnight=n_midnight,
     )
     return tables, truth
 
@@ -133,10 +184,20 @@ def _plant(rng, n, io, is_da, alive, nc, opts) -> dict:
     added = np.bincount(carrier_owner[target >= 0], minlength=n) * w
     pl_inc = np.concatenate(add_inc + [target])
     pl_code = np.concatenate(add_code + [np.full(target.size, CI[catalogue.EFFECT_CARRIER_CODE])])
-    pl_kind = np.concatenate([np.full(sum(a.size for a in add_inc), 3, np.int8), np.full(target.size, 4, np.int8)])
+    pl_kind = np.concatenate(
+        [np.full(sum(a.size for a in add_inc), 3, np.int8), np.full(target.size, 4, np.int8)]
+    )
     ok = pl_inc >= 0
-    return dict(o_inc=pl_inc[ok], o_code=pl_code[ok], o_kind=pl_kind[ok], indicators=indicators,
-                effect=effect, added=added, has_nda=has_nda, terms=terms)
+    return dict(
+        o_inc=pl_inc[ok],
+        o_code=pl_code[ok],
+        o_kind=pl_kind[ok],
+        indicators=indicators,
+        effect=effect,
+        added=added,
+        has_nda=has_nda,
+        terms=terms,
+    )
 
 
 def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> dict:
@@ -157,11 +218,17 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
     rel = np.where(parent_first, REL["parent"], rel)
     female_off = off["female"][owner]
     intimate = np.isin(rel, INTIMATE)
-    vsex = np.where(intimate, np.where(rng.random(k) < 0.95, ~female_off, female_off),
-                    np.where(rel == REL["parent"], rng.random(k) < 0.7, rng.random(k) < 0.55)).astype(np.int64)
+    vsex = np.where(
+        intimate,
+        np.where(rng.random(k) < 0.95, ~female_off, female_off),
+        np.where(rel == REL["parent"], rng.random(k) < 0.7, rng.random(k) < 0.55),
+    ).astype(np.int64)
     # age offset victim - offender (years)
-    mu = np.select([intimate, rel == REL["parent"], np.isin(rel, (REL["child"], REL["step-child"]))],
-                   [np.where(female_off, 2.0, -2.0), 25.0, -24.0], 0.0)
+    mu = np.select(
+        [intimate, rel == REL["parent"], np.isin(rel, (REL["child"], REL["step-child"]))],
+        [np.where(female_off, 2.0, -2.0), 25.0, -24.0],
+        0.0,
+    )
     sd = np.select([intimate, rel == REL["parent"]], [5.0, 4.0], 8.0)
     shift = np.select([cl == 2, cl == 9, cl == 27], [4.0, 5.0, 9.0], 0.0)
     offset = mu + shift + sd * rng.standard_normal(k)
@@ -169,7 +236,8 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
     # Female Victim/Offenders (cluster 16) or the women of cluster 19; otherwise a small share at random
     prof_all = off["prof"]
     pool_w = np.where(off["female"], 1.0, 0.0) * np.select(
-        [P_CLUSTER[prof_all] == 16, P_CLUSTER[prof_all] == 19], [60.0, 8.0], 1.0)
+        [P_CLUSTER[prof_all] == 16, P_CLUSTER[prof_all] == 19], [60.0, 8.0], 1.0
+    )
     high_vol = np.isin(np.array(engine.P_GROUP)[off["prof"][owner]], ("A", "B"))
     p_off = np.where((pos == 0) & high_vol & ~female_off & intimate, 0.35, 0.03)
     is_off = (rng.random(k) < p_off) & (pool_w.sum() > 0)
@@ -184,16 +252,18 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
     num[new] = NEW_PERSON_BASE + counters.person + np.arange(int(new.sum()))
     counters.person += int(new.sum())
     birth_off = off["birth"]
-    birth = np.where(is_off, birth_off[np.maximum(vic_off, 0)],
-                     birth_off[owner] - (offset * 365.25 * DAY).astype(np.int64))
+    birth = np.where(
+        is_off, birth_off[np.maximum(vic_off, 0)], birth_off[owner] - (offset * 365.25 * DAY).astype(np.int64)
+    )
     sex = np.where(is_off, off["female"][np.maximum(vic_off, 0)].astype(np.int64), vsex)
     eth = np.where(is_off, off["eth"][np.maximum(vic_off, 0)], off["eth"][owner])
     start = np.cumsum(nv) - nv
     return dict(start=start, num=num, birth=birth, sex=sex, eth=eth, rel=rel)
 
 
-def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_code, o_kind, lsoa_codes,
-            counters, opts) -> tuple[dict, int]:
+def _tables(
+    rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_code, o_kind, lsoa_codes, counters, opts
+) -> tuple[dict, int]:
     import pyarrow as pa
 
     io_all, is_da_all = inc["inc_off"], inc["is_da"]
@@ -279,14 +349,20 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
     vic_birth[c_idx] = t_from[c_idx] - (age_child * 365.25 * DAY).astype(np.int64)
     vic_sex[c_idx] = rng.random(c_idx.size) < 0.5
     vic_eth[c_idx] = off["eth"][io[c_idx]]
-    rel[c_idx] = np.where(rng.random(c_idx.size) < 0.75, REL["child"],
-                          np.where(rng.random(c_idx.size) < 0.5, REL["step-child"], REL["other family"]))
+    rel[c_idx] = np.where(
+        rng.random(c_idx.size) < 0.75,
+        REL["child"],
+        np.where(rng.random(c_idx.size) < 0.5, REL["step-child"], REL["other family"]),
+    )
     nd_idx = np.flatnonzero(nd_vic)
     vic_birth[nd_idx] = t_from[nd_idx] - (rng.uniform(16, 75, nd_idx.size) * 365.25 * DAY).astype(np.int64)
     vic_sex[nd_idx] = rng.random(nd_idx.size) < 0.45
     vic_eth[nd_idx] = rng.choice(5, size=nd_idx.size, p=[0.66, 0.23, 0.06, 0.03, 0.02])
-    rel[nd_idx] = rng.choice([REL["stranger"], REL["acquaintance"], REL["friend"], REL["unknown"]],
-                             size=nd_idx.size, p=[0.45, 0.35, 0.1, 0.1])
+    rel[nd_idx] = rng.choice(
+        [REL["stranger"], REL["acquaintance"], REL["friend"], REL["unknown"]],
+        size=nd_idx.size,
+        p=[0.45, 0.35, 0.1, 0.1],
+    )
     # non-DA victimisation of other offenders in the extract ("victimisation of offenders")
     other = nd_idx[rng.random(nd_idx.size) < 0.10]
     if other.size:
@@ -311,8 +387,11 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
     outcome_p = np.array([0.40, 0.15, 0.12, 0.04, 0.03, 0.04, 0.03, 0.02, 0.02, 0.02, 0.01, 0.02, 0.10])
     nda_vals = np.array([1, 8, 4, 6, 16, 15, 18, 14, 10, 20, -1])
     nda_p = np.array([0.30, 0.10, 0.08, 0.05, 0.10, 0.07, 0.10, 0.05, 0.03, 0.02, 0.10])
-    outcome = np.where(is_da, outcome_vals[rng.choice(outcome_vals.size, r, p=outcome_p / outcome_p.sum())],
-                       nda_vals[rng.choice(nda_vals.size, r, p=nda_p / nda_p.sum())])
+    outcome = np.where(
+        is_da,
+        outcome_vals[rng.choice(outcome_vals.size, r, p=outcome_p / outcome_p.sum())],
+        nda_vals[rng.choice(nda_vals.size, r, p=nda_p / nda_p.sum())],
+    )
     outcome = np.where((o_code == CI["92E"]) & (rng.random(r) < 0.3), 7, outcome)
     outcome = np.where(nc_code, -1, outcome)
     outcome = np.where((t_rep < OUTCOMES_2014) & (outcome >= 10), -1, outcome)
@@ -327,7 +406,9 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
         "da_flag": pa.array(da_flag, pa.bool_()),
         "reported_at": ts(t_rep),
         "committed_from": ts(t_from),
-        "committed_to": pa.array(np.where(to_null, 0, t_to), pa.int64(), mask=to_null).cast(pa.timestamp("s")),
+        "committed_to": pa.array(np.where(to_null, 0, t_to), pa.int64(), mask=to_null).cast(
+            pa.timestamp("s")
+        ),
         "lsoa_code": pa.array(lsoa_codes[area].astype(object), pa.string(), mask=lsoa_null),
         "risk_level": pa.array(np.array(RISK + [None], object)[risk], pa.string()),
         "outcome_code": pa.array(np.where(outcome < 0, 0, outcome), pa.int64(), mask=outcome < 0),
@@ -372,8 +453,11 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
     w_num = NEW_PERSON_BASE + counters.person + np.arange(w.size)
     counters.person += w.size
     w_age = rng.integers(8, 70, w.size)
-    w_rel = rng.choice([REL["friend"], REL["other family"], REL["child"], REL["acquaintance"]], size=w.size,
-                       p=[0.3, 0.3, 0.2, 0.2])
+    w_rel = rng.choice(
+        [REL["friend"], REL["other family"], REL["child"], REL["acquaintance"]],
+        size=w.size,
+        p=[0.3, 0.3, 0.2, 0.2],
+    )
     w_age = np.where(w_rel == REL["child"], rng.integers(8, 16, w.size), w_age)
     witnesses = {
         "crime_number": pa.array(crime_number[w], pa.string()),
@@ -397,10 +481,15 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
     custody = {
         "crime_number": pa.array(crime_number[c], pa.string()),
         "person_id": pa.array(_ids("P", person_num[c], 9), pa.string()),
-        "arrested_at": ts(np.minimum(t_rep[c] + rng.exponential(6 * 3600, c.size).astype(np.int64),
-                                     engine.WINDOW_END)),
-        "arrest_reason": pa.array(np.where(np.isin(o_code[c], [CI["L-BRO"], CI["L-BNMO"]]), "breach of order",
-                                           "domestic abuse offence").astype(object), pa.string()),
+        "arrested_at": ts(
+            np.minimum(t_rep[c] + rng.exponential(6 * 3600, c.size).astype(np.int64), engine.WINDOW_END)
+        ),
+        "arrest_reason": pa.array(
+            np.where(
+                np.isin(o_code[c], [CI["L-BRO"], CI["L-BNMO"]]), "breach of order", "domestic abuse offence"
+            ).astype(object),
+            pa.string(),
+        ),
         "clearup": pa.array(clear[rng.choice(4, c.size, p=[0.25, 0.30, 0.20, 0.25])], pa.string()),
     }
 
@@ -421,16 +510,23 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
     mo = main_rows[marker_only[main_rows]]
     mk_rows.append(mo)
     mk_vals.append(np.full(mo.size, "partner-on-partner", object))
-    pop = main_rows[is_da[main_rows] & ~marker_only[main_rows] & np.isin(rel_da[main_rows], INTIMATE)
-                    & (rng.random(main_rows.size) < 0.30)]
+    pop = main_rows[
+        is_da[main_rows]
+        & ~marker_only[main_rows]
+        & np.isin(rel_da[main_rows], INTIMATE)
+        & (rng.random(main_rows.size) < 0.30)
+    ]
     mk_rows.append(pop)
     mk_vals.append(np.full(pop.size, "partner-on-partner", object))
     dvpo = np.flatnonzero(o_code == CI["NC-DVPO"])
     mk_rows.append(dvpo)
     mk_vals.append(np.full(dvpo.size, "domestic violence protection order", object))
     u = rng.random(main_rows.size)
-    for lo, hi, name in ((0.0, 0.003, "honour-based abuse"), (0.003, 0.0035, "forced marriage"),
-                         (0.0035, 0.0036, "female genital mutilation")):
+    for lo, hi, name in (
+        (0.0, 0.003, "honour-based abuse"),
+        (0.003, 0.0035, "forced marriage"),
+        (0.0035, 0.0036, "female genital mutilation"),
+    ):
         sel = main_rows[is_da[main_rows] & (u >= lo) & (u < hi)]
         mk_rows.append(sel)
         mk_vals.append(np.full(sel.size, name, object))
@@ -451,18 +547,38 @@ def _tables(rng, chunk_index, first_offender, off, inc, det, grade, o_inc, o_cod
         "crime_number": pa.array(crime_number[mrows[morder]], pa.string()),
         "marker": pa.array(mvals[morder], pa.string()),
     }
-    tables = dict(crimes=crimes, offenders=offenders, victims=victims, witnesses=witnesses,
-                  relationships=relationships, custody=custody, child_flags=child_flags,
-                  special_interest_markers=markers)
+    tables = dict(
+        crimes=crimes,
+        offenders=offenders,
+        victims=victims,
+        witnesses=witnesses,
+        relationships=relationships,
+        custody=custody,
+        child_flags=child_flags,
+        special_interest_markers=markers,
+    )
     return {k: pa.table(v) for k, v in tables.items()}, int(mid_rows.size)
 
 
 def _participants(first_offender: int, parts: list[dict]):
     import pyarrow as pa
 
-    cols = {k: [] for k in ("person_id", "programme", "cohort", "arm", "referred_on", "selected_on",
-                            "disruption_started_on", "full_engagement_on", "completed_on", "exited_on",
-                            "exit_reason")}
+    cols = {
+        k: []
+        for k in (
+            "person_id",
+            "programme",
+            "cohort",
+            "arm",
+            "referred_on",
+            "selected_on",
+            "disruption_started_on",
+            "full_engagement_on",
+            "completed_on",
+            "exited_on",
+            "exit_reason",
+        )
+    }
 
     def dates(a):
         a = np.asarray(a, np.int64)
@@ -471,18 +587,22 @@ def _participants(first_offender: int, parts: list[dict]):
     tables = []
     for p in parts:
         k = p["person"].size
-        tables.append(pa.table({
-            "person_id": pa.array(_ids("P", first_offender + p["person"] + 1, 9), pa.string()),
-            "programme": pa.array([p["programme"]] * k, pa.string()),
-            "cohort": pa.array(list(p["cohort"]), pa.string()),
-            "arm": pa.array(list(p["arm"]), pa.string()),
-            "referred_on": dates(p["referred"]),
-            "selected_on": dates(p["selected"]),
-            "disruption_started_on": dates(p["disruption"]),
-            "full_engagement_on": dates(p["full"]),
-            "completed_on": dates(p["completed"]),
-            "exited_on": dates(p["exited"]),
-            "exit_reason": pa.array(list(p["reason"]), pa.string()),
-        }))
+        tables.append(
+            pa.table(
+                {
+                    "person_id": pa.array(_ids("P", first_offender + p["person"] + 1, 9), pa.string()),
+                    "programme": pa.array([p["programme"]] * k, pa.string()),
+                    "cohort": pa.array(list(p["cohort"]), pa.string()),
+                    "arm": pa.array(list(p["arm"]), pa.string()),
+                    "referred_on": dates(p["referred"]),
+                    "selected_on": dates(p["selected"]),
+                    "disruption_started_on": dates(p["disruption"]),
+                    "full_engagement_on": dates(p["full"]),
+                    "completed_on": dates(p["completed"]),
+                    "exited_on": dates(p["exited"]),
+                    "exit_reason": pa.array(list(p["reason"]), pa.string()),
+                }
+            )
+        )
     del cols
     return pa.concat_tables(tables)

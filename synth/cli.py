@@ -57,37 +57,75 @@ def _share(text: str) -> float:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("--scale", choices=SCALE_NAMES, default="demo", help="how many offenders (default demo)")
-    parser.add_argument("--seed", type=_seed, default=1, help="random seed, an integer >= 0 (default 1); the "
-                        "same seed and options give byte-identical files")
+    parser.add_argument(
+        "--scale", choices=SCALE_NAMES, default="demo", help="how many offenders (default demo)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=1,
+        help="random seed, an integer >= 0 (default 1); the same seed and options give byte-identical files",
+    )
     parser.add_argument("--out", metavar="DIR", help="output folder (required unless --calibration-report)")
-    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet",
-                        help="file format of the tables (default parquet)")
-    parser.add_argument("--if-missing", action="store_true",
-                        help="do nothing if DIR already holds a complete extract with _truth/")
-    parser.add_argument("--calibration-report", action="store_true",
-                        help="report generated vs target values; with --out DIR: on that extract (generated "
-                             "first if missing); without --out: on demo seed 1 in a temporary folder")
-    parser.add_argument("--drive-effect", type=_effect, default=-0.30,
-                        help="true effect of the DRIVE-like programme on later DA incidents, as a "
-                             "multiplicative change (default -0.30: seed 003, DRIVE -30%%; 0 = no effect)")
-    parser.add_argument("--drive-anchor", choices=("selected", "disruption", "full_engagement"),
-                        default="selected", help="the stage after which the DRIVE effect applies (default "
-                                                 "selected)")
-    parser.add_argument("--drive-share", type=_share, default=0.05,
-                        help="DRIVE cohort size as a share of offenders, over 6 staggered as-of dates "
-                             "(default 0.05)")
-    parser.add_argument("--fd-effect", type=_effect, default=-0.16,
-                        help="true effect of focused deterrence on the treatment arm (default -0.16: the "
-                             "randomised trials of the Braga, Turchan & Weisburd review, "
-                             "research/anchors_domain.md 3.2)")
-    parser.add_argument("--fd-share", type=_share, default=0.01,
-                        help="cap on each focused-deterrence cohort as a share of offenders (default 0.01)")
-    parser.add_argument("--separated-profiles", action="store_true",
-                        help="only four well-separated latent profiles (clusters 5, 2, 24, 13) with a quarter "
-                             "of the usual spread: a clustering-recovery fixture")
-    parser.add_argument("--no-planted-effects", action="store_true",
-                        help="plant no regression terms (effects and nulls)")
+    parser.add_argument(
+        "--format",
+        choices=("parquet", "csv"),
+        default="parquet",
+        help="file format of the tables (default parquet)",
+    )
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing if DIR already holds a complete extract with _truth/",
+    )
+    parser.add_argument(
+        "--calibration-report",
+        action="store_true",
+        help="report generated vs target values; with --out DIR: on that extract (generated "
+        "first if missing); without --out: on demo seed 1 in a temporary folder",
+    )
+    parser.add_argument(
+        "--drive-effect",
+        type=_effect,
+        default=-0.30,
+        help="true effect of the DRIVE-like programme on later DA incidents, as a "
+        "multiplicative change (default -0.30: seed 003, DRIVE -30%%; 0 = no effect)",
+    )
+    parser.add_argument(
+        "--drive-anchor",
+        choices=("selected", "disruption", "full_engagement"),
+        default="selected",
+        help="the stage after which the DRIVE effect applies (default selected)",
+    )
+    parser.add_argument(
+        "--drive-share",
+        type=_share,
+        default=0.05,
+        help="DRIVE cohort size as a share of offenders, over 6 staggered as-of dates (default 0.05)",
+    )
+    parser.add_argument(
+        "--fd-effect",
+        type=_effect,
+        default=-0.16,
+        help="true effect of focused deterrence on the treatment arm (default -0.16: the "
+        "randomised trials of the Braga, Turchan & Weisburd review, "
+        "research/anchors_domain.md 3.2)",
+    )
+    parser.add_argument(
+        "--fd-share",
+        type=_share,
+        default=0.01,
+        help="cap on each focused-deterrence cohort as a share of offenders (default 0.01)",
+    )
+    parser.add_argument(
+        "--separated-profiles",
+        action="store_true",
+        help="only four well-separated latent profiles (clusters 5, 2, 24, 13) with a quarter "
+        "of the usual spread: a clustering-recovery fixture",
+    )
+    parser.add_argument(
+        "--no-planted-effects", action="store_true", help="plant no regression terms (effects and nulls)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     parser.set_defaults(func=run)
 
@@ -122,14 +160,22 @@ def run(args) -> int:
             print(f"dap synth: {out} already holds a complete extract; nothing to do")
         return 0
     try:
-        summary = generate(args.scale, args.seed, out, fmt=args.format, progress=None if not args.quiet else False,
-                           **_options(args))
+        summary = generate(
+            args.scale,
+            args.seed,
+            out,
+            fmt=args.format,
+            progress=None if not args.quiet else False,
+            **_options(args),
+        )
     except SynthError as error:
         raise CliError(str(error)) from None
     if not args.quiet:
         rows = summary["rows"]
-        print(f"dap synth: {summary['offenders']:,} offenders, {rows['crimes']:,} crime records -> {out} "
-              f"({args.format}, seed {args.seed}, {summary['seconds']:.1f} s)")
+        print(
+            f"dap synth: {summary['offenders']:,} offenders, {rows['crimes']:,} crime records -> {out} "
+            f"({args.format}, seed {args.seed}, {summary['seconds']:.1f} s)"
+        )
     return 0
 
 
@@ -154,5 +200,12 @@ def _report(args, out: Path | None) -> int:
     except SynthError as error:
         raise CliError(str(error)) from None
     print()
-    print("all computable targets within tolerance" if ok else "SOME TARGETS ARE OUTSIDE THEIR TOLERANCE")
+    known = [r.target for r in rows if r.status == "OUT" and r.target in calibration.KNOWN_DEVIATIONS]
+    if ok:
+        print(
+            "all computable targets within tolerance"
+            + (f" except the known deviation(s): {', '.join(known)}" if known else "")
+        )
+    else:
+        print("SOME TARGETS ARE OUTSIDE THEIR TOLERANCE")
     return 0 if ok else 1

@@ -29,8 +29,20 @@ CCB_START = int((np.datetime64("2015-12-29T00:00:00", "s") - EPOCH).astype(np.in
 OUTCOMES_2014 = int((np.datetime64("2014-04-01T00:00:00", "s") - EPOCH).astype(np.int64))
 WITNESS_START = int((np.datetime64("2016-01-01T00:00:00", "s") - EPOCH).astype(np.int64))
 
-RELATIONSHIPS = ["partner", "ex-partner", "spouse", "parent", "child", "step-child", "sibling",
-                 "other family", "friend", "acquaintance", "stranger", "unknown"]
+RELATIONSHIPS = [
+    "partner",
+    "ex-partner",
+    "spouse",
+    "parent",
+    "child",
+    "step-child",
+    "sibling",
+    "other family",
+    "friend",
+    "acquaintance",
+    "stranger",
+    "unknown",
+]
 REL = {name: i for i, name in enumerate(RELATIONSHIPS)}
 INTIMATE = np.array([REL["partner"], REL["ex-partner"], REL["spouse"]])
 ETHNICITIES = ["White", "Asian", "Black", "Mixed", "Other"]
@@ -116,7 +128,12 @@ def da_counts(rng, prof: np.ndarray, spread: float) -> np.ndarray:
     if spread < 1.0:  # separated profiles: the median, nearly always
         low1 = np.where(u < 0.97, 1, 2)
         low2 = np.where(u < 0.97, 2, 1)
-    high = np.minimum(DA_CAP, np.maximum(3, np.round(med * np.exp(P_S_DA[prof] * HIGH_VOLUME_SPREAD * spread * rng.standard_normal(n)))))
+    high = np.minimum(
+        DA_CAP,
+        np.maximum(
+            3, np.round(med * np.exp(P_S_DA[prof] * HIGH_VOLUME_SPREAD * spread * rng.standard_normal(n)))
+        ),
+    )
     return np.where(med >= 3, high, np.where(med >= 2, low2, low1)).astype(np.int64)
 
 
@@ -197,8 +214,20 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
     # ~5.3% (7,731 of 145,392) have a missing own age or missing victims' ages: kept, age NULL.
     u = rng.random(n)
     missing = np.where(u < 0.030, 1, np.where(u < 0.053, 2, 0))  # 1 own age, 2 victims' ages
-    return dict(prof=prof, female=female, harm=harm, age_first=age_first, n_da=n_da, n_nda=n_nda,
-                n_vict=n_vict, p_nc=p_nc, p_sub=p_sub, eth=eth, home=home, missing=missing)
+    return dict(
+        prof=prof,
+        female=female,
+        harm=harm,
+        age_first=age_first,
+        n_da=n_da,
+        n_nda=n_nda,
+        n_vict=n_vict,
+        p_nc=p_nc,
+        p_sub=p_sub,
+        eth=eth,
+        home=home,
+        missing=missing,
+    )
 
 
 def _lsoa_near(rng, sorted_scores: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -235,7 +264,9 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
     span = np.where(n_tot > 1, span_years * 365.25, 0.0)
     start = rng.random(n) * (WINDOW_DAYS - span)
     # spells: 1 + Binomial(n-1, 0.3) hot spells per offender, each a centre in the career
-    n_spell = 1 + rng.binomial(np.maximum(n_tot - 1, 0), np.where(n_tot >= SPELL_MANY_N, SPELL_P_MANY, SPELL_P))
+    n_spell = 1 + rng.binomial(
+        np.maximum(n_tot - 1, 0), np.where(n_tot >= SPELL_MANY_N, SPELL_P_MANY, SPELL_P)
+    )
     sp_owner, _ = seg_index(n_spell)
     sp_centre = start[sp_owner] + rng.random(sp_owner.size) * span[sp_owner]
     sp_half = rng.gamma(SPELL_SHAPE, SPELL_SCALE, sp_owner.size)
@@ -249,12 +280,44 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
     day = np.clip(sp_centre[spell] + jitter, 0.0, WINDOW_DAYS - 1.0)
     day = np.floor(day)
     # time of day: DA peaks in the evening and at night; non-DA in the afternoon
-    da_hours = np.array([5, 4, 3, 2, 1.5, 1, 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 3.5, 3.5, 4, 4.5, 5.5, 6.5, 7, 7.5, 7.5,
-                         7, 6], float)
-    nda_hours = np.array([2, 1.5, 1, 0.8, 0.6, 0.5, 0.7, 1.2, 2, 3, 4, 5, 5.5, 5.5, 5.5, 5.5, 5.5, 5, 4.5, 4,
-                          3.5, 3, 2.5, 2.2], float)
-    hour = np.where(is_da, rng.choice(24, m, p=da_hours / da_hours.sum()),
-                    rng.choice(24, m, p=nda_hours / nda_hours.sum()))
+    da_hours = np.array(
+        [5, 4, 3, 2, 1.5, 1, 1, 1.2, 1.5, 2, 2.5, 3, 3.5, 3.5, 3.5, 4, 4.5, 5.5, 6.5, 7, 7.5, 7.5, 7, 6],
+        float,
+    )
+    nda_hours = np.array(
+        [
+            2,
+            1.5,
+            1,
+            0.8,
+            0.6,
+            0.5,
+            0.7,
+            1.2,
+            2,
+            3,
+            4,
+            5,
+            5.5,
+            5.5,
+            5.5,
+            5.5,
+            5.5,
+            5,
+            4.5,
+            4,
+            3.5,
+            3,
+            2.5,
+            2.2,
+        ],
+        float,
+    )
+    hour = np.where(
+        is_da,
+        rng.choice(24, m, p=da_hours / da_hours.sum()),
+        rng.choice(24, m, p=nda_hours / nda_hours.sum()),
+    )
     # weekend bias for cluster 4 ("incidents tended to fall at weekends")
     c4 = (P_CLUSTER[prof[inc_off]] == 4) & is_da & (rng.random(m) < 0.5)
     dow = (np.floor(day).astype(np.int64) + 5) % 7  # 2011-01-01 was a Saturday (dow 5, Monday = 0)
@@ -263,8 +326,11 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
     t_from = WINDOW_START + (day * DAY).astype(np.int64) + hour * 3600 + rng.integers(0, 3600, m)
     # reporting delay: mostly within hours, sometimes days, rarely much later
     u = rng.random(m)
-    delay = np.where(u < 0.85, rng.exponential(1.5 * 3600, m),
-                     np.where(u < 0.98, rng.exponential(5 * DAY, m), rng.exponential(120 * DAY, m)))
+    delay = np.where(
+        u < 0.85,
+        rng.exponential(1.5 * 3600, m),
+        np.where(u < 0.98, rng.exponential(5 * DAY, m), rng.exponential(120 * DAY, m)),
+    )
     t_rep = t_from + delay.astype(np.int64) + 60
     # keep reported times inside the extract window (the extract is selected on record date)
     late = t_rep > WINDOW_END
@@ -297,7 +363,7 @@ def plant_same_day(rng, prof: np.ndarray, inc: dict, share: float) -> int:
     t_from[picks + 1] = evening
     t_rep[picks + 1] = evening + rng.integers(600, 3 * 3600, picks.size)
     # the moved pair stays ordered, but later incidents of the same person may now be earlier:
-    bad = (t_rep[picks + 1] > WINDOW_END)
+    bad = t_rep[picks + 1] > WINDOW_END
     t_rep[picks[bad] + 1] = WINDOW_END - 1
     return int(picks.size)
 
@@ -378,8 +444,17 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
     # areas: DA mostly at home, non-DA more spread
     home = off["home"][io]
     away = rng.random(m) < np.where(is_da, 0.2, 0.55)
-    return dict(main=main, nc=nc, t_from=t_from, t_to=t_to, n_second=n_second, child_extra=child_extra,
-                slot=slot, area=home, away=away)
+    return dict(
+        main=main,
+        nc=nc,
+        t_from=t_from,
+        t_to=t_to,
+        n_second=n_second,
+        child_extra=child_extra,
+        slot=slot,
+        area=home,
+        away=away,
+    )
 
 
 def risk_grades(rng, off: dict, inc: dict, det: dict) -> np.ndarray:

@@ -30,13 +30,17 @@ def make_options(**options) -> Options:
     known = {f.name for f in fields(Options)}
     unknown = set(options) - known
     if unknown:
-        raise SynthError(f"unknown option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        raise SynthError(
+            f"unknown option(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
+        )
     opts = Options(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()})
     for name in ("drive_effect", "fd_effect"):
         value = getattr(opts, name)
         if not -1.0 <= value <= 0.0:
-            raise SynthError(f"{name} must be between -1 and 0 (a multiplicative change in the DA incident "
-                             f"rate; -0.3 = 30% fewer), got {value}")
+            raise SynthError(
+                f"{name} must be between -1 and 0 (a multiplicative change in the DA incident "
+                f"rate; -0.3 = 30% fewer), got {value}"
+            )
     if opts.drive_anchor not in ("selected", "disruption", "full_engagement"):
         raise SynthError("drive_anchor must be one of selected, disruption, full_engagement")
     if not 0 <= opts.drive_share <= 0.2 or not 0 <= opts.fd_share <= 0.2:
@@ -59,8 +63,9 @@ def is_complete(out_dir: Path) -> bool:
     return all((out_dir / f"{t}.{fmt}").is_file() for t in schema.ALL_TABLES)
 
 
-def generate(scale: str | int, seed: int, out_dir, fmt: str = "parquet", progress: bool | None = None,
-             **options) -> dict:
+def generate(
+    scale: str | int, seed: int, out_dir, fmt: str = "parquet", progress: bool | None = None, **options
+) -> dict:
     """Write a synthetic WMP-style extract to ``out_dir`` and return a summary.
 
     scale: ``tiny`` (500 offenders), ``demo`` (10,000), ``wmp`` (145,392), ``national`` (2,907,840), or an
@@ -179,7 +184,8 @@ def _progress(n_chunks: int, total: int, progress: bool | None):
 class _TruthAggregate:
     def __init__(self):
         self.terms = [("offence_type", t) for t in catalogue.PLANTED_TYPES] + [
-            ("offence_code", c) for c in catalogue.PLANTED_CODES]
+            ("offence_code", c) for c in catalogue.PLANTED_CODES
+        ]
         self.n_offenders = 0
         self.n_has_nda = 0
         self.term_counts = [0] * len(self.terms)
@@ -191,7 +197,9 @@ class _TruthAggregate:
         self.cohorts: dict[str, int] = {}
 
     def add_participants(self, table) -> None:
-        for cohort, arm in zip(table.column("cohort").to_pylist(), table.column("arm").to_pylist(), strict=True):
+        for cohort, arm in zip(
+            table.column("cohort").to_pylist(), table.column("arm").to_pylist(), strict=True
+        ):
             key = cohort if arm is None else f"{cohort} {arm}"
             self.cohorts[key] = self.cohorts.get(key, 0) + 1
 
@@ -236,14 +244,17 @@ class _TruthAggregate:
 
         rows = ["term_kind,term,true_effect,planted,prevalence_among_non_da,n_offenders,assignment"]
         for j, (kind, term) in enumerate(self.terms):
-            eff, prev = (catalogue.PLANTED_TYPES[term][:2] if kind == "offence_type"
-                         else catalogue.PLANTED_CODES[term])
+            eff, prev = (
+                catalogue.PLANTED_TYPES[term][:2] if kind == "offence_type" else catalogue.PLANTED_CODES[term]
+            )
             planted = "true" if eff != 0 else "false"
             prev = min(prev * opts.plant_scale, 0.95)
-            rows.append(f'{kind},"{term}",{eff},{planted},{prev:.4f},{self.term_counts[j]},'
-                        '"independent Bernoulli(prevalence) among offenders with >=1 non-DA incident, '
-                        'independent of latent profile; one offence of the term added to one of their '
-                        'non-DA incidents"')
+            rows.append(
+                f'{kind},"{term}",{eff},{planted},{prev:.4f},{self.term_counts[j]},'
+                '"independent Bernoulli(prevalence) among offenders with >=1 non-DA incident, '
+                "independent of latent profile; one offence of the term added to one of their "
+                'non-DA incidents"'
+            )
         (truth_dir / "regression_effects.csv").write_text("\n".join(rows) + "\n")
 
         def ids(parts):
@@ -256,13 +267,13 @@ class _TruthAggregate:
             "DRIVE": {
                 "true_effect": opts.drive_effect,
                 "effect_kind": "multiplicative change in the DA incident rate after the anchor "
-                               "(each later DA incident kept with probability 1 + effect)",
+                "(each later DA incident kept with probability 1 + effect)",
                 "anchor_stage": opts.drive_anchor,
                 "as_of_dates": list(opts.drive_dates),
                 "selection": "per chunk of up to 20,000 offenders: eligible = >=2 DA incidents in the 24 "
-                             "months before the as-of date; RFG = 0.30 recency + 0.35 frequency + 0.35 "
-                             "gravity (percentile ranks); top 3x quota are candidates; the panel picks the "
-                             "quota with probability proportional to score^8",
+                "months before the as-of date; RFG = 0.30 recency + 0.35 frequency + 0.35 "
+                "gravity (percentile ranks); top 3x quota are candidates; the panel picks the "
+                "quota with probability proportional to score^8",
                 "cohort_sizes": {k: v for k, v in self.cohorts.items() if k.startswith("DRIVE")},
                 "n_affected": len(drive_ids),
                 "affected_person_ids": drive_ids,
@@ -271,12 +282,12 @@ class _TruthAggregate:
             "focused deterrence": {
                 "true_effect": opts.fd_effect,
                 "effect_kind": "multiplicative change in the DA incident rate after randomisation, "
-                               "treatment arm only",
+                "treatment arm only",
                 "anchor_stage": "selected (randomisation date)",
                 "cohort_dates": list(opts.fd_dates),
                 "selection": "eligible = >=3 DA incidents in the 12 months before the cohort date, not a "
-                             "DRIVE participant, not in an earlier cohort; capped at fd_share of the chunk's "
-                             "offenders (random subset); randomised 50/50",
+                "DRIVE participant, not in an earlier cohort; capped at fd_share of the chunk's "
+                "offenders (random subset); randomised 50/50",
                 "cohort_sizes": {k: v for k, v in self.cohorts.items() if k.startswith("FD")},
                 "n_affected": len(fd_ids),
                 "affected_person_ids": fd_ids,
@@ -288,11 +299,11 @@ class _TruthAggregate:
         edges = {
             "midnight_pairs": self.midnight,
             "midnight_pairs_note": "incidents whose first offence was committed before midnight and the others "
-                                   "after it, all with one reported_at: the grouping rule makes two incidents",
+            "after it, all with one reported_at: the grouping rule makes two incidents",
             "same_day_separate_reports": self.same_day,
             "same_day_note": "pairs of DA incidents of one offender committed on the same date but reported "
-                             "separately (different reported_at): two incidents (approximate: a pair can "
-                             "lose a member to programme thinning)",
+            "separately (different reported_at): two incidents (approximate: a pair can "
+            "lose a member to programme thinning)",
         }
         (truth_dir / "edge_cases.json").write_text(json.dumps(edges, indent=2) + "\n")
         from synth.truth_readme import README

@@ -61,18 +61,22 @@ def run_drive(rng, n: int, io, is_da, alive, t_rep, sev, opts) -> dict:
         elig = np.flatnonzero((freq >= 2) & ~chosen)
         if q == 0 or elig.size == 0:
             continue
-        score = (0.30 * _pct_rank(-days_since[elig]) + 0.35 * _pct_rank(freq[elig] + 1e-3 * grav[elig])
-                 + 0.35 * _pct_rank(grav[elig]))
+        score = (
+            0.30 * _pct_rank(-days_since[elig])
+            + 0.35 * _pct_rank(freq[elig] + 1e-3 * grav[elig])
+            + 0.35 * _pct_rank(grav[elig])
+        )
         top = elig[np.argsort(-score, kind="stable")[: min(3 * q, elig.size)]]
         top_score = np.sort(score)[::-1][: top.size]
-        w = top_score ** 8
+        w = top_score**8
         pick = rng.choice(top.size, size=min(q, top.size), replace=False, p=w / w.sum())
         people = top[np.sort(pick)]
         chosen[people] = True
         rows.append(_drive_stages(rng, people, asof, f"DRIVE cohort {k + 1}"))
     rows = _concat(rows)
     anchor_col = {"selected": "selected", "full_engagement": "full", "disruption": "disruption"}[
-        opts.drive_anchor]
+        opts.drive_anchor
+    ]
     anchor = np.full(n, -1, np.int64)
     if rows["person"].size:
         a = rows[anchor_col]
@@ -112,10 +116,18 @@ def _drive_stages(rng, people: np.ndarray, asof: int, cohort: str) -> dict:
     exited = np.where(late, -1, exited)
     reason = np.where(late, -1, reason)
     engaged = np.where(engaged > end, -1, engaged)
-    return dict(person=people, cohort=np.full(k, cohort, object), arm=np.full(k, None, object),
-                referred=referred, selected=np.full(k, sel), disruption=disrupted, full=engaged,
-                completed=completed, exited=exited,
-                reason=np.array([DRIVE_EXITS[r] if r >= 0 else None for r in reason], object))
+    return dict(
+        person=people,
+        cohort=np.full(k, cohort, object),
+        arm=np.full(k, None, object),
+        referred=referred,
+        selected=np.full(k, sel),
+        disruption=disrupted,
+        full=engaged,
+        completed=completed,
+        exited=exited,
+        reason=np.array([DRIVE_EXITS[r] if r >= 0 else None for r in reason], object),
+    )
 
 
 def run_focused_deterrence(rng, n: int, io, is_da, alive, t_rep, exclude: np.ndarray, opts) -> dict:
@@ -141,12 +153,27 @@ def run_focused_deterrence(rng, n: int, io, is_da, alive, t_rep, exclude: np.nda
         notified = np.where(treat, sel + rng.integers(1, 11, m), -1)
         removed = treat & (rng.random(m) < 0.07)
         exited = np.where(treat, np.where(removed, sel + rng.integers(10, 121, m), sel + 365), -1)
-        reason = np.array([("removed - victim risk" if r else "completed") if t else None
-                           for t, r in zip(treat, removed, strict=True)], object)
-        rows.append(dict(person=elig, cohort=np.full(m, f"FD cohort {k + 1}", object),
-                         arm=np.where(treat, "treatment", "control").astype(object),
-                         referred=np.full(m, sel - 14), selected=np.full(m, sel), disruption=notified,
-                         full=np.full(m, -1), completed=np.full(m, -1), exited=exited, reason=reason))
+        reason = np.array(
+            [
+                ("removed - victim risk" if r else "completed") if t else None
+                for t, r in zip(treat, removed, strict=True)
+            ],
+            object,
+        )
+        rows.append(
+            dict(
+                person=elig,
+                cohort=np.full(m, f"FD cohort {k + 1}", object),
+                arm=np.where(treat, "treatment", "control").astype(object),
+                referred=np.full(m, sel - 14),
+                selected=np.full(m, sel),
+                disruption=notified,
+                full=np.full(m, -1),
+                completed=np.full(m, -1),
+                exited=exited,
+                reason=reason,
+            )
+        )
         anchor[elig[treat]] = asof + DAY - 1
     rows = _concat(rows)
     keep = 1.0 + opts.fd_effect
@@ -155,11 +182,23 @@ def run_focused_deterrence(rng, n: int, io, is_da, alive, t_rep, exclude: np.nda
     return dict(rows=rows, affected=np.flatnonzero(anchor >= 0), removed=removed_n)
 
 
-_COLS = ["person", "cohort", "arm", "referred", "selected", "disruption", "full", "completed", "exited",
-         "reason"]
+_COLS = [
+    "person",
+    "cohort",
+    "arm",
+    "referred",
+    "selected",
+    "disruption",
+    "full",
+    "completed",
+    "exited",
+    "reason",
+]
 
 
 def _concat(parts: list[dict]) -> dict:
     if not parts:
-        return {c: np.array([], dtype=object if c in ("cohort", "arm", "reason") else np.int64) for c in _COLS}
+        return {
+            c: np.array([], dtype=object if c in ("cohort", "arm", "reason") else np.int64) for c in _COLS
+        }
     return {c: np.concatenate([p[c] for p in parts]) for c in _COLS}

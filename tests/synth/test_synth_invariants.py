@@ -40,8 +40,15 @@ def test_every_contract_table_with_exact_names_and_types(extract):
             else:
                 assert field.type == want.type, (table, field.name)
     ref = pq.read_schema(extract / "ref_offences.parquet")
-    assert ref.names == ["offence_code", "offence_description", "offence_group", "ons_css_weight", "cchi_days",
-                         "substance_related", "weight_source"]
+    assert ref.names == [
+        "offence_code",
+        "offence_description",
+        "offence_group",
+        "ons_css_weight",
+        "cchi_days",
+        "substance_related",
+        "weight_source",
+    ]
     assert pq.read_schema(extract / "ref_lsoa.parquet").names == ["lsoa_code", "imd_score", "imd_decile"]
     assert pq.read_schema(extract / "offence_types.parquet").names == ["offence_code", "offence_type"]
     assert is_complete(extract)
@@ -52,7 +59,14 @@ def test_keys_unique_and_every_crime_has_an_offender(tables):
     assert len(crimes) > 1000
     assert crimes["crime_number"].is_unique
     assert set(offenders["crime_number"]) == set(crimes["crime_number"])
-    for name in ("victims", "witnesses", "relationships", "custody", "child_flags", "special_interest_markers"):
+    for name in (
+        "victims",
+        "witnesses",
+        "relationships",
+        "custody",
+        "child_flags",
+        "special_interest_markers",
+    ):
         assert set(tables[name]["crime_number"]) <= set(crimes["crime_number"]), name
     assert set(tables["victims"]["crime_number"]) <= set(tables["relationships"]["crime_number"])
     pp = tables["programme_participants"]
@@ -113,8 +127,15 @@ def test_reference_data_is_rich_and_documented(tables):
     assert ref["weight_source"].str.len().gt(0).all()
     assert ref["weight_source"].str.startswith("published").sum() >= 10
     assert (ref["ons_css_weight"] >= 0).all()
-    for group in ("violence against the person", "sexual offences", "theft", "drug offences",
-                  "possession of weapons", "public order", "non-crime"):
+    for group in (
+        "violence against the person",
+        "sexual offences",
+        "theft",
+        "drug offences",
+        "possession of weapons",
+        "public order",
+        "non-crime",
+    ):
         assert (ref["offence_group"] == group).any(), group
     lsoa = tables["ref_lsoa"]
     assert len(lsoa) == 1700
@@ -132,8 +153,14 @@ def test_shipped_reference_files_match_the_catalogue(tmp_path):
 
 def test_truth_files(extract, tables):
     truth = extract / "_truth"
-    for name in ("offender_profiles.parquet", "regression_effects.csv", "programme_effects.json",
-                 "edge_cases.json", "summary.json", "README.txt"):
+    for name in (
+        "offender_profiles.parquet",
+        "regression_effects.csv",
+        "programme_effects.json",
+        "edge_cases.json",
+        "summary.json",
+        "README.txt",
+    ):
         assert (truth / name).is_file(), name
     prof = pd.read_parquet(truth / "offender_profiles.parquet")
     assert set(prof["person_id"]) == set(tables["offenders"]["person_id"])
@@ -196,12 +223,16 @@ def test_csv_round_trip_equals_parquet(extract, tables, tmp_path):
         for col, kind in dict(schema.CONTRACT.get(name, [])).items():
             a, b = from_csv[col], from_pq[col]
             if kind in ("timestamp", "date"):
-                assert (pd.to_datetime(a).fillna(pd.Timestamp(0)) == pd.to_datetime(b).fillna(pd.Timestamp(0))).all()
+                assert (
+                    pd.to_datetime(a).fillna(pd.Timestamp(0)) == pd.to_datetime(b).fillna(pd.Timestamp(0))
+                ).all()
             elif kind == "int64":
                 assert (a.astype("Int64").fillna(-1) == b.astype("Int64").fillna(-1)).all(), (name, col)
             else:
-                assert (a.astype(object).where(a.notna(), None).tolist()
-                        == b.astype(object).where(b.notna(), None).tolist()), (name, col)
+                assert (
+                    a.astype(object).where(a.notna(), None).tolist()
+                    == b.astype(object).where(b.notna(), None).tolist()
+                ), (name, col)
     text = (out / "crimes.csv").read_text().splitlines()
     assert text[0].startswith('"crime_number","record_type"')
     assert ",true," in "\n".join(text[1:50]) or ",false," in "\n".join(text[1:50])
@@ -244,9 +275,11 @@ def test_bad_options_are_clear_errors(tmp_path, capsys):
         generate("tiny", 1, tmp_path / "x", drive_effect=0.5)
     with pytest.raises(SynthError, match="unknown option"):
         generate("tiny", 1, tmp_path / "x", bogus=1)
-    for argv, message in ((["synth", "--scale", "huge", "--out", str(tmp_path / "y")], "invalid choice"),
-                          (["synth", "--seed", "-3", "--out", str(tmp_path / "y")], "seed must be"),
-                          (["synth", "--drive-effect", "2", "--out", str(tmp_path / "y")], "between -1 and 0")):
+    for argv, message in (
+        (["synth", "--scale", "huge", "--out", str(tmp_path / "y")], "invalid choice"),
+        (["synth", "--seed", "-3", "--out", str(tmp_path / "y")], "seed must be"),
+        (["synth", "--drive-effect", "2", "--out", str(tmp_path / "y")], "between -1 and 0"),
+    ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2
@@ -267,7 +300,9 @@ def test_if_missing_keeps_a_complete_extract(tmp_path, capsys):
     assert "nothing to do" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     (out / "_truth" / "summary.json").unlink()
-    assert main(["synth", "--scale", "tiny", "--seed", "2", "--out", str(out), "--if-missing", "--quiet"]) == 0
+    assert (
+        main(["synth", "--scale", "tiny", "--seed", "2", "--out", str(out), "--if-missing", "--quiet"]) == 0
+    )
     assert is_complete(out)
 
 
