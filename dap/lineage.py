@@ -40,7 +40,7 @@ MANIFEST_HTML_PARTS = ("audit", "manifest.html")
 OPENLINEAGE_PARTS = ("lineage", "openlineage.jsonl")
 OPENLINEAGE_NAMESPACE = "da_platform"
 OPENLINEAGE_LOG_VARIABLE = "DA_OPENLINEAGE_LOG"
-PRODUCER = "https://github.com/da-perpetrator-platform/da-perpetrator-platform/tree/main/orchestration"
+PRODUCER = "urn:da-perpetrator-platform:orchestration"
 
 # The packages whose versions decide what a run computes.
 PINNED_PACKAGES = (

@@ -6,7 +6,7 @@ marts ──ml──▶ analytics.* (typology, regressions, evaluation) ──�
 
 import dagster as dg
 
-from orchestration.defs import ingest, operations, publish, quality, transform
+from orchestration.defs import ingest, lineage, operations, publish, quality, transform
 from orchestration.resources import default_platform
 
 DOMAINS = [ingest.defs, transform.defs, quality.defs]
@@ -29,6 +29,8 @@ def _all_asset_keys(parts: list[dg.Definitions]) -> set[dg.AssetKey]:
     return found
 
 
+# Lineage: dbt docs and the run's audit manifest wait for every other asset; publish waits for them.
+DOMAINS.append(lineage.build_defs(_all_asset_keys(DOMAINS), transform.dbt_models.keys))
 publish_asset = publish.build_publish_asset(_all_asset_keys(DOMAINS))
 
 refresh_all = dg.define_asset_job(
@@ -36,6 +38,7 @@ refresh_all = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Rebuild everything from the extract in DA_EXTRACT_DIR and publish it if every blocking check passes.",
     executor_def=dg.in_process_executor,
+    hooks={lineage.openlineage_failure_hook},
 )
 
 defs = dg.Definitions.merge(

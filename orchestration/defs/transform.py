@@ -18,6 +18,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dap import settings
+from orchestration.lib import column_lineage
 from orchestration.resources import PlatformResource
 
 DBT_PROFILES_DIR = settings.DBT_PROJECT_DIR
@@ -107,7 +108,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform:
     os.environ["DA_DBT_WAREHOUSE"] = str(platform.resolved_warehouse_path)
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     events = list(invocation.stream())
-    yield from _attach_table_metadata(platform, events)
+    # Column lineage is computed after dbt finished (see orchestration.lib.column_lineage).
+    yield from column_lineage.attach(invocation, _attach_table_metadata(platform, events), platform)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed: see the failed models and tests above",
