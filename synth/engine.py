@@ -76,6 +76,7 @@ DA_CRIME = {k: _mix(v) for k, v in catalogue.DA_CRIME_MIX.items()}
 DA_SECOND = _mix(catalogue.DA_SECONDARY_MIX)
 DA_SERIOUS = _mix(catalogue.DA_SERIOUS_MIX)
 DA_CHILD = _mix(catalogue.DA_CHILD_MIX)
+DA_GRAVEST = _mix({"19C": 0.6, "5D": 0.3, "2": 0.05, "1": 0.05})
 NDA = {k: _mix(v) for k, v in catalogue.NDA_MIX.items()}
 DA_MIX_NAMES = list(DA_CRIME)
 NDA_MIX_NAMES = list(NDA)
@@ -192,12 +193,16 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
 
     n_da = da_counts(rng, prof, spread)
     has_nda = rng.random(n) < P_P_NDA[prof]
+    if opts.separated_profiles:  # every member of a profile has non-DA history, or none has
+        has_nda = P_P_NDA[prof] >= 0.5
     n_nda = np.where(has_nda, lognormal_count(rng, P_MED_NDA[prof], P_S_NDA[prof] * spread), 0)
     n_vict = np.minimum(lognormal_count(rng, P_MED_VICT[prof], np.full(n, 0.35 * spread)), n_da)
 
     # Heterogeneous propensities around the profile's shares (beta with concentration 4).
     conc = 4.0 if not opts.separated_profiles else 40.0
     p_nc = rng.beta(np.maximum(P_NC[prof] * conc, 0.05), np.maximum((1 - P_NC[prof]) * conc, 0.05))
+    if opts.separated_profiles:  # Catastrophic Offenders: crimes only
+        p_nc = np.where(P_CLUSTER[prof] == 24, 0.0, p_nc)
     p_sub = rng.beta(np.maximum(P_SUB_DA[prof] * 3, 0.05), np.maximum((1 - P_SUB_DA[prof]) * 3, 0.05))
 
     # Ethnicity is descriptive only (never a clustering variable): 23% Asian overall, 45% in cluster 23.
@@ -391,6 +396,9 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
     p_serious = 1.0 / (1.0 + np.exp(SERIOUS_A - SERIOUS_B * h[crd]))
     esc = crd[rng.random(crd.size) < p_serious]
     main[esc] = sample_codes(rng, DA_SERIOUS, esc.size)
+    if opts.separated_profiles:  # Catastrophic Offenders: only the gravest offences (rape, GBH, homicide)
+        cat = crd[P_CLUSTER[prof[io[crd]]] == 24]
+        main[cat] = sample_codes(rng, DA_GRAVEST, cat.size)
     # controlling or coercive behaviour is an offence only from 29 Dec 2015: earlier it is harassment
     early_ccb = (main == CI["8U"]) & (t_rep < CCB_START)
     main[early_ccb] = CI["8L"]

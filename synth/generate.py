@@ -79,8 +79,11 @@ def generate(
       drive_dates           as-of dates of the staggered DRIVE selections (ISO strings)
       fd_effect (-0.16)     true effect of focused deterrence on the treatment arm
       fd_dates              the two randomisation dates; fd_share (0.01) cap on each cohort's size
-      separated_profiles (False)  only four latent profiles (clusters 5, 2, 24, 13) with a quarter of the
-                    usual within-profile spread: a clustering-recovery fixture
+      separated_profiles (False)  only four latent profiles (clusters 5, 2, 24, 13), equally likely, with a
+                    quarter of the usual within-profile spread; in this mode every member of profile 2 has
+                    non-DA history and no member of the others has, and profile 24's DA records are all
+                    grave crimes (rape, GBH with intent, attempted murder, homicide): a
+                    clustering-recovery fixture
       plant_scale (1.0)     multiplies the prevalences of the planted regression terms (0 = none)
       edge_share (0.01)     share of eligible incidents made into grouping edge cases
     """
