@@ -246,14 +246,14 @@ def programme_evaluation(context: dg.AssetExecutionContext, config: EvaluationAs
 
     problems = result.participant_problems
     yield dg.AssetCheckResult(
-        check_name="participants_valid", asset_key=analytics("effect_estimates"), passed=len(problems) == 0,
+        check_name="participants_valid", asset_key=analytics("effect_estimates"), passed=bool(len(problems) == 0),
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"n_problems": len(problems),
                   "problems": dg.MetadataValue.json(problems.head(50).to_dict(orient="records"))})
     balance = tables["balance"]
     worst = float(balance["smd_after"].abs().max()) if len(balance) else 0.0
     yield dg.AssetCheckResult(
-        check_name="balance_smd_below_0_1", asset_key=analytics("balance"), passed=worst < 0.1,
+        check_name="balance_smd_below_0_1", asset_key=analytics("balance"), passed=bool(worst < 0.1),
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"worst_abs_smd_after": worst,
                   "over_0_1": dg.MetadataValue.json(
@@ -262,7 +262,7 @@ def programme_evaluation(context: dg.AssetExecutionContext, config: EvaluationAs
     rates = tables["reoffending_rates"]
     yield dg.AssetCheckResult(
         check_name="censoring_reported", asset_key=analytics("reoffending_rates"),
-        passed=bool(len(rates)) and rates["n_censored"].notna().all(), severity=dg.AssetCheckSeverity.WARN,
+        passed=bool(len(rates) and rates["n_censored"].notna().all()), severity=dg.AssetCheckSeverity.WARN,
         metadata={"n_censored_total": int(rates["n_censored"].sum()) if len(rates) else 0,
                   "share_censored_max": float((rates["n_censored"] / (rates["n_people"] + rates["n_censored"])
                                                .where(lambda s: s > 0)).max()) if len(rates) else 0.0})
