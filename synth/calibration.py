@@ -3,6 +3,9 @@
 Incidents are built with the platform's grouping rule (same offender, identical reported_at, same calendar
 date of committed_from); an incident is DA if any offence has da_flag or a DA special-interest marker.
 Targets that need the clustering (group shares, PCA, silhouette) are left to the platform.
+
+The targets are read from ../shared/spec/calibration-targets.csv when it is there, else from
+synth/calibration-targets.csv, a verbatim copy of that file shipped so the command works on its own.
 """
 
 from __future__ import annotations
