@@ -145,7 +145,9 @@ def main() -> None:
     settings = ClaraSettings(
         samples=sweep_config.samples, sampsize_base=sweep_config.sampsize_base,
         sampsize_per_k=sweep_config.sampsize_per_k, sampler=sweep_config.sampler, method=sweep_config.method,
-        init=sweep_config.init, restart_from_best=sweep_config.restart_from_best, seed=sweep_config.seed,
+        init=sweep_config.init, restart_from_best=sweep_config.restart_from_best,
+        polish_iterations=sweep_config.polish_iterations, polish_candidates=sweep_config.polish_candidates,
+        seed=sweep_config.seed,
     )  # fmt: skip
     ks = list(range(sweep_config.k_min, sweep_config.k_max + 1))
     start = time.perf_counter()
@@ -158,7 +160,8 @@ def main() -> None:
     final_settings = ClaraSettings(
         samples=final_config.samples, sampsize_base=final_config.sampsize, sampsize_per_k=0,
         sampler=final_config.sampler, method=final_config.method, init=final_config.init,
-        restart_from_best=final_config.restart_from_best, seed=final_config.seed,
+        restart_from_best=final_config.restart_from_best, polish_iterations=final_config.polish_iterations,
+        polish_candidates=final_config.polish_candidates, seed=final_config.seed,
     )  # fmt: skip
     typology = fit_typology(x, ids, chosen, final_settings)
     total = sweep_seconds + typology.seconds

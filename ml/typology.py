@@ -89,6 +89,8 @@ class ClaraSettings:
     method: str = "fasterpam"
     init: str = "build"
     restart_from_best: bool = True
+    polish_iterations: int = 2
+    polish_candidates: int = 64
     seed: int = 0
 
     def sampsize(self, k: int, n: int) -> int:
@@ -105,6 +107,8 @@ class ClaraSettings:
             method=self.method,
             init=self.init,
             restart_from_best=self.restart_from_best,
+            polish_candidates=self.polish_candidates,
+            polish_iterations=self.polish_iterations,
         )
 
 

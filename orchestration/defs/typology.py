@@ -78,6 +78,10 @@ class KSweepConfig(dg.Config):
     """How each sample's PAM starts: `build` (as R) or `random`."""
     restart_from_best: bool = True
     """Also cluster each later sample from the best medoids so far and keep the better (never worse than R)."""
+    polish_iterations: int = 2
+    """Alternating refinement of the best medoids on all offenders (never raises the objective); 0 = R alone."""
+    polish_candidates: int = 64
+    """Members nearest each cluster's mean tried as its new medoid in each refinement step."""
     seed: int = 0
     subsample_size: int = 20_000
     """Rows of the fixed subsample on which the exact silhouette is computed (a float32 matrix of
@@ -105,6 +109,8 @@ class FinalFitConfig(dg.Config):
     init: str = "random"
     """`random` is as good as `build` on 2,000-row samples and several times cheaper."""
     restart_from_best: bool = True
+    polish_iterations: int = 3
+    polish_candidates: int = 128
     seed: int = 0
 
 
@@ -198,7 +204,8 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
     settings = typ.ClaraSettings(
         samples=config.samples, sampsize_base=config.sampsize_base, sampsize_per_k=config.sampsize_per_k,
         sampler=config.sampler, method=config.method, init=config.init,
-        restart_from_best=config.restart_from_best, seed=config.seed,
+        restart_from_best=config.restart_from_best, polish_iterations=config.polish_iterations,
+        polish_candidates=config.polish_candidates, seed=config.seed,
     )  # fmt: skip
     k_values = range(config.k_min, min(config.k_max, len(x) - 1) + 1)
     start = time.perf_counter()
@@ -271,7 +278,8 @@ def offender_clusters(context: dg.AssetExecutionContext, config: FinalFitConfig,
         k = config.k or int(read_table(con, "analytics.k_selection")["chosen_k"].iloc[0])
         settings = typ.ClaraSettings(
             samples=config.samples, sampsize_base=config.sampsize, sampsize_per_k=0, sampler=config.sampler,
-            method=config.method, init=config.init, restart_from_best=config.restart_from_best, seed=config.seed,
+            method=config.method, init=config.init, restart_from_best=config.restart_from_best,
+            polish_iterations=config.polish_iterations, polish_candidates=config.polish_candidates, seed=config.seed,
         )  # fmt: skip
         typology = typ.fit_typology(x, ids, k, settings)
         clusters = typology.offender_clusters()

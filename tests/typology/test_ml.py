@@ -112,7 +112,7 @@ def test_clara_forces_the_best_medoids_into_later_samples(monkeypatch):
         return sample
 
     monkeypatch.setattr(clara_mod, "draw_sample", spy)
-    result = clara_mod.clara(x, 3, samples=4, seed=3)
+    result = clara_mod.clara(x, 3, samples=4, seed=3, polish_iterations=0)
     assert seen[0][0] is None
     for forced, sample in seen[1:]:
         assert forced is not None and set(forced) <= set(sample)
@@ -125,13 +125,17 @@ def test_clara_forces_the_best_medoids_into_later_samples(monkeypatch):
     assert np.array_equal(result.labels[result.medoids], np.arange(3))
 
 
-def test_restart_never_loses_to_r_style_build_only():
+def test_restart_and_polish_never_lose_to_r_style_build_only():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(3000, 5))
     for k in (4, 9):
-        plain = clara_mod.clara(x, k, samples=5, sampler="r", restart_from_best=False)
-        better = clara_mod.clara(x, k, samples=5, sampler="r", restart_from_best=True)
-        assert better.objective <= plain.objective + 1e-12
+        plain = clara_mod.clara(x, k, samples=5, sampler="r", restart_from_best=False, polish_iterations=0)
+        restarted = clara_mod.clara(x, k, samples=5, sampler="r", restart_from_best=True, polish_iterations=0)
+        polished = clara_mod.clara(x, k, samples=5, sampler="r", restart_from_best=True, polish_iterations=3)
+        assert restarted.objective <= plain.objective + 1e-12
+        assert polished.objective <= restarted.objective + 1e-12
+        d = np.sqrt(((x[:, None, :] - x[polished.medoids][None]) ** 2).sum(-1))
+        assert np.isclose(polished.objective, d.min(axis=1).mean())
 
 
 def test_subsample_silhouette_matches_sklearn():
