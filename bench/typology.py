@@ -71,19 +71,32 @@ def run_r_clara(x: np.ndarray, ks: list[int], samples: int, base: int, per_k: in
     return pd.DataFrame(rows)
 
 
-def _warehouse_with_marts(scale: str) -> Path | None:
-    """A DuckDB warehouse with marts.dim_offenders built from the benchmark extract (cached)."""
-    warehouse = BENCH_DIR / f"warehouse_{scale}.duckdb"
-    if warehouse.exists():
+def _has_marts(warehouse: Path) -> bool:
+    if not warehouse.exists():
+        return False
+    try:
         con = duckdb.connect(str(warehouse), read_only=True)
-        try:
-            ready = con.execute(
+    except duckdb.Error:  # being written by another benchmark right now
+        return False
+    try:
+        return bool(
+            con.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema='marts' AND table_name='dim_offenders'"
             ).fetchone()[0]
-        finally:
-            con.close()
-        if ready:
-            return warehouse
+        )
+    finally:
+        con.close()
+
+
+def _warehouse_with_marts(scale: str) -> Path | None:
+    """A DuckDB warehouse with marts.dim_offenders built from the benchmark extract: the shared benchmark
+    warehouse if another benchmark has built it, otherwise this benchmark's own (cached)."""
+    shared = BENCH_DIR / f"warehouse_{scale}.duckdb"
+    if _has_marts(shared):
+        return shared
+    warehouse = BENCH_DIR / f"warehouse_{scale}_typology.duckdb"
+    if _has_marts(warehouse):
+        return warehouse
     extract = ensure_extract(scale)
     try:
         from dap import settings
