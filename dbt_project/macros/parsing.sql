@@ -36,8 +36,11 @@
     {%- elif kind == 'int' -%} {{ parse_int(column) }}
     {%- elif kind == 'double' -%} try_cast({{ clean_text(column) }} as double)
     {%- elif kind == 'bool' -%} {{ parse_bool(column) }}
-    {%- elif kind == 'date' -%} try_cast({{ clean_text(column) }} as date)
-    {%- elif kind == 'timestamp' -%} try_cast({{ clean_text(column) }} as timestamp)
+    {#- Fast path for the contract's own formats; anything else ISO-like through a (slower) cast. -#}
+    {%- elif kind == 'date' -%}
+        coalesce(cast(try_strptime({{ column }}, '%Y-%m-%d') as date), try_cast({{ clean_text(column) }} as date))
+    {%- elif kind == 'timestamp' -%}
+        coalesce(try_strptime({{ column }}, '%Y-%m-%d %H:%M:%S'), try_cast({{ clean_text(column) }} as timestamp))
     {%- else -%} {{ exceptions.raise_compiler_error("unknown column kind " ~ kind) }}
     {%- endif -%}
 {%- endmacro %}

@@ -22,14 +22,15 @@
     {%- for column in wmp_contract()[table] if column[2] -%}
         {%- do checks.append({
             'rule': 'required_missing',
-            'when': clean_text(adapter.quote(column[0])) ~ ' is null',
+            'when': (column[0] ~ '__value is null and ' if column[1] != 'sex' else '')
+                ~ clean_text(adapter.quote(column[0])) ~ ' is null',
             'reason': "'required column " ~ column[0] ~ " is empty'",
         }) -%}
     {%- endfor -%}
     {%- for column in wmp_contract()[table] if column[1] in ('int', 'double', 'bool', 'date', 'timestamp') -%}
         {%- do checks.append({
             'rule': 'unparseable',
-            'when': clean_text(adapter.quote(column[0])) ~ ' is not null and ' ~ column[0] ~ '__value is null',
+            'when': column[0] ~ '__value is null and ' ~ clean_text(adapter.quote(column[0])) ~ ' is not null',
             'reason': "'" ~ column[0] ~ " ' || " ~ quoted(adapter.quote(column[0])) ~ " || ' is not a valid "
                 ~ column[1] ~ "'",
         }) -%}
@@ -89,64 +90,24 @@
     }) }}
 {%- endmacro %}
 
-{#- `rule` and `reason` of the first check that holds (NULL, NULL when none does). -#}
-{% macro rule_and_reason(checks) -%}
-    {%- if checks | length == 0 -%}
-    cast(null as varchar) as rule,
-    cast(null as varchar) as reason
-    {%- else -%}
-    case
-        {%- for check in checks %}
-        when {{ check.when }} then '{{ check.rule }}'
-        {%- endfor %}
-    end as rule,
-    case
-        {%- for check in checks %}
-        when {{ check.when }} then {{ check.reason }}
-        {%- endfor %}
-    end as reason
-    {%- endif -%}
-{%- endmacro %}
-
-{#- The last rule of a table with a key: among rows that passed every other rule, the one with the lowest
-    _row_number is kept and later ones are quarantined (so a bad first copy never hides a good later one). -#}
-{% macro select_with_duplicate_rule(relation, keys, rule) -%}
-    {#- continues the caller's WITH list -#}
-    , ranked_for_duplicates as (
-        select
-            *,
-            row_number() over (
-                partition by {{ keys | join(', ') }} order by (rule is not null), _row_number
-            ) as _duplicate_rank,
-            min(_row_number) filter (where rule is null) over (partition by {{ keys | join(', ') }})
-                as _kept_row_number
-        from {{ relation }}
-    )
-
-    select
-        * exclude (rule, reason, _duplicate_rank, _kept_row_number),
-        case when rule is null and _duplicate_rank > 1 then '{{ rule }}' else rule end as rule,
-        case
-            when rule is null and _duplicate_rank > 1
-                then 'duplicate {{ keys | join(" + ") | replace("__value", "") }} '
-                    || {{ quoted("concat_ws(' + ', " ~ keys | join(', ') ~ ")") }}
-                    || ': row ' || _kept_row_number || ' was kept'
-            else reason
-        end as reason
-    from ranked_for_duplicates
-{%- endmacro %}
-
-{#- Quarantine table: the raw row as it arrived (text), its _row_number, the rule and the reason. -#}
+{#- Quarantine table: the raw row as it arrived (text), its _row_number, the rule and the reason (reasons
+    are built here, for the few quarantined rows only). -#}
 {% macro quarantined_rows(table) -%}
+    {%- set checks = wmp_checks(table) -%}
     select
         {%- for column in wmp_contract()[table] %}
-        {{ adapter.quote(column[0]) }},
+        raw_rows.{{ adapter.quote(column[0]) }},
         {%- endfor %}
-        _row_number,
-        rule,
-        reason
-    from {{ ref('base_wmp__' ~ table) }}
-    where rule is not null
+        raw_rows._row_number,
+        validated.rule,
+        case validated.failed_check
+            {%- for check in checks %}
+            when {{ loop.index }} then {{ check.reason }}
+            {%- endfor %}
+        end as reason
+    from {{ ref('base_wmp__' ~ table) }} as validated
+    inner join {{ source('raw', table) }} as raw_rows on validated._row_number = raw_rows._row_number
+    where validated.failed_check is not null
 {%- endmacro %}
 
 {#- Staging view: the typed row of every raw row that broke no rule. -#}
@@ -155,5 +116,5 @@
         _row_number,
         {{- staged_columns(table) }}
     from {{ ref('base_wmp__' ~ table) }}
-    where rule is null
+    where failed_check is null
 {%- endmacro %}

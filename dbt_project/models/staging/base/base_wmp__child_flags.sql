@@ -1,12 +1,4 @@
-{%- set checks = required_and_parse_checks('child_flags') + [
-    {
-        'rule': 'children_count_out_of_range',
-        'when': 'children_count__value < 0',
-        'reason': "'children_count ' || children_count__value || ' is negative'",
-    },
-    staged_crime_check(),
-] -%}
-
+{#- Every raw child_flags row cast once, with the first row-level rule it breaks (macros/rules.sql). -#}
 with typed as (
     select
         raw_rows.*,
@@ -26,7 +18,4 @@ checked as (
     left join staged_crimes on typed.crime_number__value = staged_crimes.crime_number
 )
 
-select
-    * exclude (_crime_is_staged),
-    {{ rule_and_reason(checks) }}
-from checked
+{{ validated_rows('child_flags') }}

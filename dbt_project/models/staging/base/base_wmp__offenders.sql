@@ -1,5 +1,4 @@
-{%- set checks = required_and_parse_checks('offenders') + [age_check('age'), staged_crime_check()] -%}
-
+{#- Every raw offenders row cast once, with the first row-level rule it breaks (macros/rules.sql). -#}
 with typed as (
     select
         raw_rows.*,
@@ -17,13 +16,6 @@ checked as (
         staged_crimes.crime_number is not null as _crime_is_staged
     from typed
     left join staged_crimes on typed.crime_number__value = staged_crimes.crime_number
-),
-
-ruled as (
-    select
-        * exclude (_crime_is_staged),
-        {{ rule_and_reason(checks) }}
-    from checked
 )
 
-{{ select_with_duplicate_rule('ruled', ['crime_number__value', 'person_id__value'], 'duplicate_person_on_crime') }}
+{{ validated_rows('offenders') }}

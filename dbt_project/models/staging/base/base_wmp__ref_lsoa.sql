@@ -1,3 +1,4 @@
+{#- Every raw ref_lsoa row cast once, with the first row-level rule it breaks (macros/rules.sql). -#}
 with typed as (
     select
         raw_rows.*,
@@ -5,15 +6,10 @@ with typed as (
     from {{ source('raw', 'ref_lsoa') }} as raw_rows
 ),
 
-ruled as (
+checked as (
     select
-        typed.*,
-        {{ rule_and_reason(required_and_parse_checks('ref_lsoa') + [{
-            'rule': 'imd_decile_out_of_range',
-            'when': 'imd_decile__value not between 1 and 10',
-            'reason': "'imd_decile ' || imd_decile__value || ' out of range 1–10'",
-        }]) }}
+        typed.*
     from typed
 )
 
-{{ select_with_duplicate_rule('ruled', ['lsoa_code__value'], 'duplicate_lsoa_code') }}
+{{ validated_rows('ref_lsoa') }}

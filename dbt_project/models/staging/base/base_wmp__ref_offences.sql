@@ -1,3 +1,4 @@
+{#- Every raw ref_offences row cast once, with the first row-level rule it breaks (macros/rules.sql). -#}
 with typed as (
     select
         raw_rows.*,
@@ -5,11 +6,10 @@ with typed as (
     from {{ source('raw', 'ref_offences') }} as raw_rows
 ),
 
-ruled as (
+checked as (
     select
-        typed.*,
-        {{ rule_and_reason(required_and_parse_checks('ref_offences')) }}
+        typed.*
     from typed
 )
 
-{{ select_with_duplicate_rule('ruled', ['offence_code__value'], 'duplicate_offence_code') }}
+{{ validated_rows('ref_offences') }}

@@ -1,5 +1,4 @@
-{%- set checks = required_and_parse_checks('special_interest_markers') + [staged_crime_check()] -%}
-
+{#- Every raw special_interest_markers row cast once, with the first row-level rule it breaks (macros/rules.sql). -#}
 with typed as (
     select
         raw_rows.*,
@@ -19,7 +18,4 @@ checked as (
     left join staged_crimes on typed.crime_number__value = staged_crimes.crime_number
 )
 
-select
-    * exclude (_crime_is_staged),
-    {{ rule_and_reason(checks) }}
-from checked
+{{ validated_rows('special_interest_markers') }}

@@ -1,0 +1,162 @@
+{#- The row-level rules of each raw table, in the order they are applied (the first that holds is the
+    row's rule). Each check: rule (its name), when (SQL on the typed `<column>__value` columns, the raw text
+    columns and the model's helper columns), reason (SQL for a human-readable reason naming the column and
+    the value, evaluated only in quarantine). dbt_project/README.md lists them in prose. -#}
+{% macro wmp_checks(table) -%}
+    {%- set checks = required_and_parse_checks(table) -%}
+    {%- if table == 'crimes' -%}
+        {%- do checks.extend([
+            {
+                'rule': 'committed_to_before_committed_from',
+                'when': 'committed_to__value < committed_from__value',
+                'reason': "'committed_to ' || committed_to__value || ' is before committed_from ' || committed_from__value",
+            },
+            {
+                'rule': 'committed_after_reported',
+                'when': 'reported_at__value < committed_from__value',
+                'reason': "'committed after reported: reported_at ' || reported_at__value || ' is before committed_from ' || committed_from__value",
+            },
+        ] + date_range_checks(table) + [
+            accepted_values_check('record_type', ['crime', 'non-crime'], 'record_type_not_accepted'),
+            accepted_values_check('risk_level', ['standard', 'medium', 'high'], 'risk_level_not_accepted'),
+            {
+                'rule': 'outcome_code_out_of_range',
+                'when': 'outcome_code__value not between 1 and 22',
+                'reason': "'outcome_code ' || outcome_code__value || ' out of range 1–22 (Home Office outcome codes)'",
+            },
+            {
+                'rule': 'unknown_offence_code',
+                'when': 'not _offence_code_is_known',
+                'reason': "'offence_code ' || " ~ quoted('offence_code') ~ " || ' is not in ref_offences'",
+            },
+        ]) -%}
+    {%- elif table in ('offenders', 'victims', 'witnesses') -%}
+        {%- do checks.extend([age_check('age'), staged_crime_check()]) -%}
+    {%- elif table in ('relationships', 'special_interest_markers') -%}
+        {%- do checks.append(staged_crime_check()) -%}
+    {%- elif table == 'custody' -%}
+        {%- do checks.extend(date_range_checks(table) + [staged_crime_check()]) -%}
+    {%- elif table == 'child_flags' -%}
+        {%- do checks.extend([
+            {
+                'rule': 'children_count_out_of_range',
+                'when': 'children_count__value < 0',
+                'reason': "'children_count ' || children_count__value || ' is negative'",
+            },
+            staged_crime_check(),
+        ]) -%}
+    {%- elif table == 'programme_participants' -%}
+        {#- Stage order: referred <= selected <= disruption started <= full engagement <= completed / exited.
+            Every pair of stages present on a row is compared; the first pair out of order is named. -#}
+        {%- set chain = ['referred_on', 'selected_on', 'disruption_started_on', 'full_engagement_on'] -%}
+        {%- do checks.extend(date_range_checks(table)) -%}
+        {%- for later in chain[1:] + ['completed_on', 'exited_on'] -%}
+            {%- for earlier in chain if earlier != later and (later not in chain or chain.index(earlier) < chain.index(later)) -%}
+                {%- do checks.append({
+                    'rule': 'stage_dates_out_of_order',
+                    'when': later ~ '__value < ' ~ earlier ~ '__value',
+                    'reason': "'stage dates out of order: " ~ later ~ " ' || " ~ later ~ "__value || ' is before "
+                        ~ earlier ~ " ' || " ~ earlier ~ "__value",
+                }) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- do checks.append({
+            'rule': 'unknown_person',
+            'when': 'not _person_is_staged_offender',
+            'reason': "'person_id ' || " ~ quoted('person_id__value') ~ " || ' is not among the staged offenders'",
+        }) -%}
+    {%- elif table == 'ref_lsoa' -%}
+        {%- do checks.append({
+            'rule': 'imd_decile_out_of_range',
+            'when': 'imd_decile__value not between 1 and 10',
+            'reason': "'imd_decile ' || imd_decile__value || ' out of range 1–10'",
+        }) -%}
+    {%- endif -%}
+    {%- set duplicate = wmp_duplicate_rule(table) -%}
+    {%- if duplicate -%}
+        {%- do checks.append({
+            'rule': duplicate['rule'],
+            'when': 'false',
+            'reason': "'duplicate " ~ duplicate['keys'] | join(' + ') ~ " ' || "
+                ~ quoted("concat_ws(' + ', " ~ duplicate['keys'] | join('__value, ') ~ "__value)")
+                ~ " || ': row ' || _kept_row_number || ' was kept'",
+        }) -%}
+    {%- endif -%}
+    {{ return(checks) }}
+{%- endmacro %}
+
+{#- The key whose duplicates are quarantined (last rule), or none. -#}
+{% macro wmp_duplicate_rule(table) -%}
+    {%- set rules = {
+        'crimes': {'keys': ['crime_number'], 'rule': 'duplicate_crime_number'},
+        'offenders': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
+        'victims': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
+        'witnesses': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
+        'programme_participants': {'keys': ['person_id', 'programme'], 'rule': 'duplicate_participant'},
+        'ref_offences': {'keys': ['offence_code'], 'rule': 'duplicate_offence_code'},
+        'offence_types': {'keys': ['offence_code'], 'rule': 'duplicate_offence_code'},
+        'ref_lsoa': {'keys': ['lsoa_code'], 'rule': 'duplicate_lsoa_code'},
+    } -%}
+    {{ return(rules.get(table)) }}
+{%- endmacro %}
+
+{#- The final select of a base model: `checked` is the caller's CTE with raw text, typed values and helper
+    columns. Outputs _row_number, the typed values, failed_check (index of the first failing check),
+    rule, and _kept_row_number (for duplicates). Reasons are built in quarantine only (few rows). -#}
+{% macro validated_rows(table) -%}
+    {%- set checks = wmp_checks(table) -%}
+    {%- set duplicate = wmp_duplicate_rule(table) -%}
+    {#- continues the caller's WITH list -#}
+    , ruled as (
+        select
+            _row_number,
+            {%- for column in wmp_contract()[table] %}
+            {{ column[0] }}__value,
+            {%- endfor %}
+            case
+                {%- for check in checks if check.when != 'false' %}
+                when {{ check.when }} then {{ loop.index }}
+                {%- endfor %}
+            end as failed_check
+        from checked
+    )
+    {%- if duplicate %}
+    , duplicate_keys as (
+        select
+            {%- for key in duplicate['keys'] %}
+            {{ key }}__value,
+            {%- endfor %}
+            min(_row_number) as _kept_row_number
+        from ruled
+        where failed_check is null
+        group by {% for key in duplicate['keys'] %}{{ key }}__value{{ ", " if not loop.last }}{% endfor %}
+        having count(*) > 1
+    )
+    , with_duplicates as (
+        select
+            ruled.* exclude (failed_check),
+            case
+                when ruled.failed_check is null and ruled._row_number != duplicate_keys._kept_row_number
+                    then {{ checks | length }}
+                else ruled.failed_check
+            end as failed_check,
+            duplicate_keys._kept_row_number
+        from ruled
+        left join duplicate_keys
+            on {% for key in duplicate['keys'] %}ruled.{{ key }}__value = duplicate_keys.{{ key }}__value{{ " and " if not loop.last }}{% endfor %}
+    )
+    {%- else %}
+    , with_duplicates as (
+        select ruled.*, cast(null as bigint) as _kept_row_number from ruled
+    )
+    {%- endif %}
+
+    select
+        with_duplicates.*,
+        case failed_check
+            {%- for check in checks %}
+            when {{ loop.index }} then '{{ check.rule }}'
+            {%- endfor %}
+        end as rule
+    from with_duplicates
+{%- endmacro %}
