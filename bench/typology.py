@@ -124,16 +124,24 @@ def _warehouse_with_marts(scale: str) -> Path | None:
 def feature_matrix(scale: str) -> tuple[np.ndarray, np.ndarray, str]:
     warehouse = _warehouse_with_marts(scale)
     if warehouse is None:
-        print("marts not available: using a synthetic 140,000 × 38 matrix of 30 uneven Gaussian blobs instead")
+        print(
+            "marts not available: using a synthetic 140,000 × 38 matrix of 30 uneven Gaussian blobs instead"
+        )
         rng = np.random.default_rng(0)
         labels = rng.choice(30, size=140_000, p=rng.dirichlet(np.full(30, 0.7)))
         x = rng.normal(0, 3, size=(30, 38))[labels] + rng.normal(size=(140_000, 38))
         z, _ = standardise(pd.DataFrame(x))
         pca = fit_pca(z)
-        return pca.scores, np.arange(len(x)), f"synthetic blobs, {pca.n_components} PCs ({pca.kept_ratio:.1%})"
+        return (
+            pca.scores,
+            np.arange(len(x)),
+            f"synthetic blobs, {pca.n_components} PCs ({pca.kept_ratio:.1%})",
+        )
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        dim = con.execute(f"SELECT offender_id, has_missing_age, {', '.join(PCA_FEATURES)} FROM marts.dim_offenders").df()
+        dim = con.execute(
+            f"SELECT offender_id, has_missing_age, {', '.join(PCA_FEATURES)} FROM marts.dim_offenders"
+        ).df()
     finally:
         con.close()
     start = time.perf_counter()
@@ -141,9 +149,13 @@ def feature_matrix(scale: str) -> tuple[np.ndarray, np.ndarray, str]:
     z, _ = standardise(matrix)
     pca = fit_pca(z, variance_target=0.90)
     print(f"features + z-scores + PCA: {time.perf_counter() - start:.2f} s; {dropped.as_dict()}")
-    return pca.scores, matrix.index.to_numpy(), (
-        f"marts.dim_offenders ({scale}): {len(matrix):,} offenders, {pca.n_components} of {len(PCA_FEATURES)} "
-        f"PCs ({pca.kept_ratio:.2%} of variance)"
+    return (
+        pca.scores,
+        matrix.index.to_numpy(),
+        (
+            f"marts.dim_offenders ({scale}): {len(matrix):,} offenders, {pca.n_components} of {len(PCA_FEATURES)} "
+            f"PCs ({pca.kept_ratio:.2%} of variance)"
+        ),
     )
 
 
@@ -164,7 +176,9 @@ def main() -> None:
     )  # fmt: skip
     ks = list(range(sweep_config.k_min, sweep_config.k_max + 1))
     start = time.perf_counter()
-    subsample = SubsampleSilhouette(x, sweep_config.subsample_size, None, sweep_config.subsample_seed, sweep_config.threads)
+    subsample = SubsampleSilhouette(
+        x, sweep_config.subsample_size, None, sweep_config.subsample_seed, sweep_config.threads
+    )
     build = time.perf_counter() - start
     print(f"subsample silhouette matrix ({subsample.size:,} rows): {build:.1f} s")
     sweep = run_k_sweep(x, ks, settings, subsample)
@@ -195,10 +209,22 @@ def main() -> None:
         choices, _ = k_stability(x, seeds, ks, settings, subsample, sweep_config.exclude_k2,
                                  known_sweeps={sweep_config.seed: sweep})  # fmt: skip
         main_choices = choices[choices["criterion"] == sweep_config.criterion]["chosen_k"].tolist()
-        print(f"stability ({len(seeds)} seeds): K chosen {main_choices} in {time.perf_counter() - start:.1f} s")
+        print(
+            f"stability ({len(seeds)} seeds): K chosen {main_choices} in {time.perf_counter() - start:.1f} s"
+        )
 
     header("per K")
-    table = sweep[["k", "objective", "sample_silhouette", "medoid_silhouette", "subsample_silhouette", "clara_seconds", "seconds"]]
+    table = sweep[
+        [
+            "k",
+            "objective",
+            "sample_silhouette",
+            "medoid_silhouette",
+            "subsample_silhouette",
+            "clara_seconds",
+            "seconds",
+        ]
+    ]
     if not _r_available():
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         print("R not installed: skipped the peer (apt-get install r-base-core r-cran-cluster)")

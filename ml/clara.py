@@ -369,7 +369,9 @@ class SubsampleSilhouette:
         m = len(sub)
         self.diss = np.empty((m, m), dtype=np.float32)
         for start in range(0, m, block):
-            self.diss[start : start + block] = pairwise_distances(sub[start : start + block], sub, dtype=np.float32)
+            self.diss[start : start + block] = pairwise_distances(
+                sub[start : start + block], sub, dtype=np.float32
+            )
         np.fill_diagonal(self.diss, 0.0)
         self.n_threads = n_threads
 

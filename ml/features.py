@@ -135,9 +135,7 @@ def build_feature_matrix(
     if "has_missing_age" in dim_offenders.columns:
         missing_age = dim_offenders["has_missing_age"].fillna(True).astype(bool).to_numpy()
     else:
-        missing_age = (
-            dim_offenders[["mean_age", "mean_victim_age_difference"]].isna().any(axis=1).to_numpy()
-        )
+        missing_age = dim_offenders[["mean_age", "mean_victim_age_difference"]].isna().any(axis=1).to_numpy()
     rest = dim_offenders.loc[~missing_age]
     values = rest[features].apply(pd.to_numeric, errors="coerce").astype("float64")
     values = values.replace([np.inf, -np.inf], np.nan)
@@ -219,7 +217,10 @@ class PCAResult:
 
 
 def fit_pca(
-    z: np.ndarray, n_components: int | None = None, variance_target: float = 0.90, columns: list[str] | None = None
+    z: np.ndarray,
+    n_components: int | None = None,
+    variance_target: float = 0.90,
+    columns: list[str] | None = None,
 ) -> PCAResult:
     """PCA by eigen-decomposition of the covariance matrix (exact, ~0.1 s at 140k × 40).
 

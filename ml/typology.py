@@ -305,7 +305,10 @@ def _shares(levels: pd.Series, prefix: str) -> dict[str, float]:
     graded = levels.dropna().astype(str).str.lower()
     graded = graded[graded.isin(RISK_LEVELS)]
     total = len(graded)
-    return {f"{prefix}_{level}": (float((graded == level).sum() / total) if total else np.nan) for level in RISK_LEVELS}
+    return {
+        f"{prefix}_{level}": (float((graded == level).sum() / total) if total else np.nan)
+        for level in RISK_LEVELS
+    }
 
 
 def _top_types(offences: pd.DataFrame, top: int = 3) -> str:
@@ -336,15 +339,23 @@ def cluster_profiles(
     total_n = len(members)
     incidents_by_cluster = offences_by_cluster = None
     if fct_incidents is not None:
-        incidents_by_cluster = fct_incidents.merge(offender_clusters[["offender_id", "cluster"]], on="offender_id")
+        incidents_by_cluster = fct_incidents.merge(
+            offender_clusters[["offender_id", "cluster"]], on="offender_id"
+        )
         incidents_by_cluster = dict(tuple(incidents_by_cluster.groupby("cluster")))
     if fct_offences is not None:
-        offences_by_cluster = fct_offences.merge(offender_clusters[["offender_id", "cluster"]], on="offender_id")
+        offences_by_cluster = fct_offences.merge(
+            offender_clusters[["offender_id", "cluster"]], on="offender_id"
+        )
         offences_by_cluster = dict(tuple(offences_by_cluster.groupby("cluster")))
 
     rows = []
     for cluster, group in members.groupby("cluster", sort=True):
-        row: dict[str, object] = {"cluster": int(cluster), "n_offenders": len(group), "share": len(group) / total_n}
+        row: dict[str, object] = {
+            "cluster": int(cluster),
+            "n_offenders": len(group),
+            "share": len(group) / total_n,
+        }
         for name, column in _MEDIANS.items():
             row[name] = float(group[column].median()) if column in group else np.nan
         row["offender_group"] = offender_group(row["median_da_incidents"], row["median_non_da_incidents"])
@@ -362,7 +373,9 @@ def cluster_profiles(
         row["da_severity_band"] = severity_band(row["median_mean_da_severity"])
         row["da_total_severity_band"] = severity_band(row["median_total_da_severity"])
         has_non_da = row["median_non_da_incidents"] > 0
-        row["non_da_severity_band"] = severity_band(row["median_mean_non_da_severity"]) if has_non_da else None
+        row["non_da_severity_band"] = (
+            severity_band(row["median_mean_non_da_severity"]) if has_non_da else None
+        )
         row["non_da_total_severity_band"] = (
             severity_band(row["median_total_non_da_severity"]) if has_non_da else None
         )
@@ -390,10 +403,14 @@ def cluster_profiles(
             else np.nan
         )
         if incidents_by_cluster is not None:
-            incidents = incidents_by_cluster.get(cluster, pd.DataFrame(columns=["is_da", "is_non_crime", "risk_level"]))
+            incidents = incidents_by_cluster.get(
+                cluster, pd.DataFrame(columns=["is_da", "is_non_crime", "risk_level"])
+            )
             da = incidents[incidents["is_da"].astype(bool)]
             row.update(_shares(da["risk_level"], "share_da_risk"))
-            row.update(_shares(da.loc[da["is_non_crime"].astype(bool), "risk_level"], "share_non_crime_da_risk"))
+            row.update(
+                _shares(da.loc[da["is_non_crime"].astype(bool), "risk_level"], "share_non_crime_da_risk")
+            )
         if "first_da_risk_level" in group:
             row.update(_shares(group["first_da_risk_level"], "share_first_da_risk"))
         if "first_non_crime_da_risk_level" in group:
@@ -506,7 +523,9 @@ def medoid_timelines(
     rows["severity_band"] = rows["severity"].map(severity_band)
     rows["committed_from"] = pd.to_datetime(rows["committed_from"])
     rows["reported_at"] = pd.to_datetime(rows["reported_at"])
-    sort_keys = ["cluster", "committed_from", "reported_at"] + (["crime_number"] if "crime_number" in rows else [])
+    sort_keys = ["cluster", "committed_from", "reported_at"] + (
+        ["crime_number"] if "crime_number" in rows else []
+    )
     rows = rows.sort_values(sort_keys, kind="stable")
     rows["position"] = rows.groupby("cluster").cumcount() + 1
     return rows[TIMELINE_COLUMNS].reset_index(drop=True)

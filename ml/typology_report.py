@@ -45,7 +45,9 @@ def _note(text: str) -> str:
 def pca_figure(variance: pd.DataFrame, target: float) -> str:
     fig, ax = plt.subplots(figsize=(8, 3.6))
     kept = variance["kept"].astype(bool)
-    ax.bar(variance["component"], variance["explained_variance_ratio"], color=np.where(kept, "#1f77b4", "#bbb"))
+    ax.bar(
+        variance["component"], variance["explained_variance_ratio"], color=np.where(kept, "#1f77b4", "#bbb")
+    )
     ax2 = ax.twinx()
     ax2.plot(variance["component"], variance["cumulative_ratio"], color="black", marker=".")
     ax2.axhline(target, color="#d62728", linestyle="--", linewidth=1)
@@ -53,7 +55,9 @@ def pca_figure(variance: pd.DataFrame, target: float) -> str:
     ax.set_xlabel("principal component")
     ax.set_ylabel("share of variance")
     ax2.set_ylabel("cumulative share")
-    ax.set_title(f"PCA: {int(kept.sum())} components kept, {variance.loc[kept, 'explained_variance_ratio'].sum():.1%} of variance")
+    ax.set_title(
+        f"PCA: {int(kept.sum())} components kept, {variance.loc[kept, 'explained_variance_ratio'].sum():.1%} of variance"
+    )
     return figure_to_img(fig, "PCA explained and cumulative variance")
 
 
@@ -66,7 +70,13 @@ def sweep_figure(sweep: pd.DataFrame, chosen_k: int, criterion: str) -> str:
     }
     for column, label in labels.items():
         if sweep[column].notna().any():
-            left.plot(sweep["k"], sweep[column], marker=".", label=label, linewidth=2.2 if column == criterion else 1)
+            left.plot(
+                sweep["k"],
+                sweep[column],
+                marker=".",
+                label=label,
+                linewidth=2.2 if column == criterion else 1,
+            )
     left.axvline(chosen_k, color="black", linestyle=":", linewidth=1)
     left.set_xlabel("K")
     left.set_ylabel("average silhouette width")
@@ -100,7 +110,11 @@ def stability_figure(stability: pd.DataFrame) -> str:
 def groups_figure(profiles: pd.DataFrame) -> str:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, max(3.5, 0.22 * len(profiles) + 1)))
     summary = group_summary(profiles)
-    left.bar(summary["offender_group"], summary["share"], color=[GROUP_COLOURS[g] for g in summary["offender_group"]])
+    left.bar(
+        summary["offender_group"],
+        summary["share"],
+        color=[GROUP_COLOURS[g] for g in summary["offender_group"]],
+    )
     for x, share in enumerate(summary["share"]):
         left.text(x, share, f"{share:.0%}", ha="center", va="bottom", fontsize=8)
     left.set_ylabel("share of clustered offenders")
@@ -145,8 +159,14 @@ def timeline_figures(timelines: pd.DataFrame, clusters: list[int]) -> list[str]:
             for _, row in offender_rows.head(8).iterrows():
                 label = str(row["offence_type"] or row["offence_description"] or "")[:22]
                 severity = max(float(row["severity"]) if pd.notna(row["severity"]) else 1.0, 1.0)
-                ax.annotate(label, (row["committed_from"], severity), fontsize=6, rotation=20, xytext=(3, 4),
-                            textcoords="offset points")
+                ax.annotate(
+                    label,
+                    (row["committed_from"], severity),
+                    fontsize=6,
+                    rotation=20,
+                    xytext=(3, 4),
+                    textcoords="offset points",
+                )
             ax.set_yscale("log")
             ax.set_ylim(0.8, 20000)
             ax.set_ylabel("severity", fontsize=7)
@@ -171,9 +191,9 @@ def _timeline_table(rows: pd.DataFrame) -> str:
             "occurred": pd.to_datetime(rows["committed_from"]).dt.strftime("%Y-%m"),
             "age": rows["offender_age"].round(0),
             "offence": rows["offence_description"].fillna(rows["offence_type"]),
-            "victim": rows["victim_sex"].fillna("").astype(str) + " " + rows["victim_age"].map(
-                lambda a: "" if pd.isna(a) else str(int(a))
-            ),
+            "victim": rows["victim_sex"].fillna("").astype(str)
+            + " "
+            + rows["victim_age"].map(lambda a: "" if pd.isna(a) else str(int(a))),
             "relationship": rows["relationship"],
             "IMD decile": rows["imd_decile"],
             "outcome": rows["outcome_code"],
@@ -242,15 +262,19 @@ def _risk_view(profiles: pd.DataFrame) -> pd.DataFrame:
                 "" if any(pd.isna(v) for v in values) else " / ".join(f"{v:.0%}" for v in values)
                 for values in profiles[columns].itertuples(index=False, name=None)
             ]
-    for column, label in [("top_da_offence_types", "most common DA offence types"),
-                          ("top_non_da_offence_types", "most common non-DA offence types")]:
+    for column, label in [
+        ("top_da_offence_types", "most common DA offence types"),
+        ("top_non_da_offence_types", "most common non-DA offence types"),
+    ]:
         if column in profiles:
             view[label] = profiles[column]
     return view
 
 
 def _suppressed(view: pd.DataFrame, count_column: str = "n") -> pd.DataFrame:
-    dependent = [c for c in view.columns if c not in ("Cl", "Group", count_column, "cluster", "offender_group")]
+    dependent = [
+        c for c in view.columns if c not in ("Cl", "Group", count_column, "cluster", "offender_group")
+    ]
     return suppress_small_cells(view, [count_column], dependent_columns=dependent)
 
 
@@ -301,7 +325,15 @@ def build_typology_report(
         )
     )
     sweep_view = sweep[
-        ["k", "objective", "sample_silhouette", "medoid_silhouette", "subsample_silhouette", "sampsize", "seconds"]
+        [
+            "k",
+            "objective",
+            "sample_silhouette",
+            "medoid_silhouette",
+            "subsample_silhouette",
+            "sampsize",
+            "seconds",
+        ]
     ]
     sections.append(
         Section(
@@ -309,8 +341,11 @@ def build_typology_report(
             _p(
                 f"CLARA k-medoids for K = {int(sweep['k'].min())}..{int(sweep['k'].max())}. "
                 f"K is chosen by the highest {criterion.replace('_', ' ')}"
-                + (", excluding K = 2 (the report's rule: K = 2 only separates DA-only offenders from the rest)"
-                   if exclude_k2 else "")
+                + (
+                    ", excluding K = 2 (the report's rule: K = 2 only separates DA-only offenders from the rest)"
+                    if exclude_k2
+                    else ""
+                )
                 + f". Chosen K = {chosen_k}."
             )
             + sweep_figure(sweep, chosen_k, criterion)
@@ -353,9 +388,17 @@ def build_typology_report(
                 "are ONS Low < 100 ≤ Medium ≤ 500 < High of the median per-incident and total severity; volume "
                 "bands Low < 3 ≤ High. Counts under 5 are shown as <5 and their row's figures blanked."
             )
-            + table_html(_suppressed(profile_view), float_format="{:.3g}", caption="Volume, victims and severity")
-            + table_html(_suppressed(detail_view), float_format="{:.3g}", caption="Age, durations, gaps, deprivation, victimisation")
-            + table_html(_suppressed(risk_view), caption="Risk grades (standard / medium / high) and offence types"),
+            + table_html(
+                _suppressed(profile_view), float_format="{:.3g}", caption="Volume, victims and severity"
+            )
+            + table_html(
+                _suppressed(detail_view),
+                float_format="{:.3g}",
+                caption="Age, durations, gaps, deprivation, victimisation",
+            )
+            + table_html(
+                _suppressed(risk_view), caption="Risk grades (standard / medium / high) and offence types"
+            ),
             "clusters",
         )
     )
@@ -389,11 +432,11 @@ def build_typology_report(
             timeline_body += image
         for cluster in present:
             rows = timelines[timelines["cluster"] == cluster]
-            timeline_body += (
-                f"<details><summary>Cluster {cluster} medoid: {len(rows)} rows</summary>{_timeline_table(rows)}</details>"
-            )
+            timeline_body += f"<details><summary>Cluster {cluster} medoid: {len(rows)} rows</summary>{_timeline_table(rows)}</details>"
     sections.append(Section("Medoid timelines", timeline_body, "medoids"))
-    main_choices = stability[stability["criterion"] == criterion]["chosen_k"] if not stability.empty else pd.Series()
+    main_choices = (
+        stability[stability["criterion"] == criterion]["chosen_k"] if not stability.empty else pd.Series()
+    )
     caveats = [
         "Police data record what was reported and recorded, not all abuse: offenders with no recorded incidents "
         "are invisible, and non-DA victimisation only counts offences by other offenders in the data.",
@@ -414,7 +457,11 @@ def build_typology_report(
         )
         + " Average silhouettes around 0.1–0.2 (the report's 0.11 at K = 29) mean weak structure.",
     ]
-    sections.append(Section("Caveats", "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats) + "</ul>", "caveats"))
+    sections.append(
+        Section(
+            "Caveats", "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats) + "</ul>", "caveats"
+        )
+    )
     settings_view = pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]})
     sections.append(Section("Settings", table_html(settings_view), "settings"))
     intro = _note(

@@ -16,7 +16,6 @@ Every setting is run config with a documented default; ``analytics.typology_sett
 settings each asset ran with, so the report states them.
 """
 
-
 import time
 
 import dagster as dg
@@ -115,7 +114,9 @@ class FinalFitConfig(dg.Config):
 
 
 def _save_settings(con, asset: str, settings: dict) -> None:
-    rows = pd.DataFrame({"asset": asset, "setting": list(settings), "value": [str(v) for v in settings.values()]})
+    rows = pd.DataFrame(
+        {"asset": asset, "setting": list(settings), "value": [str(v) for v in settings.values()]}
+    )
     if table_exists(con, "analytics.typology_settings"):
         kept = con.execute("SELECT * FROM analytics.typology_settings WHERE asset <> ?", [asset]).df()
         rows = pd.concat([kept, rows], ignore_index=True)
@@ -161,7 +162,9 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
     if scaler.constant_columns:
         context.log.warning(f"constant feature columns (all zero after scaling): {scaler.constant_columns}")
     if dropped.missing_other_by_column:
-        context.log.warning(f"offenders dropped for missing feature values: {dropped.missing_other_by_column}")
+        context.log.warning(
+            f"offenders dropped for missing feature values: {dropped.missing_other_by_column}"
+        )
     kept = pca.kept_ratio
     return dg.MaterializeResult(
         metadata={
@@ -200,7 +203,9 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
     finally:
         con.close()
     strata_frame = strata_frame.reindex(ids)
-    strata = (strata_frame["da_volume_band"].astype(str) + "/" + strata_frame["non_da_volume_band"].astype(str)).to_numpy()
+    strata = (
+        strata_frame["da_volume_band"].astype(str) + "/" + strata_frame["non_da_volume_band"].astype(str)
+    ).to_numpy()
     settings = typ.ClaraSettings(
         samples=config.samples, sampsize_base=config.sampsize_base, sampsize_per_k=config.sampsize_per_k,
         sampler=config.sampler, method=config.method, init=config.init,
@@ -211,7 +216,9 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
     start = time.perf_counter()
     subsample = None
     if config.subsample_size > 0:
-        subsample = SubsampleSilhouette(x, config.subsample_size, strata, config.subsample_seed, config.threads)
+        subsample = SubsampleSilhouette(
+            x, config.subsample_size, strata, config.subsample_seed, config.threads
+        )
     build_seconds = time.perf_counter() - start
 
     def log(row: dict) -> None:
@@ -321,11 +328,15 @@ def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResour
     try:
         clusters = read_table(con, "analytics.offender_clusters")
         dim = read_table(con, "marts.dim_offenders")
-        incidents = read_table(con, "marts.fct_incidents", ["offender_id", "is_da", "is_non_crime", "risk_level"])
+        incidents = read_table(
+            con, "marts.fct_incidents", ["offender_id", "is_da", "is_non_crime", "risk_level"]
+        )
         offences = read_table(con, "marts.fct_offences")
         victims = relationships = None
         if table_exists(con, "staging.stg_wmp__victims"):
-            victims = _columns_or_none(read_table(con, "staging.stg_wmp__victims"), ["crime_number", "person_id", "age", "sex"])
+            victims = _columns_or_none(
+                read_table(con, "staging.stg_wmp__victims"), ["crime_number", "person_id", "age", "sex"]
+            )
         if table_exists(con, "staging.stg_wmp__relationships"):
             relationships = _columns_or_none(
                 read_table(con, "staging.stg_wmp__relationships"),
@@ -344,8 +355,12 @@ def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResour
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(profiles),
-            "groups": {g: int(n) for g, n in zip(groups["offender_group"], groups["n_offenders"], strict=True)},
-            "clusters_by_group": {g: c for g, c in zip(groups["offender_group"], groups["clusters"], strict=True)},
+            "groups": {
+                g: int(n) for g, n in zip(groups["offender_group"], groups["n_offenders"], strict=True)
+            },
+            "clusters_by_group": {
+                g: c for g, c in zip(groups["offender_group"], groups["clusters"], strict=True)
+            },
             "timeline_rows": len(timelines),
         }
     )
@@ -386,7 +401,9 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
         profiles=tables["cluster_profiles"],
         timelines=tables["medoid_timelines"],
         final_fit=tables["typology_fit"].iloc[0].to_dict(),
-        settings={f"{a}.{s}": v for a, s, v in settings[["asset", "setting", "value"]].itertuples(index=False)},
+        settings={
+            f"{a}.{s}": v for a, s, v in settings[["asset", "setting", "value"]].itertuples(index=False)
+        },
         lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
     )
     path = platform.output_path("typology.html")
@@ -399,12 +416,16 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
 # --- Checks on the clustering -----------------------------------------------------------------------------
 
 
-@dg.asset_check(asset=OFFENDER_CLUSTERS, blocking=True, description="Every cluster 1..K has at least one offender.")
+@dg.asset_check(
+    asset=OFFENDER_CLUSTERS, blocking=True, description="Every cluster 1..K has at least one offender."
+)
 def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
     con = platform.connect()
     try:
         k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
-        sizes = con.execute("SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster").df()
+        sizes = con.execute(
+            "SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster"
+        ).df()
     finally:
         con.close()
     missing = sorted(set(range(1, k + 1)) - set(sizes["cluster"]))
@@ -435,34 +456,50 @@ def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetChec
 def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
     con = platform.connect()
     try:
-        n_scores, = con.execute("SELECT count(*) FROM analytics.pca_scores").fetchone()
+        (n_scores,) = con.execute("SELECT count(*) FROM analytics.pca_scores").fetchone()
         n_rows, n_ids = con.execute(
             "SELECT count(*), count(DISTINCT offender_id) FROM analytics.offender_clusters"
         ).fetchone()
     finally:
         con.close()
     return dg.AssetCheckResult(
-        passed=bool(n_rows == n_scores == n_ids), metadata={"clustered": n_rows, "pca_rows": n_scores, "distinct_ids": n_ids}
+        passed=bool(n_rows == n_scores == n_ids),
+        metadata={"clustered": n_rows, "pca_rows": n_scores, "distinct_ids": n_ids},
     )
 
 
-@dg.asset_check(asset=CLUSTER_PROFILES, description="Profile sizes add up to the clustered n; groups follow the median rule.")
+@dg.asset_check(
+    asset=CLUSTER_PROFILES,
+    description="Profile sizes add up to the clustered n; groups follow the median rule.",
+)
 def profiles_consistent(platform: PlatformResource) -> dg.AssetCheckResult:
     con = platform.connect()
     try:
         profiles = read_table(con, "analytics.cluster_profiles")
-        n_clustered, = con.execute("SELECT count(*) FROM analytics.offender_clusters").fetchone()
+        (n_clustered,) = con.execute("SELECT count(*) FROM analytics.offender_clusters").fetchone()
     finally:
         con.close()
-    rule = [typ.offender_group(a, b) for a, b in zip(profiles["median_da_incidents"], profiles["median_non_da_incidents"], strict=True)]
+    rule = [
+        typ.offender_group(a, b)
+        for a, b in zip(profiles["median_da_incidents"], profiles["median_non_da_incidents"], strict=True)
+    ]
     groups_ok = list(profiles["offender_group"]) == rule
     return dg.AssetCheckResult(
         passed=bool(profiles["n_offenders"].sum() == n_clustered and groups_ok),
-        metadata={"sum_of_sizes": int(profiles["n_offenders"].sum()), "clustered": int(n_clustered), "groups_follow_rule": groups_ok},
+        metadata={
+            "sum_of_sizes": int(profiles["n_offenders"].sum()),
+            "clustered": int(n_clustered),
+            "groups_follow_rule": groups_ok,
+        },
     )
 
 
 defs = dg.Definitions(
     assets=[typology_pca, k_sweep, offender_clusters, cluster_profiles, typology_report],
-    asset_checks=[no_empty_cluster, medoids_belong_to_their_clusters, sizes_sum_to_clustered_n, profiles_consistent],
+    asset_checks=[
+        no_empty_cluster,
+        medoids_belong_to_their_clusters,
+        sizes_sum_to_clustered_n,
+        profiles_consistent,
+    ],
 )

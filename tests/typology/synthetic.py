@@ -12,8 +12,16 @@ from ml.features import PCA_FEATURES
 
 # (median DA incidents, median non-DA incidents) of each latent profile: E, E, A, B, D.
 PROFILE_VOLUMES = [(1, 0), (1, 0), (6, 1), (8, 10), (2, 6)]
-COUNT_COLUMNS = {"n_da_incidents", "n_non_da_incidents", "n_da_victims", "n_non_da_victims", "n_da_lsoas",
-                 "n_non_da_lsoas", "n_times_da_victim", "n_times_non_da_victim"}
+COUNT_COLUMNS = {
+    "n_da_incidents",
+    "n_non_da_incidents",
+    "n_da_victims",
+    "n_non_da_victims",
+    "n_da_lsoas",
+    "n_non_da_lsoas",
+    "n_times_da_victim",
+    "n_times_non_da_victim",
+}
 NON_DA_COLUMNS = [c for c in PCA_FEATURES if "non_da" in c]
 
 
@@ -27,7 +35,9 @@ class SyntheticMarts:
     truth: pd.Series  # profile per offender_id
 
 
-def make_marts(n: int = 3000, separation: float = 6.0, seed: int = 0, missing_age_share: float = 0.03) -> SyntheticMarts:
+def make_marts(
+    n: int = 3000, separation: float = 6.0, seed: int = 0, missing_age_share: float = 0.03
+) -> SyntheticMarts:
     rng = np.random.default_rng(seed)
     k = len(PROFILE_VOLUMES)
     profile = rng.choice(k, size=n, p=[0.35, 0.25, 0.15, 0.1, 0.15])
@@ -66,24 +76,80 @@ def make_marts(n: int = 3000, separation: float = 6.0, seed: int = 0, missing_ag
             severity = float(rng.choice([5, 50, 150, 700]))
             non_crime = bool(is_da and rng.random() < 0.5)
             risk = rng.choice(["standard", "medium", "high"]) if is_da else None
-            when = pd.Timestamp(start + np.timedelta64(int(day), "D")) + pd.Timedelta(hours=int(rng.integers(0, 24)))
-            incidents.append((incident_id, row.offender_id, seq, is_da, non_crime, risk, bool(rng.random() < 0.25), severity))
+            when = pd.Timestamp(start + np.timedelta64(int(day), "D")) + pd.Timedelta(
+                hours=int(rng.integers(0, 24))
+            )
+            incidents.append(
+                (
+                    incident_id,
+                    row.offender_id,
+                    seq,
+                    is_da,
+                    non_crime,
+                    risk,
+                    bool(rng.random() < 0.25),
+                    severity,
+                )
+            )
             offences.append(
-                (crime, row.offender_id, incident_id, "8N" if is_da else "49", "assault" if is_da else "theft",
-                 "violence without injury" if is_da else "theft from a shop", is_da, non_crime, severity, when,
-                 when + pd.Timedelta(hours=2), "E01000001", 3, risk, 16 if is_da else 1, 30.0, False)
+                (
+                    crime,
+                    row.offender_id,
+                    incident_id,
+                    "8N" if is_da else "49",
+                    "assault" if is_da else "theft",
+                    "violence without injury" if is_da else "theft from a shop",
+                    is_da,
+                    non_crime,
+                    severity,
+                    when,
+                    when + pd.Timedelta(hours=2),
+                    "E01000001",
+                    3,
+                    risk,
+                    16 if is_da else 1,
+                    30.0,
+                    False,
+                )
             )
             victims.append((crime, f"V{i:06d}", int(rng.integers(18, 70)), rng.choice(["male", "female"])))
-            relationships.append((crime, f"V{i:06d}", row.offender_id, None, "partner" if is_da else "stranger"))
+            relationships.append(
+                (crime, f"V{i:06d}", row.offender_id, None, "partner" if is_da else "stranger")
+            )
     fct_incidents = pd.DataFrame(
         incidents,
-        columns=["incident_id", "offender_id", "incident_seq", "is_da", "is_non_crime", "risk_level", "substance_flag", "severity"],
+        columns=[
+            "incident_id",
+            "offender_id",
+            "incident_seq",
+            "is_da",
+            "is_non_crime",
+            "risk_level",
+            "substance_flag",
+            "severity",
+        ],
     )
     fct_offences = pd.DataFrame(
         offences,
-        columns=["crime_number", "offender_id", "incident_id", "offence_code", "offence_description", "offence_type",
-                 "is_da", "is_non_crime", "severity", "committed_from", "reported_at", "lsoa_code", "imd_decile",
-                 "risk_level", "outcome_code", "offender_age", "substance_flag"],
+        columns=[
+            "crime_number",
+            "offender_id",
+            "incident_id",
+            "offence_code",
+            "offence_description",
+            "offence_type",
+            "is_da",
+            "is_non_crime",
+            "severity",
+            "committed_from",
+            "reported_at",
+            "lsoa_code",
+            "imd_decile",
+            "risk_level",
+            "outcome_code",
+            "offender_age",
+            "substance_flag",
+        ],
     )
     # One offender is also the victim of another's offence, so timelines show victimisations.
     victims.append((offences[0][0], dim["offender_id"].iloc[1], 30, "male"))
@@ -93,7 +159,14 @@ def make_marts(n: int = 3000, separation: float = 6.0, seed: int = 0, missing_ag
         fct_offences=fct_offences,
         victims=pd.DataFrame(victims, columns=["crime_number", "person_id", "age", "sex"]),
         relationships=pd.DataFrame(
-            relationships, columns=["crime_number", "victim_person_id", "offender_person_id", "witness_person_id", "relationship"]
+            relationships,
+            columns=[
+                "crime_number",
+                "victim_person_id",
+                "offender_person_id",
+                "witness_person_id",
+                "relationship",
+            ],
         ),
         truth=pd.Series(profile, index=dim["offender_id"], name="profile"),
     )

@@ -14,7 +14,13 @@ from tests.typology.synthetic import make_marts
 RUN_CONFIG = {
     "ops": {
         "analytics__k_sweep": {
-            "config": {"k_max": 8, "samples": 4, "subsample_size": 1200, "stability_seeds": [1, 2], "threads": 1}
+            "config": {
+                "k_max": 8,
+                "samples": 4,
+                "subsample_size": 1200,
+                "stability_seeds": [1, 2],
+                "threads": 1,
+            }
         },
         "analytics__offender_clusters": {"config": {"samples": 5, "sampsize": 300}},
     }
@@ -28,7 +34,9 @@ def warehouse(tmp_path_factory):
     marts = make_marts(n=2500, seed=3)
     dim = marts.dim_offenders.copy()
     dim["da_volume_band"] = (dim["n_da_incidents"] >= 3).map({True: "high", False: "low"})
-    dim["non_da_volume_band"] = dim["n_non_da_incidents"].map(lambda n: "none" if n == 0 else "low" if n < 3 else "high")
+    dim["non_da_volume_band"] = dim["n_non_da_incidents"].map(
+        lambda n: "none" if n == 0 else "low" if n < 3 else "high"
+    )
     con = duckdb.connect(str(path))
     write_table(con, "marts.dim_offenders", dim)
     write_table(con, "marts.fct_incidents", marts.fct_incidents)
@@ -50,8 +58,11 @@ def test_assets_materialise_with_passing_checks(warehouse):
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} == {
-        "explained_variance_floor", "no_empty_cluster", "medoids_belong_to_their_clusters",
-        "sizes_sum_to_clustered_n", "profiles_consistent",
+        "explained_variance_floor",
+        "no_empty_cluster",
+        "medoids_belong_to_their_clusters",
+        "sizes_sum_to_clustered_n",
+        "profiles_consistent",
     }
     assert all(e.passed for e in evaluations)
 
@@ -62,14 +73,27 @@ def test_assets_materialise_with_passing_checks(warehouse):
     stability = read_table(con, "analytics.k_stability")
     selection = read_table(con, "analytics.k_selection")
     con.close()
-    assert list(sweep.columns[:6]) == ["k", "objective", "sample_silhouette", "medoid_silhouette", "subsample_silhouette", "seconds"]
+    assert list(sweep.columns[:6]) == [
+        "k",
+        "objective",
+        "sample_silhouette",
+        "medoid_silhouette",
+        "subsample_silhouette",
+        "seconds",
+    ]
     assert list(sweep["k"]) == list(range(2, 9))
     assert list(clusters.columns) == ["offender_id", "cluster", "is_medoid", "distance_to_medoid"]
     k = int(selection["chosen_k"].iloc[0])
     assert k != 2 and clusters["cluster"].nunique() == k == len(profiles)
     assert set(stability["seed"]) == {0, 1, 2}
-    assert {"cluster", "n_offenders", "share", "offender_group", "median_da_incidents",
-            "median_non_da_incidents"} <= set(profiles.columns)
+    assert {
+        "cluster",
+        "n_offenders",
+        "share",
+        "offender_group",
+        "median_da_incidents",
+        "median_non_da_incidents",
+    } <= set(profiles.columns)
     mats = result.asset_materializations_for_node("analytics__k_sweep")
     assert mats[0].metadata["chosen_k"].value == k
     page = (reports / "typology.html").read_text()

@@ -83,7 +83,9 @@ def test_standardise_and_pca(pcs):
     assert pca.kept_ratio >= 0.90
     assert pca.n_components == 1 or pca.cumulative_ratio[pca.n_components - 2] < 0.90
     assert np.isclose(pca.explained_variance_ratio.sum(), 1.0)
-    assert np.allclose(np.cov(pca.scores, rowvar=False), np.diag(pca.explained_variance[: pca.n_components]), atol=1e-8)
+    assert np.allclose(
+        np.cov(pca.scores, rowvar=False), np.diag(pca.explained_variance[: pca.n_components]), atol=1e-8
+    )
     fixed = fit_pca(z, n_components=3)
     assert fixed.scores.shape == (len(z), 3)
     table = pca.variance_table()
@@ -162,7 +164,9 @@ def test_well_separated_blobs_are_recovered():
     sub = clara_mod.SubsampleSilhouette(pca.scores, size=1500, seed=0, n_threads=1)
     sweep = run_k_sweep(pca.scores, range(2, 9), settings, sub)
     k = select_k(sweep, "subsample_silhouette", exclude_k2=True)
-    typology = fit_typology(pca.scores, matrix.index.to_numpy(), k, ClaraSettings(samples=10, sampsize_base=400, sampsize_per_k=0))
+    typology = fit_typology(
+        pca.scores, matrix.index.to_numpy(), k, ClaraSettings(samples=10, sampsize_base=400, sampsize_per_k=0)
+    )
     truth = m.truth.loc[matrix.index].to_numpy()
     assert k == 5
     assert adjusted_rand_score(truth, typology.clusters) >= 0.8
@@ -186,20 +190,50 @@ def test_select_k_rules():
 
 @pytest.mark.parametrize(
     "da,non_da,group",
-    [(3, 2, "A"), (7, 0, "A"), (4, 17, "B"), (3, 3, "B"), (2, 1, "C"), (2, 2.5, "C"), (2, 3, "D"), (1, 0, "E"), (2.5, 0, "E")],
+    [
+        (3, 2, "A"),
+        (7, 0, "A"),
+        (4, 17, "B"),
+        (3, 3, "B"),
+        (2, 1, "C"),
+        (2, 2.5, "C"),
+        (2, 3, "D"),
+        (1, 0, "E"),
+        (2.5, 0, "E"),
+    ],
 )
 def test_group_rule_follows_the_digest(da, non_da, group):
     assert offender_group(da, non_da) == group
 
 
 def test_all_29_report_clusters_get_their_printed_group():
-    rows = [(3, 2, "A"), (4, 17, "B"), (1, 0, "E"), (2, 3, "D"), (10, 5, "B"), (20, 12, "B"), (7, 0, "A"),
-            (2, 1, "C"), (2, 0, "E"), (2, 2, "C"), (3, 43, "B"), (31, 29, "B"), (12, 62, "B")]
+    rows = [
+        (3, 2, "A"),
+        (4, 17, "B"),
+        (1, 0, "E"),
+        (2, 3, "D"),
+        (10, 5, "B"),
+        (20, 12, "B"),
+        (7, 0, "A"),
+        (2, 1, "C"),
+        (2, 0, "E"),
+        (2, 2, "C"),
+        (3, 43, "B"),
+        (31, 29, "B"),
+        (12, 62, "B"),
+    ]
     assert all(offender_group(da, nda) == g for da, nda, g in rows)
 
 
 def test_severity_bands():
-    assert [severity_band(v) for v in (0, 99.9, 100, 500, 500.1, None)] == ["Low", "Low", "Medium", "Medium", "High", None]
+    assert [severity_band(v) for v in (0, 99.9, 100, 500, 500.1, None)] == [
+        "Low",
+        "Low",
+        "Medium",
+        "Medium",
+        "High",
+        None,
+    ]
 
 
 def test_profiles_timelines_and_report(marts, pcs):
@@ -219,7 +253,9 @@ def test_profiles_timelines_and_report(marts, pcs):
     profiles = cluster_profiles(clusters, marts.dim_offenders, marts.fct_incidents, marts.fct_offences)
     assert len(profiles) == k and profiles["n_offenders"].sum() == len(matrix)
     assert np.isclose(profiles["share"].sum(), 1.0)
-    member_medians = clusters.merge(marts.dim_offenders, on="offender_id").groupby("cluster")["n_da_incidents"].median()
+    member_medians = (
+        clusters.merge(marts.dim_offenders, on="offender_id").groupby("cluster")["n_da_incidents"].median()
+    )
     assert np.allclose(profiles.set_index("cluster")["median_da_incidents"], member_medians)
     for row in profiles.itertuples():
         assert row.offender_group == offender_group(row.median_da_incidents, row.median_non_da_incidents)
@@ -242,10 +278,18 @@ def test_profiles_timelines_and_report(marts, pcs):
         chosen_k=k,
         criterion="subsample_silhouette",
         exclude_k2=True,
-        stability=pd.DataFrame({"seed": [0, 1], "criterion": ["subsample_silhouette"] * 2, "chosen_k": [k, k]}),
+        stability=pd.DataFrame(
+            {"seed": [0, 1], "criterion": ["subsample_silhouette"] * 2, "chosen_k": [k, k]}
+        ),
         profiles=profiles,
         timelines=timelines,
-        final_fit={"k": k, "samples": 5, "sampsize": 100, "objective": typology.objective, "medoid_silhouette": 0.3},
+        final_fit={
+            "k": k,
+            "samples": 5,
+            "sampsize": 100,
+            "objective": typology.objective,
+            "medoid_silhouette": 0.3,
+        },
         settings={"k_max": 7},
     )
     assert page.startswith("<!doctype html>") and "data:image/png;base64" in page

@@ -51,16 +51,22 @@ def separated_marts(tmp_path_factory) -> Path:
 # and a quarter have DA severity as low as profile 5's. The library itself recovers well-separated profiles
 # (tests/typology/test_ml.py::test_well_separated_blobs_are_recovered). Not strict: it passes as soon as the
 # fixture separates its profiles in feature space.
-@pytest.mark.xfail(reason="the separated_profiles fixture splits profile 24 by non-DA history (ARI 0.67)", strict=False)
+@pytest.mark.xfail(
+    reason="the separated_profiles fixture splits profile 24 by non-DA history (ARI 0.67)", strict=False
+)
 @pytest.mark.slow
 def test_separated_profiles_are_recovered(separated_marts):
     extract, warehouse = separated_marts
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        dim = con.execute(f"SELECT offender_id, has_missing_age, {', '.join(PCA_FEATURES)} FROM marts.dim_offenders").df()
+        dim = con.execute(
+            f"SELECT offender_id, has_missing_age, {', '.join(PCA_FEATURES)} FROM marts.dim_offenders"
+        ).df()
     finally:
         con.close()
-    truth = pd.read_parquet(extract / "_truth" / "offender_profiles.parquet").set_index("person_id")["profile"]
+    truth = pd.read_parquet(extract / "_truth" / "offender_profiles.parquet").set_index("person_id")[
+        "profile"
+    ]
 
     matrix, dropped = build_feature_matrix(dim)
     assert dropped.n_kept > 0.8 * dropped.n_offenders
@@ -70,6 +76,8 @@ def test_separated_profiles_are_recovered(separated_marts):
     settings = ClaraSettings(samples=5, sampsize_base=80, sampsize_per_k=4, seed=0)
     sweep = run_k_sweep(x, range(2, 11), settings, SubsampleSilhouette(x, 1500, seed=0, n_threads=1))
     k = select_k(sweep, "subsample_silhouette", exclude_k2=True)
-    typology = fit_typology(x, matrix.index.to_numpy(), k, ClaraSettings(samples=10, sampsize_base=500, sampsize_per_k=0))
+    typology = fit_typology(
+        x, matrix.index.to_numpy(), k, ClaraSettings(samples=10, sampsize_base=500, sampsize_per_k=0)
+    )
     ari = adjusted_rand_score(truth.reindex(matrix.index).to_numpy(), typology.clusters)
     assert ari >= 0.8, f"ARI {ari:.3f} at K = {k}; sweep:\n{sweep}"
