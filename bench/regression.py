@@ -1,0 +1,121 @@
+"""Section C benchmark: every regression model (offence types, ~600 specific offences, the three risk
+models, each with HC3 and classical SEs, the unadjusted fit and the Tweedie and log1p sensitivity fits)
+plus the risk-grade descriptives, at `wmp` scale. Target: well under a minute.
+
+Data: the marts of the benchmark extract when they can be had (a shared benchmark warehouse another
+benchmark built, or this benchmark's own, cached); otherwise a simulated design of the same size
+(``ml.regression.simulate_section_c_inputs``). The output says which.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from bench.common import BENCH_DIR, bench_scale, ensure_extract, header, median_seconds, repeats
+from ml import regression as reg
+
+_SCALE_OFFENDERS = {"tiny": 500, "demo": 10_000, "wmp": reg.REPORT_N_OFFENDERS, "national": 2_907_840}
+
+
+def _has_marts(warehouse: Path) -> bool:
+    if not warehouse.exists():
+        return False
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error:  # being written by another benchmark right now
+        return False
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
+            "AND table_name IN ('dim_offenders', 'fct_offences')"
+        ).fetchone()[0]
+        return found == 2
+    finally:
+        con.close()
+
+
+def _warehouse_with_marts(scale: str) -> Path | None:
+    for name in (f"warehouse_{scale}.duckdb", f"warehouse_{scale}_typology.duckdb",
+                 f"warehouse_{scale}_regression.duckdb"):  # fmt: skip
+        if _has_marts(BENCH_DIR / name):
+            return BENCH_DIR / name
+    warehouse = BENCH_DIR / f"warehouse_{scale}_regression.duckdb"
+    try:
+        extract = ensure_extract(scale)
+        from dap import settings
+        from dap.extract import load_raw
+
+        warehouse.unlink(missing_ok=True)
+        con = duckdb.connect(str(warehouse))
+        try:
+            load_raw(con, extract)
+        finally:
+            con.close()
+        dbt = Path(sys.executable).with_name("dbt")
+        with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
+            subprocess.run(
+                [str(dbt), "run", "--select", "+dim_offenders", "+fct_offences",
+                 "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
+                 "--target-path", target, "--log-path", target],
+                env={**os.environ, "DA_DBT_WAREHOUSE": str(warehouse)}, check=True, capture_output=True,
+            )  # fmt: skip
+        return warehouse
+    except Exception as error:  # noqa: BLE001 - say what could not be done and fall back
+        print(f"could not build the marts from the extract ({type(error).__name__}: {error})")
+        return None
+
+
+def _inputs(scale: str):
+    warehouse = _warehouse_with_marts(scale)
+    if warehouse is not None:
+        from orchestration.defs.regression import _read_non_da_offences, _read_offenders
+
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            start = time.perf_counter()
+            offenders, offences = _read_offenders(con), _read_non_da_offences(con)
+            read = time.perf_counter() - start
+        finally:
+            con.close()
+        return offenders, offences, f"marts of the generated {scale} extract ({warehouse.name}), read in {read:.1f} s"
+    n = _SCALE_OFFENDERS.get(scale, reg.REPORT_N_OFFENDERS)
+    offenders, offences, _ = reg.simulate_section_c_inputs(n, n_codes=656, n_types=16, seed=1)
+    return offenders, offences, f"a SIMULATED design of the same size ({n:,} offenders, 656 offence codes)"
+
+
+def main() -> None:
+    scale = bench_scale()
+    header(f"regression (Section C) at scale {scale!r}")
+    offenders, offences, source = _inputs(scale)
+    print(f"data: {source}")
+    result = {}
+
+    def fit_all():
+        result["section"] = reg.fit_section_c(offenders, offences)
+
+    median, times = median_seconds(fit_all, repeats())
+    section = result["section"]
+    fit = section.model_fit.set_index("model")
+    n_codes = int(fit.loc["offence_code", "n_indicators"]) if "offence_code" in fit.index else 0
+    print(f"offenders: {len(offenders):,}; non-DA offence rows: {len(offences):,}; specific offences fitted: "
+          f"{n_codes:,}; models: {len(section.fits)}")  # fmt: skip
+    print(f"all Section C models: median {median:.1f} s over {len(times)} run(s) "
+          f"({', '.join(f'{t:.1f}' for t in times)}); target < 60 s")  # fmt: skip
+    timings = {}
+    for label, kwargs in (("primary OLS fits only (HC3 + classical)", dict(sensitivity="none", fit_unadjusted=False)),):
+        start = time.perf_counter()
+        reg.fit_section_c(offenders, offences, **kwargs)
+        timings[label] = time.perf_counter() - start
+    for label, seconds in timings.items():
+        print(f"{label}: {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
