@@ -1,0 +1,139 @@
+"""In a real browser: the Dagster asset graph served by the web server, and the audit manifest page.
+
+Uses the system's Chromium (Debian package `chromium`, installed by .ci/install-system-deps) driven by
+Playwright; skips with the reason when no Chromium or no Playwright is available. Screenshots are saved
+in the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dap import lineage
+from tests.lineage.conftest import make_manifest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+LOCATION = "orchestration.definitions"
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no Chromium installed (Debian: apt-get install chromium; .ci/install-system-deps does this)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory):
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    port = _free_port()
+    log = open(home / "webserver.log", "w")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false",
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    webserver_bin = Path(sys.executable).with_name("dagster-webserver")
+    process = subprocess.Popen([str(webserver_bin), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 600
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"dagster-webserver exited: {(home / 'webserver.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                pytest.fail("dagster-webserver did not answer within 10 minutes")
+            time.sleep(2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_for_text(page, text: str, timeout_ms: int = 180_000) -> None:
+    page.get_by_text(text, exact=True).first.wait_for(state="visible", timeout=timeout_ms)
+
+
+@pytest.mark.parametrize(("group", "names"), [
+    ("raw", ["crimes", "offenders", "ref_offences"]),
+    ("marts", ["dim_offenders", "fct_incidents", "fct_offences"]),
+    ("audit", ["run_manifest"]),
+])
+def test_asset_graph_shows_the_key_assets(browser, webserver, tmp_path, group, names):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        page.goto(f"{webserver}/locations/{LOCATION}/asset-groups/{group}", wait_until="domcontentloaded")
+        for name in names:
+            _wait_for_text(page, name)
+        page.screenshot(path=str(tmp_path / f"asset_graph_{group}.png"), full_page=True)
+    finally:
+        page.close()
+    assert (tmp_path / f"asset_graph_{group}.png").stat().st_size > 10_000
+
+
+def test_global_asset_graph_shows_every_layer(browser, webserver, tmp_path):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
+        for group in ("raw", "staging", "marts", "audit", "reports"):
+            _wait_for_text(page, group)
+        page.screenshot(path=str(tmp_path / "asset_graph.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_audit_manifest_page_opens(browser, tmp_path):
+    manifest = make_manifest(tmp_path / "extract", tmp_path / "reports")
+    html_path = tmp_path / "reports" / "audit" / "manifest.html"
+    lineage.write_manifest(manifest, html_path.with_name("manifest.json"), html_path)
+    page = browser.new_page()
+    try:
+        page.goto(html_path.as_uri())
+        for heading in ("Input files", "Assets", "Checks", "Output files", "Run configuration"):
+            assert page.get_by_role("heading", name=heading).is_visible()
+        assert page.get_by_text(manifest["inputs"][0]["sha256"]).first.is_visible()
+        assert page.get_by_text("marts/dim_offenders").first.is_visible()
+        page.screenshot(path=str(tmp_path / "audit_manifest.png"), full_page=True)
+    finally:
+        page.close()
+    assert (tmp_path / "audit_manifest.png").stat().st_size > 10_000
