@@ -240,6 +240,7 @@ def load_raw(
     load leaves the previous raw tables as they were.
     """
     extract_dir = Path(extract_dir)
+    con.execute("SET enable_progress_bar = false")
     resolved = resolve_files(extract_dir, Path(reference_dir) if reference_dir else None)
     # Pre-flight: headers and readability of every file before anything is written.
     for name, (path, _source) in resolved.items():
