@@ -108,8 +108,8 @@ def participant_problems(participants: pd.DataFrame, known_offender_ids=None) ->
     for earlier, later in ORDER_RULES:
         a, b = frame[f"{earlier[:-3]}_day"], frame[f"{later[:-3]}_day"]
         bad = a.notna() & b.notna() & (b < a)
-        add(bad, lambda r, e=earlier, l=later: (
-            f"stage dates out of order: {e} = {_fmt(getattr(r, e))} is after {l} = {_fmt(getattr(r, l))}"))
+        add(bad, lambda r, e=earlier, later_col=later: (
+            f"stage dates out of order: {e} = {_fmt(getattr(r, e))} is after {later_col} = {_fmt(getattr(r, later_col))}"))
     return pd.DataFrame(problems, columns=["person_id", "programme", "problem"])
 
 

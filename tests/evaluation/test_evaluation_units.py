@@ -147,7 +147,6 @@ def test_known_effect_recovered_by_matched_did_and_rct(effect_panel):
     result = run_evaluation(sim.incidents, sim.offenders, sim.participants, EvaluationConfig(bootstrap_reps=499))
     did = _row(result, "DRIVE", "matched_did")
     assert did["ci_low"] <= 0.70 <= did["ci_high"]
-    itt = _row(result, "focused deterrence", "rct_itt")
     itt = result.effect_estimates.loc[(result.effect_estimates["design"] == "rct_itt")
                                       & (result.effect_estimates["outcome"] == "da_incidents")
                                       & result.effect_estimates["estimand"].str.startswith("rate ratio")].iloc[0]
