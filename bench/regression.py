@@ -115,6 +115,14 @@ def main() -> None:
         timings[label] = time.perf_counter() - start
     for label, seconds in timings.items():
         print(f"{label}: {seconds:.1f} s")
+    if n_codes < 500:
+        # The report fitted 656 specific offences; time that width too on a simulated design of this size.
+        sim_offenders, sim_offences, _ = reg.simulate_section_c_inputs(len(offenders), n_codes=656, n_types=16)
+        wide, wide_times = median_seconds(lambda: reg.fit_section_c(sim_offenders, sim_offences), repeats())
+        width = int(reg.fit_section_c(sim_offenders, sim_offences, sensitivity="none", fit_unadjusted=False)
+                    .model_fit.set_index("model").loc["offence_code", "n_indicators"])  # fmt: skip
+        print(f"all Section C models on a SIMULATED design of {len(offenders):,} offenders x {width} offence "
+              f"codes (the report's width): median {wide:.1f} s ({', '.join(f'{t:.1f}' for t in wide_times)})")
 
 
 if __name__ == "__main__":
