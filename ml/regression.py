@@ -402,7 +402,8 @@ def fit_tweedie(
     beta = np.zeros(p)
     converged = False
     iteration = 0
-    for iteration in range(1, max_iter + 1):
+    while iteration < max_iter:
+        iteration += 1
         weights = np.power(mu, 2.0 - power)  # (dmu/deta)² / V(mu) for the log link
         working = eta + (y - mu) / mu
         gram = (X.T @ X.multiply(weights[:, None]).tocsr()).toarray()
