@@ -97,17 +97,18 @@
 {%- endmacro %}
 
 {#- The most common value per key (ties: the alphabetically first value), as a relation to join.
-    `relation` is a CTE name; `where` filters the rows counted. -#}
+    `relation` is a CTE name; `where` filters the rows counted. Hash aggregation only (no sorting). -#}
 {% macro modal_value(relation, key, value, alias, where='true') -%}
-    select {{ key }}, {{ alias }}
+    select {{ key }}, min({{ alias }}) filter (where n_rows = max_n_rows) as {{ alias }}
     from (
         select
             {{ key }},
             {{ value }} as {{ alias }},
-            row_number() over (partition by {{ key }} order by count(*) desc, {{ value }}) as value_rank
+            count(*) as n_rows,
+            max(count(*)) over (partition by {{ key }}) as max_n_rows
         from {{ relation }}
         where {{ value }} is not null and ({{ where }})
         group by {{ key }}, {{ value }}
     )
-    where value_rank = 1
+    group by {{ key }}
 {%- endmacro %}

@@ -38,45 +38,36 @@ incidents as (
         avg(offender_age) as offender_age,
         min(crime_number) as first_crime_number,
         -- Location of the first offence that has one (first by committed_from, then crime number).
-        arg_min_null(lsoa_code, {'committed_from': committed_from, 'crime_number': crime_number})
-            filter (where lsoa_code is not null) as lsoa_code,
-        arg_min_null(imd_score, {'committed_from': committed_from, 'crime_number': crime_number})
-            filter (where lsoa_code is not null) as imd_score,
+        arg_min_null(
+            {'lsoa_code': lsoa_code, 'imd_score': imd_score},
+            {'committed_from': committed_from, 'crime_number': crime_number}
+        ) filter (where lsoa_code is not null) as first_location,
         -- The main offence: the most severe (ties: the smallest code, then crime number).
-        arg_min_null(offence_code, {'negative_severity': -severity, 'offence_code': offence_code, 'crime_number': crime_number})
-            as main_offence_code,
-        arg_min_null(offence_type, {'negative_severity': -severity, 'offence_code': offence_code, 'crime_number': crime_number})
-            as main_offence_type,
-        arg_min_null(outcome_code, {'negative_severity': -severity, 'offence_code': offence_code, 'crime_number': crime_number})
-            as outcome_code
+        arg_min_null(
+            {'offence_code': offence_code, 'offence_type': offence_type, 'outcome_code': outcome_code},
+            {'negative_severity': -severity, 'offence_code': offence_code, 'crime_number': crime_number}
+        ) as main_offence
     from offences
     group by offender_id, reported_at, committed_on
 ),
 
-sequenced as (
-    select
-        incidents.*,
-        row_number() over (
-            partition by incidents.offender_id
-            order by incidents.started_at, incidents.reported_at, incidents.first_crime_number
-        ) as incident_seq
-    from incidents
-),
-
+-- All window functions share one ordering (chronological per offender), so DuckDB sorts once.
 with_previous as (
     select
-        sequenced.*,
-        lag(started_at) over by_offender as previous_started_at,
-        lag(is_da) over by_offender as previous_is_da,
-        last_value(case when is_da then started_at end ignore nulls) over (
-            by_offender rows between unbounded preceding and 1 preceding
+        incidents.*,
+        row_number() over chronological as incident_seq,
+        sum(case when is_da then 1 else 0 end) over chronological as da_count_so_far,
+        lag(started_at) over chronological as previous_started_at,
+        lag(is_da) over chronological as previous_is_da,
+        -- started_at never decreases along the order, so the latest earlier one is the maximum.
+        max(case when is_da then started_at end) over (
+            chronological rows between unbounded preceding and 1 preceding
         ) as previous_da_started_at,
-        last_value(case when not is_da then started_at end ignore nulls) over (
-            by_offender rows between unbounded preceding and 1 preceding
-        ) as previous_non_da_started_at,
-        row_number() over (partition by offender_id, is_da order by incident_seq) as seq_within_type
-    from sequenced
-    window by_offender as (partition by offender_id order by incident_seq)
+        max(case when not is_da then started_at end) over (
+            chronological rows between unbounded preceding and 1 preceding
+        ) as previous_non_da_started_at
+    from incidents
+    window chronological as (partition by offender_id order by started_at, reported_at, first_crime_number)
 )
 
 select
@@ -84,8 +75,8 @@ select
     with_previous.offender_id,
     with_previous.incident_seq,
     with_previous.is_da,
-    case when with_previous.is_da then with_previous.seq_within_type end as da_seq,
-    case when not with_previous.is_da then with_previous.seq_within_type end as non_da_seq,
+    case when with_previous.is_da then with_previous.da_count_so_far end as da_seq,
+    case when not with_previous.is_da then with_previous.incident_seq - with_previous.da_count_so_far end as non_da_seq,
     with_previous.reported_at,
     with_previous.started_at,
     with_previous.ended_at,
@@ -105,11 +96,11 @@ select
     with_previous.previous_is_da as previous_incident_is_da,
     with_previous.offender_age,
     incident_victims.mean_victim_age,
-    with_previous.lsoa_code,
-    with_previous.imd_score,
-    with_previous.main_offence_code,
-    with_previous.main_offence_type,
-    with_previous.outcome_code,
+    with_previous.first_location.lsoa_code as lsoa_code,
+    with_previous.first_location.imd_score as imd_score,
+    with_previous.main_offence.offence_code as main_offence_code,
+    with_previous.main_offence.offence_type as main_offence_type,
+    with_previous.main_offence.outcome_code as outcome_code,
     hour(with_previous.started_at) as hour_of_day,
     isodow(with_previous.started_at) - 1 as day_of_week,
     with_previous.first_crime_number

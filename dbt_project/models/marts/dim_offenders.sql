@@ -6,14 +6,45 @@
 
 with incidents as (
     select
-        *,
-        -- First DA start per offender: anchors the age-at-first-DA estimate below.
-        min(started_at) filter (where is_da) over (partition by offender_id) as first_da_started_at
+        offender_id,
+        incident_id,
+        incident_seq,
+        is_da,
+        da_seq,
+        non_da_seq,
+        is_non_crime,
+        substance_flag,
+        started_at,
+        started_on,
+        duration_days,
+        severity,
+        risk_level,
+        offender_age,
+        days_since_prev_incident,
+        days_since_prev_da,
+        days_since_prev_non_da,
+        previous_incident_is_da,
+        hour_of_day,
+        day_of_week,
+        -- The offender's extreme incident severities (to find the least and the most severe incident).
+        max(severity) over (partition by offender_id) as offender_max_severity,
+        min(severity) over (partition by offender_id) as offender_min_severity
     from {{ ref('int_incidents_grouped') }}
 ),
 
 offences as (
-    select * from {{ ref('fct_offences') }}
+    select
+        offender_id,
+        incident_id,
+        crime_number,
+        is_da,
+        offence_code,
+        severity,
+        lsoa_code,
+        imd_score,
+        offender_age,
+        offender_sex
+    from {{ ref('fct_offences') }}
 ),
 
 -- Ethnicity is descriptive only and not published in fct_offences.
@@ -60,9 +91,11 @@ incident_features as (
         avg(offender_age) as mean_age,
         -- Age at the first DA incident; when it is not recorded there, the first DA incident with a
         -- recorded age, less the years elapsed since the first DA incident.
-        arg_min(
-            offender_age - {{ days_between('first_da_started_at', 'started_at') }} / 365.25, da_seq
-        ) filter (where is_da and offender_age is not null) as age_at_first_da_incident,
+        arg_min(offender_age, da_seq) filter (where is_da and offender_age is not null)
+        - {{ days_between(
+            'min(started_at) filter (where is_da)',
+            'arg_min(started_at, da_seq) filter (where is_da and offender_age is not null)'
+        ) }} / 365.25 as age_at_first_da_incident,
         min(started_on) as first_seen_on,
         min(started_on) filter (where is_da) as first_da_on,
         max(started_on) filter (where is_da) as last_da_on,
@@ -95,14 +128,13 @@ incident_features as (
         avg(severity) filter (where is_da and not substance_flag) as mean_da_severity_no_substance,
         avg(severity) filter (where not is_da and substance_flag) as mean_non_da_severity_substance,
         avg(severity) filter (where not is_da and not substance_flag) as mean_non_da_severity_no_substance,
-        -- Least and most severe incident (ties: the earlier one).
+        -- Least and most severe incident (ties: the earlier one; started_at follows incident_seq).
         {{ days_between(
-            "arg_min(started_at, {'severity': severity, 'incident_seq': incident_seq})",
-            "arg_min(started_at, {'negative_severity': -severity, 'incident_seq': incident_seq})"
+            'min(started_at) filter (where severity = offender_min_severity)',
+            'min(started_at) filter (where severity = offender_max_severity)'
         ) }} as days_least_to_most_severe,
-        arg_min(incident_seq, {'negative_severity': -severity, 'incident_seq': incident_seq})
-        - arg_min(incident_seq, {'severity': severity, 'incident_seq': incident_seq})
-            as incidents_least_to_most_severe,
+        min(incident_seq) filter (where severity = offender_max_severity)
+        - min(incident_seq) filter (where severity = offender_min_severity) as incidents_least_to_most_severe,
         arg_min_null(risk_level, da_seq) filter (where is_da) as first_da_risk_level,
         arg_min_null(severity, da_seq) filter (where is_da) as first_da_incident_severity,
         arg_min_null(risk_level, da_seq) filter (where is_da and is_non_crime) as first_non_crime_da_risk_level,
@@ -131,15 +163,45 @@ victim_features as (
     group by offender_id
 ),
 
+-- Offence codes per offender and DA label: the base of the modal codes and of the most severe offence.
+offence_code_counts as (
+    select
+        offender_id,
+        is_da,
+        offence_code,
+        count(*) as n_offences,
+        max(severity) as severity
+    from offences
+    group by offender_id, is_da, offence_code
+),
+
 offence_features as (
     select
         offender_id,
-        arg_min(
-            offence_code, {'negative_severity': -severity, 'committed_from': committed_from, 'crime_number': crime_number}
-        ) as most_severe_offence_code,
-        max(severity) as most_severe_offence_severity
-    from offences
+        min(offence_code) filter (where severity = max_severity) as most_severe_offence_code,
+        max(max_severity) as most_severe_offence_severity
+    from (
+        select offender_id, offence_code, severity, max(severity) over (partition by offender_id) as max_severity
+        from offence_code_counts
+    )
     group by offender_id
+),
+
+modal_offence_codes as (
+    select
+        offender_id,
+        is_da,
+        min(offence_code) filter (where n_offences = max_n_offences) as modal_offence_code
+    from (
+        select
+            offender_id,
+            is_da,
+            offence_code,
+            n_offences,
+            max(n_offences) over (partition by offender_id, is_da) as max_n_offences
+        from offence_code_counts
+    )
+    group by offender_id, is_da
 ),
 
 -- Distinct LSOAs offended in, DA and non-DA, with their IMD score.
@@ -220,9 +282,11 @@ modal_ethnicity as ({{ modal_value('offender_ethnicities', 'offender_id', 'offen
 modal_da_victim_sex as (
     {{ modal_value('offence_victims', 'offender_id', 'victim_sex', 'modal_da_victim_sex', "is_da and victim_sex != 'unknown'") }}
 ),
-modal_da_offence_code as ({{ modal_value('offences', 'offender_id', 'offence_code', 'modal_da_offence_code', 'is_da') }}),
+modal_da_offence_code as (
+    select offender_id, modal_offence_code as modal_da_offence_code from modal_offence_codes where is_da
+),
 modal_non_da_offence_code as (
-    {{ modal_value('offences', 'offender_id', 'offence_code', 'modal_non_da_offence_code', 'not is_da') }}
+    select offender_id, modal_offence_code as modal_non_da_offence_code from modal_offence_codes where not is_da
 ),
 modal_relationship as ({{ modal_value('da_relationships', 'offender_id', 'relationship', 'modal_relationship') }}),
 modal_victimiser_relationship as (
