@@ -4,14 +4,8 @@ Python API: ``synth.generate(scale, seed, out_dir, fmt="parquet", **options) -> 
 synth.generate.generate for the options.
 """
 
-from __future__ import annotations
-
-
-def generate(scale, seed, out_dir, fmt="parquet", **options):
-    """Write a synthetic extract; see :func:`synth.generate.generate`."""
-    from synth.generate import generate as _generate
-
-    return _generate(scale, seed, out_dir, fmt=fmt, **options)
-
+# Imported eagerly: the submodule `synth.generate` would otherwise replace this package attribute the
+# first time it is imported, and `synth.generate(...)` would stop being callable.
+from synth.generate import generate
 
 __all__ = ["generate"]
