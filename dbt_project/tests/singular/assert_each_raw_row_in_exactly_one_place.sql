@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'stg_wmp__crimes'}}}) }}
 -- Each raw row (by _row_number) lands in exactly one of staging and quarantine: the two together hold as
 -- many rows as raw, with as many distinct row numbers, all of them from raw.
 {%- for table in wmp_tables() %}
