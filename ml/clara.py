@@ -16,7 +16,9 @@ What R's ``clara`` does, and what this module reproduces:
 
 Beyond R: each later sample is clustered twice, once from a BUILD start (as R does) and once starting from
 the forced best medoids, and both are scored on all n (``restart_from_best``); this never makes the
-objective worse than R's choice from the same sample. Also reported: the **medoid silhouette** over all n
+objective worse than R's choice from the same sample. Then the best medoids are polished on all n
+(:func:`polish_medoids`: alternating medoid update among candidates near each cluster mean, then reassignment;
+it can only lower the objective; ``polish_iterations=0`` gives R's procedure alone). Also reported: the **medoid silhouette** over all n
 (Lenssen & Schubert; from the nearest and second-nearest medoid distances) and the **exact silhouette** on
 a fixed (stratified) subsample, see :class:`SubsampleSilhouette`.
 
