@@ -128,11 +128,16 @@ def _plain(value: Any) -> Any:
 
 def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
     """Materialisations, checks and step times of a run and the runs of its group (re-executions)."""
-    group = instance.get_run_group(run_id)
-    runs = sorted(group[1], key=lambda r: (instance.get_run_record_by_id(r.run_id).create_timestamp.timestamp()
-                                           if instance.get_run_record_by_id(r.run_id) else 0)) if group else []
-    if not runs:
-        runs = [instance.get_run_by_id(run_id)]
+    this = instance.get_run_by_id(run_id)
+    root = (this.root_run_id or this.run_id) if this else run_id
+    runs = {r.run_id: r for r in instance.get_runs(filters=dg.RunsFilter(tags={"dagster/root_run_id": root}))}
+    for extra in (root, run_id):
+        found = instance.get_run_by_id(extra)
+        if found is not None:
+            runs[found.run_id] = found
+    records = {r.dagster_run.run_id: r.create_timestamp.timestamp()
+               for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=list(runs)))}
+    runs = sorted(runs.values(), key=lambda r: records.get(r.run_id, 0.0))
     materializations: dict[str, dict[str, Any]] = {}
     checks: dict[tuple[str, str], dict[str, Any]] = {}
     step_started: dict[tuple[str, str], float] = {}
@@ -308,7 +313,9 @@ def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> 
             "code_version": a.get("code_version"), "data_version": a.get("data_version"),
             "row_count": a.get("row_count") if isinstance(a.get("row_count"), int) else None,
             "materialized_at": a.get("materialized_at"), "upstream": ",".join(a["upstream"]),
-        } for a in manifest["assets"]]),
+        } for a in manifest["assets"]], columns=["run_id", "asset_key", "kind", "materialized_in_this_run",
+                                                "dagster_run_id", "code_version", "data_version", "row_count",
+                                                "materialized_at", "upstream"]),
         "run_checks": pd.DataFrame([{"run_id": run_id, **{k: c.get(k) for k in (
             "asset", "name", "kind", "passed", "severity", "description", "dagster_run_id")}}
             for c in manifest["checks"]], columns=["run_id", "asset", "name", "kind", "passed", "severity",
@@ -339,9 +346,15 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     def run_manifest(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
         run = context.run
         facts = collect_run_group(context.instance, run.run_id)
+        repository = context.repository_def
+        if not set(upstream) <= set(repository.asset_graph.get_all_asset_keys()):
+            # A re-execution from failure sees only its subset of the graph: describe the whole platform.
+            from orchestration import definitions
+
+            repository = definitions.defs.get_repository_def()
         lineage_file = platform.output_path(*DBT_COLUMN_LINEAGE_PARTS)
         dbt_lineage = json.loads(lineage_file.read_text()) if lineage_file.exists() else {}
-        assets = asset_entries(context.repository_def, facts, context.instance, dbt_lineage,
+        assets = asset_entries(repository, facts, context.instance, dbt_lineage,
                                exclude={MANIFEST_KEY, dg.AssetKey(["publish", "warehouse"])})
         inputs = L.check_inputs(_load_log(platform))
         root = facts["runs"][0] if facts["runs"] else run
