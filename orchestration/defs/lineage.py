@@ -127,14 +127,13 @@ def _plain(value: Any) -> Any:
 
 
 def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
-    """Materialisations, checks and step times of a run and the runs of its group (re-executions)."""
-    this = instance.get_run_by_id(run_id)
-    root = (this.root_run_id or this.run_id) if this else run_id
-    runs = {r.run_id: r for r in instance.get_runs(filters=dg.RunsFilter(tags={"dagster/root_run_id": root}))}
-    for extra in (root, run_id):
-        found = instance.get_run_by_id(extra)
-        if found is not None:
-            runs[found.run_id] = found
+    """Materialisations, checks and step times of a run and of the runs it re-executed."""
+    # This run and the runs it re-executes (dap run --resume), back to the first one.
+    runs = {}
+    current = instance.get_run_by_id(run_id)
+    while current is not None and current.run_id not in runs:
+        runs[current.run_id] = current
+        current = instance.get_run_by_id(current.parent_run_id) if current.parent_run_id else None
     records = {r.dagster_run.run_id: r.create_timestamp.timestamp()
                for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=list(runs)))}
     runs = sorted(runs.values(), key=lambda r: records.get(r.run_id, 0.0))
