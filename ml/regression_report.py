@@ -261,7 +261,7 @@ def regression_sections(
                 f"{summary['share_p_lt_0_01']:.0%} at p < 0.01; {summary['n_q_lt_alpha']:,} with q < {alpha:g} "
                 f"after the Benjamini–Hochberg adjustment; {summary['n_significant_classical']:,} significant "
                 f"with classical standard errors. Positive among the significant: "
-                f"{summary['share_significant_positive']:.0%}."
+                f"{_share_or_dash(summary['share_significant_positive'])}."
                 if summary["n_terms"]
                 else "No specific offence was held by enough offenders to fit."
             )
@@ -347,3 +347,8 @@ def regression_report_html(
         lineage,
         intro,
     )
+
+
+def _share_or_dash(share: float) -> str:
+    """A share as a percentage, or a dash where it is undefined (nothing to take a share of)."""
+    return "–" if share is None or share != share else f"{share:.0%}"
