@@ -124,7 +124,8 @@ def build_feature_matrix(
 
     Offenders with a missing own or victim age (``has_missing_age``) are dropped, as in the report (7,731 of
     145,392 there). Any offender still missing a feature value is dropped too and counted separately, by
-    column, so that nothing disappears silently.
+    column, so that nothing disappears silently. Rows are sorted by offender id, so the result does not depend
+    on the order the offenders were read in.
     """
     features = list(features or PCA_FEATURES)
     assert_no_protected_features(features)
@@ -143,6 +144,8 @@ def build_feature_matrix(
     by_column = {c: int(n) for c, n in values.loc[incomplete].isna().sum().items() if n}
     matrix = values.loc[~incomplete]
     matrix.index = pd.Index(rest.loc[~incomplete, id_column].to_numpy(), name=id_column)
+    # Rows in offender order whatever order they were read in: CLARA's samples are drawn by row position.
+    matrix = matrix.sort_index(kind="stable")
     counts = DroppedCounts(
         n_offenders=n_offenders,
         n_missing_age=int(missing_age.sum()),

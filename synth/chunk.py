@@ -240,6 +240,7 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
     )
     high_vol = np.isin(np.array(engine.P_GROUP)[off["prof"][owner]], ("A", "B"))
     p_off = np.where((pos == 0) & high_vol & ~female_off & intimate, 0.35, 0.03)
+    p_off = np.where(off["separated"][owner], 0.0, p_off)  # separated profiles: nobody is also a victim
     is_off = (rng.random(k) < p_off) & (pool_w.sum() > 0)
     vic_off = np.full(k, -1)
     if is_off.any():
@@ -364,7 +365,8 @@ def _tables(
         p=[0.45, 0.35, 0.1, 0.1],
     )
     # non-DA victimisation of other offenders in the extract ("victimisation of offenders")
-    other = nd_idx[rng.random(nd_idx.size) < 0.10]
+    share_other = 0.0 if off["separated"].any() else 0.10  # separated profiles: no overlap
+    other = nd_idx[rng.random(nd_idx.size) < share_other]
     if other.size:
         who = rng.integers(0, n, other.size)
         okw = who != io[other]

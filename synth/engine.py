@@ -220,6 +220,7 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
     u = rng.random(n)
     missing = np.where(u < 0.030, 1, np.where(u < 0.053, 2, 0))  # 1 own age, 2 victims' ages
     return dict(
+        separated=np.full(n, opts.separated_profiles),
         prof=prof,
         female=female,
         harm=harm,
@@ -323,6 +324,10 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
         rng.choice(24, m, p=da_hours / da_hours.sum()),
         rng.choice(24, m, p=nda_hours / nda_hours.sum()),
     )
+    if off["separated"].any():  # separated profiles: each profile offends around its own hour of the day
+        peak = {c: h for c, h in zip(catalogue.SEPARATED_PROFILES, (10, 16, 22, 4), strict=False)}
+        peaks = np.array([peak.get(int(c), 12) for c in P_CLUSTER])[prof[inc_off]]
+        hour = np.where(is_da, (peaks + rng.integers(-1, 2, m)) % 24, hour)
     # weekend bias for cluster 4 ("incidents tended to fall at weekends")
     c4 = (P_CLUSTER[prof[inc_off]] == 4) & is_da & (rng.random(m) < 0.5)
     dow = (np.floor(day).astype(np.int64) + 5) % 7  # 2011-01-01 was a Saturday (dow 5, Monday = 0)

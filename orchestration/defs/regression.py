@@ -79,7 +79,7 @@ def _read_offenders(con) -> pd.DataFrame:
 def _read_non_da_offences(con) -> pd.DataFrame:
     return con.execute(
         "SELECT offender_id, offence_code, offence_description, offence_type, is_da "
-        "FROM marts.fct_offences WHERE NOT coalesce(is_da, false)"
+        "FROM marts.fct_offences WHERE NOT coalesce(is_da, false) ORDER BY ALL"
     ).df()
 
 

@@ -7,9 +7,14 @@ import pandas as pd
 
 
 def read_table(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read ``schema.table`` (optionally only some columns) into a pandas frame."""
+    """Read ``schema.table`` (optionally only some columns) into a pandas frame, rows in a fixed order.
+
+    DuckDB scans in parallel, so without an ORDER BY the row order can change from run to run; sampling
+    (CLARA) and floating-point sums then change too. Sorting by all columns makes every read, and so every
+    published result, the same for the same data.
+    """
     cols = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    return con.execute(f"SELECT {cols} FROM {relation}").df()
+    return con.execute(f"SELECT {cols} FROM {relation} ORDER BY ALL").df()
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:

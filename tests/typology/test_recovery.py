@@ -45,15 +45,7 @@ def separated_marts(tmp_path_factory) -> Path:
     return extract, warehouse
 
 
-# Measured on this fixture (1,500 offenders, seed 7): the sweep picks K = 6 and the ARI is 0.67 (0.79 at the
-# true K = 4, even with full PAM). The generator's profile 24 is not one cloud in the report's feature space:
-# about 30% of its members have one non-DA incident, which switches on every zero-inflated non-DA feature,
-# and a quarter have DA severity as low as profile 5's. The library itself recovers well-separated profiles
-# (tests/typology/test_ml.py::test_well_separated_blobs_are_recovered). Not strict: it passes as soon as the
-# fixture separates its profiles in feature space.
-@pytest.mark.xfail(
-    reason="the separated_profiles fixture splits profile 24 by non-DA history (ARI 0.67)", strict=False
-)
+# Measured on this fixture (1,500 offenders, seed 7): the sweep picks K = 4 (the true number) and the ARI is 0.99.
 @pytest.mark.slow
 def test_separated_profiles_are_recovered(separated_marts):
     extract, warehouse = separated_marts
