@@ -163,11 +163,13 @@ def _preview(results: pd.DataFrame, min_offenders: int, alpha: float) -> str:
 
 @dg.asset(
     key=VALIDATION,
-    deps=[mart("dim_offenders")],
+    # The typology is part of every platform run: wait for it so the per-cluster shares are there. Run on
+    # its own without a typology, the asset still works and leaves the per-cluster rows out.
+    deps=[mart("dim_offenders"), analytics("offender_clusters")],
     code_version=CODE_VERSION,
     group_name="regression",
-    description="How predictive the first risk grade is of total DA harm; per-cluster share of high first "
-    "grades when analytics.offender_clusters exists at run time (a soft dependency).",
+    description="How predictive the first risk grade is of total DA harm, and the per-cluster share of high "
+    "first grades (when analytics.offender_clusters exists).",
 )
 def risk_assessment_validation(
     context: dg.AssetExecutionContext, config: RiskValidationConfig, platform: PlatformResource
