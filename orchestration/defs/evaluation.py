@@ -27,10 +27,11 @@ from ml.evaluation.matching import MatchingConfig
 from ml.evaluation.pipeline import EvaluationConfig, result_from_tables, run_evaluation, summary_table
 from ml.evaluation.rfg import RFGConfig, concentration, power_few, score_rfg
 from orchestration.keys import analytics, mart, report
+from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
 from orchestration.resources import PlatformResource
 
-CODE_VERSION = "evaluation-1"
+CODE_VERSION = source_version(__name__, "ml.evaluation", "ml.reporting")
 GROUP = "evaluation"
 
 RFG_SCORES = analytics("rfg_scores")

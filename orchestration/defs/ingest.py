@@ -14,6 +14,7 @@ from dap.extract import DEFAULT_MAX_UNKNOWN_OFFENCE_CODE_SHARE, ExtractError, lo
 from expectations import raw as raw_suites
 from orchestration import keys
 from orchestration.lib import gx_adapter
+from orchestration.lib.code_version import source_version
 from orchestration.resources import PlatformResource
 
 RAW_CHECK = "contract"
@@ -49,7 +50,7 @@ class IngestConfig(dg.Config):
     name="raw_extract",
     can_subset=False,
     pool="warehouse",
-    code_version="1",
+    code_version=source_version(__name__, "dap.extract", "dap.contract", "expectations.raw", "orchestration.lib.gx_adapter"),
 )
 def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platform: PlatformResource):
     """Load every table of the extract; stop with a clear error on a missing table/column or unreadable file."""

@@ -32,6 +32,7 @@ import dagster as dg
 
 from dap import lineage as L
 from dap import settings
+from orchestration.lib.code_version import source_version
 from orchestration.resources import PlatformResource
 
 MANIFEST_KEY = dg.AssetKey(["audit", "run_manifest"])
@@ -96,7 +97,7 @@ def generate_dbt_docs(warehouse: Path, destination: Path, lineage_file: Path) ->
 
 def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(key=DBT_DOCS_KEY, deps=sorted(set(dbt_keys), key=lambda k: k.to_user_string()), group_name="reports",
-              pool="warehouse", code_version="1", kinds={"dbt", "html"},
+              pool="warehouse", code_version=source_version(__name__, "dap.lineage", "orchestration.lib.column_lineage"), kinds={"dbt", "html"},
               description="dbt docs (static, offline) of this run's warehouse and the column lineage of every model.")
     def dbt_docs(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
         destination = platform.output_path("dbt_docs", "index.html").parent
@@ -338,7 +339,7 @@ def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> 
 def build_manifest_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     upstream = sorted(set(upstream) | {DBT_DOCS_KEY}, key=lambda k: k.to_user_string())
 
-    @dg.asset(key=MANIFEST_KEY, deps=upstream, group_name="audit", pool="warehouse", code_version="1",
+    @dg.asset(key=MANIFEST_KEY, deps=upstream, group_name="audit", pool="warehouse", code_version=source_version(__name__, "dap.lineage", "orchestration.lib.column_lineage"),
               kinds={"json", "html", "duckdb"},
               description="The run's audit manifest: input hashes, code version, every asset's versions and "
                           "checks, configuration and output hashes (JSON, HTML, audit schema, OpenLineage).")

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from dap import publication
+from orchestration.lib.code_version import source_version
 from orchestration.resources import PlatformResource
 
 PUBLISH_KEY = dg.AssetKey(["publish", "warehouse"])
@@ -23,7 +24,7 @@ class PublishConfig(dg.Config):
 def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     upstream = sorted(set(upstream), key=lambda k: k.to_user_string())
 
-    @dg.asset(key=PUBLISH_KEY, deps=upstream, group_name="publish", pool="warehouse", code_version="1",
+    @dg.asset(key=PUBLISH_KEY, deps=upstream, group_name="publish", pool="warehouse", code_version=source_version(__name__, "dap.publication"),
               kinds={"duckdb"}, description="Atomically publishes this run's warehouse and reports.")
     def publish_warehouse(context: dg.AssetExecutionContext, config: PublishConfig, platform: PlatformResource):
         if not platform.is_build:

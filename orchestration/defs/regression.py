@@ -16,10 +16,11 @@ import pandas as pd
 
 from ml import regression as reg
 from orchestration.keys import analytics, mart, report
+from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
 from orchestration.resources import PlatformResource
 
-CODE_VERSION = "regression-1"
+CODE_VERSION = source_version(__name__, "ml.regression", "ml.regression_report", "ml.reporting")
 
 RESULTS = analytics("regression_results")
 MODEL_FIT = analytics("regression_model_fit")

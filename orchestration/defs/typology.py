@@ -28,10 +28,13 @@ from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
 from ml.reporting import Lineage
 from ml.typology_report import build_typology_report
 from orchestration.keys import analytics, mart, report
+from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
 from orchestration.resources import PlatformResource
 
-CODE_VERSION = "typology-1"
+CODE_VERSION = source_version(
+    __name__, "ml.features", "ml.clara", "ml.typology", "ml.typology_report", "ml.reporting"
+)
 GROUP = "typology"
 
 PCA = analytics("pca")
