@@ -69,7 +69,7 @@ def _relation_for(key: dg.AssetKey) -> str:
     return ".".join(f'"{part}"' for part in key.path[-2:])
 
 
-def _attach_table_metadata(platform: PlatformResource, events: list) -> list:
+def _attach_table_metadata(context: dg.AssetExecutionContext, platform: PlatformResource, events: list) -> list:
     """Add row counts and column schemas (read after dbt finished) to the dbt materialisations."""
     keyed = [e for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
     if not keyed:
@@ -86,7 +86,7 @@ def _attach_table_metadata(platform: PlatformResource, events: list) -> list:
         enriched = []
         for event in events:
             key = getattr(event, "asset_key", None) or (
-                dg.AssetKey(event.output_name.split("__")) if isinstance(event, dg.Output) else None
+                context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
             )
             if isinstance(event, dg.Output | dg.AssetMaterialization) and key is not None and len(key.path) >= 2:
                 schema, table = key.path[-2], key.path[-1]
@@ -115,7 +115,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform:
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     events = list(invocation.stream())
     # Column lineage is computed after dbt finished (see orchestration.lib.column_lineage).
-    yield from column_lineage.attach(invocation, _attach_table_metadata(platform, events), platform)
+    yield from column_lineage.attach(invocation, _attach_table_metadata(context, platform, events), platform)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed: see the failed models and tests above",
