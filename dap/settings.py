@@ -18,9 +18,15 @@ DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_EXTRACT_DIR = DATA_DIR / "extracts" / "demo"
 
 
+def absolute(value: str | Path) -> Path:
+    """An absolute path that does *not* follow symbolic links: the published warehouse and reports are
+    links to the current version, and must be addressed by the link, never by what it points to."""
+    return Path(os.path.abspath(os.path.expanduser(str(value))))
+
+
 def _path_from_env(name: str, default: Path) -> Path:
     value = os.environ.get(name, "").strip()
-    return Path(value).expanduser().resolve() if value else default
+    return absolute(value) if value else default
 
 
 def extract_dir() -> Path:

@@ -42,8 +42,8 @@ def find_manifest(run_id: str | None, manifest: str | None = None, warehouse: st
         if not path.is_file():
             raise CliError(f"no manifest at {path}")
         return path, lineage.load_manifest(path)
-    layout = publication.Layout(Path(warehouse).resolve() if warehouse else settings.warehouse_path(),
-                                Path(output).resolve() if output else settings.output_dir())
+    layout = publication.Layout(settings.absolute(warehouse) if warehouse else settings.warehouse_path(),
+                                settings.absolute(output) if output else settings.output_dir())
     candidates = candidate_manifests(layout)
     if not candidates:
         raise CliError(f"no audit manifest found for warehouse {layout.published_warehouse}; "

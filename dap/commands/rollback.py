@@ -17,11 +17,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     layout = publication.Layout(
-        Path(args.warehouse).resolve() if args.warehouse else settings.warehouse_path(),
-        Path(args.output).resolve() if args.output else settings.output_dir(),
+        settings.absolute(args.warehouse) if args.warehouse else settings.warehouse_path(),
+        settings.absolute(args.output) if args.output else settings.output_dir(),
     )
     current = publication.current_version(layout)
     if args.list:

@@ -35,7 +35,7 @@ def _apply_environment(args: argparse.Namespace) -> None:
     for option, variable in (("extract", "DA_EXTRACT_DIR"), ("warehouse", "DA_WAREHOUSE"), ("output", "DA_OUTPUT_DIR")):
         value = getattr(args, option)
         if value:
-            os.environ[variable] = str(Path(value).expanduser().resolve())
+            os.environ[variable] = str(settings.absolute(value))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))

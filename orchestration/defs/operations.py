@@ -24,7 +24,7 @@ def refresh_cron() -> str:
 
 def landing_dir() -> Path:
     value = os.environ.get("DA_LANDING_DIR", "").strip()
-    return Path(value).resolve() if value else settings.DATA_DIR / "landing"
+    return settings.absolute(value) if value else settings.DATA_DIR / "landing"
 
 
 def freshness_max_days() -> float:

@@ -56,9 +56,11 @@ def test_corrupt_extract_fails_clearly_and_leaves_published_untouched(published,
 
 def test_two_runs_started_together_finish_one_after_the_other_with_identical_tables(tiny_extract, tmp_path_factory):
     platform = make_platform(tmp_path_factory, tiny_extract, "concurrent")
-    first, second = platform.start("run"), platform.start("run")
-    outputs = [p.communicate(timeout=1800)[0] for p in (first, second)]
-    assert first.returncode == 0 and second.returncode == 0, "\n".join(o[-3000:] for o in outputs)
+    logs = [platform.root / "first.log", platform.root / "second.log"]
+    first, second = platform.start("run", log=logs[0]), platform.start("run", log=logs[1])
+    for process in (first, second):
+        process.wait(timeout=1800)
+    assert first.returncode == 0 and second.returncode == 0, "\n".join(p.read_text()[-3000:] for p in logs)
     layout = publication.Layout(platform.warehouse, platform.reports)
     versions = publication.versions(layout)
     assert len(versions) == 2
@@ -77,13 +79,12 @@ def test_killed_run_resumes_from_failure_and_published_data_waits(published):
     platform = published
     version_before, digests_before = _published_version(platform), table_digests(platform.warehouse)
 
-    process = platform.start("run")
-    builds = publication.Layout(platform.warehouse, platform.reports).builds_dir
+    earlier_runs = _run_ids(platform)
+    process = platform.start("run", log=platform.root / "killed.log")
     deadline = time.time() + 600
-    # wait until the run is well under way (its build warehouse has marts in it), then kill it hard
-    while time.time() < deadline:
-        if any(builds.glob("*/warehouse.duckdb")) and _has_dbt_started(platform):
-            break
+    # wait until the new run is well under way (its dbt step has started), then kill it hard
+    while time.time() < deadline and not _dbt_started_in_new_run(platform, earlier_runs):
+        assert process.poll() is None, (platform.root / "killed.log").read_text()[-3000:]
         time.sleep(0.5)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
@@ -97,16 +98,24 @@ def test_killed_run_resumes_from_failure_and_published_data_waits(published):
     assert table_digests(platform.warehouse) == digests_before  # same extract: same tables
 
 
-def _has_dbt_started(platform) -> bool:
+def _run_ids(platform) -> set[str]:
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(platform.dagster_home)) as instance:
+        return {run.run_id for run in instance.get_runs()}
+
+
+def _dbt_started_in_new_run(platform, earlier_runs: set[str]) -> bool:
     import dagster as dg
 
     try:
         with dg.DagsterInstance.from_config(str(platform.dagster_home)) as instance:
-            runs = instance.get_runs(limit=1)
-            if not runs:
-                return False
-            records = instance.get_records_for_run(runs[0].run_id).records
-            return any(r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.step_key == "dbt_models"
-                       for r in records)
-    except Exception:
+            for run in instance.get_runs(limit=3):
+                if run.run_id in earlier_runs:
+                    continue
+                records = instance.get_records_for_run(run.run_id).records
+                return any(r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.step_key == "dbt_models"
+                           for r in records)
+    except Exception:  # the run's storage may be mid-write; look again
         return False
+    return False
