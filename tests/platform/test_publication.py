@@ -56,3 +56,15 @@ def test_rollback_and_pruning(tmp_path):
     assert published_value(layout) == 2
     with pytest.raises(LookupError):
         publication.rollback(layout, to="no-such-version")
+
+
+def test_paths_from_the_environment_never_follow_the_published_link(tmp_path, monkeypatch):
+    from dap import settings
+
+    layout = publication.Layout(tmp_path / "data" / "warehouse.duckdb", tmp_path / "reports")
+    publication.publish(layout, make_build(layout, "run-1", 1), "run-1")
+    assert layout.published_warehouse.is_symlink()
+    monkeypatch.setenv("DA_WAREHOUSE", str(layout.published_warehouse))
+    # the link itself, not the version it points to: the next run must switch the same link
+    assert settings.warehouse_path() == layout.published_warehouse
+    assert settings.absolute(layout.published_warehouse) == layout.published_warehouse
