@@ -11,7 +11,14 @@ import traceback
 
 from bench.common import bench_scale, repeats
 
-BENCHMARKS = ["bench.synth", "bench.dbt_build", "bench.typology", "bench.regression", "bench.evaluation", "bench.pipeline"]
+BENCHMARKS = [
+    "bench.synth",
+    "bench.dbt_build",
+    "bench.typology",
+    "bench.regression",
+    "bench.evaluation",
+    "bench.pipeline",
+]
 
 
 def main() -> int:

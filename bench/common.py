@@ -52,7 +52,18 @@ def ensure_extract(scale: str | None = None, seed: int = 1) -> Path:
     out = BENCH_DIR / f"extract_{scale}_{seed}"
     if not (out / "_truth").exists():
         subprocess.run(
-            [sys.executable, "-m", "dap.cli", "synth", "--scale", scale, "--seed", str(seed), "--out", str(out)],
+            [
+                sys.executable,
+                "-m",
+                "dap.cli",
+                "synth",
+                "--scale",
+                scale,
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+            ],
             check=True,
         )
     return out

@@ -23,8 +23,21 @@ def _dbt_build(warehouse: Path) -> None:
     dbt = Path(sys.executable).with_name("dbt")
     with tempfile.TemporaryDirectory(prefix="bench-dbt-") as target:
         subprocess.run(
-            [str(dbt), "build", "--exclude", "test_type:unit", "--project-dir", str(settings.DBT_PROJECT_DIR),
-             "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", target, "--log-path", target, "--quiet"],
+            [
+                str(dbt),
+                "build",
+                "--exclude",
+                "test_type:unit",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                target,
+                "--log-path",
+                target,
+                "--quiet",
+            ],
             check=True,
             env={**os.environ, "DA_DBT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         )
@@ -42,11 +55,15 @@ def main() -> None:
         load_seconds = time.perf_counter() - start
         print(f"load extract into raw: {load_seconds:.1f} s ({summary.tables['crimes'].rows:,} crime rows)")
         median, times = median_seconds(lambda: _dbt_build(warehouse), repeats())
-        print(f"dbt build: median {median:.1f} s over {len(times)} runs {[round(t, 1) for t in times]} (target <= 90 s)")
+        print(
+            f"dbt build: median {median:.1f} s over {len(times)} runs {[round(t, 1) for t in times]} (target <= 90 s)"
+        )
         con = duckdb.connect(str(warehouse), read_only=True)
         for relation in ("marts.fct_offences", "marts.fct_incidents", "marts.dim_offenders"):
             print(f"  {relation}: {con.execute(f'SELECT count(*) FROM {relation}').fetchone()[0]:,} rows")
-        quarantined = con.execute("SELECT sum(rows_quarantined) FROM audit.audit_row_conservation").fetchone()[0]
+        quarantined = con.execute(
+            "SELECT sum(rows_quarantined) FROM audit.audit_row_conservation"
+        ).fetchone()[0]
         print(f"  quarantined rows: {quarantined:,}")
         con.close()
 

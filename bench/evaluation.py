@@ -46,9 +46,20 @@ def _inputs(scale: str):
     from ml.evaluation.simulate import simulate_panel
 
     n = SCALE_OFFENDERS.get(scale, 145_392)
-    sim = simulate_panel(n_offenders=n, years=10, seed=1, per_panel=max(5, n // 2000), rct_per_panel=max(5, n // 4000),
-                         n_panels=24)
-    return sim.incidents, sim.offenders, sim.participants, f"a simulated panel of {n:,} offenders (marts unavailable)"
+    sim = simulate_panel(
+        n_offenders=n,
+        years=10,
+        seed=1,
+        per_panel=max(5, n // 2000),
+        rct_per_panel=max(5, n // 4000),
+        n_panels=24,
+    )
+    return (
+        sim.incidents,
+        sim.offenders,
+        sim.participants,
+        f"a simulated panel of {n:,} offenders (marts unavailable)",
+    )
 
 
 def main() -> None:
@@ -57,9 +68,11 @@ def main() -> None:
     start = time.perf_counter()
     incidents, offenders, participants, source = _inputs(scale)
     n_da = int(incidents["is_da"].fillna(False).astype(bool).sum())
-    print(f"input: {source}: {n_da:,} DA incidents, {len(offenders):,} offenders, "
-          f"{0 if participants is None else len(participants):,} participants "
-          f"(prepared in {time.perf_counter() - start:.1f} s, not timed)")
+    print(
+        f"input: {source}: {n_da:,} DA incidents, {len(offenders):,} offenders, "
+        f"{0 if participants is None else len(participants):,} participants "
+        f"(prepared in {time.perf_counter() - start:.1f} s, not timed)"
+    )
     config = EvaluationConfig()
 
     def whole_evaluation():
@@ -71,16 +84,25 @@ def main() -> None:
 
     median, times = median_seconds(whole_evaluation, repeats())
     result = whole_evaluation()
-    print(f"whole evaluation: median {median:.1f} s over {len(times)} runs "
-          f"({', '.join(f'{t:.1f}' for t in times)}); target < {TARGET_SECONDS} s: "
-          f"{'met' if median < TARGET_SECONDS else 'NOT met'}")
-    print(f"RFG snapshots: {result.rfg_scores['as_of_date'].nunique()} as-of dates, {len(result.rfg_scores):,} rows")
+    print(
+        f"whole evaluation: median {median:.1f} s over {len(times)} runs "
+        f"({', '.join(f'{t:.1f}' for t in times)}); target < {TARGET_SECONDS} s: "
+        f"{'met' if median < TARGET_SECONDS else 'NOT met'}"
+    )
+    print(
+        f"RFG snapshots: {result.rfg_scores['as_of_date'].nunique()} as-of dates, {len(result.rfg_scores):,} rows"
+    )
     e = result.effect_estimates
-    headline = e.loc[(e["outcome"] == "da_incidents") & e["design"].isin(["naive_pre_post", "matched_did", "rct_itt"])
-                     & e["estimand"].str.startswith("rate ratio")]
+    headline = e.loc[
+        (e["outcome"] == "da_incidents")
+        & e["design"].isin(["naive_pre_post", "matched_did", "rct_itt"])
+        & e["estimand"].str.startswith("rate ratio")
+    ]
     for row in headline.itertuples(index=False):
-        print(f"  {row.programme:20s} {row.design:16s} {row.estimate:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
-              f"n={row.n_treated}/{row.n_comparison}")
+        print(
+            f"  {row.programme:20s} {row.design:16s} {row.estimate:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}] "
+            f"n={row.n_treated}/{row.n_comparison}"
+        )
 
 
 if __name__ == "__main__":

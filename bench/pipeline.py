@@ -24,15 +24,24 @@ def main() -> None:
     extract = ensure_extract()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
         root = Path(folder)
-        env = {**os.environ, "DA_EXTRACT_DIR": str(extract), "DA_WAREHOUSE": str(root / "warehouse.duckdb"),
-               "DA_OUTPUT_DIR": str(root / "reports"), "DAGSTER_HOME": str(root / "dagster_home")}
+        env = {
+            **os.environ,
+            "DA_EXTRACT_DIR": str(extract),
+            "DA_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "DA_OUTPUT_DIR": str(root / "reports"),
+            "DAGSTER_HOME": str(root / "dagster_home"),
+        }
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "dap.cli", "run"], env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "dap.cli", "run"], env=env, capture_output=True, text=True
+        )
         seconds = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / (1024 * 1024)
         status = "succeeded" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
-        print(f"dap run {status}: {seconds / 60:.1f} min, peak resident memory of a child process {peak:.2f} GiB "
-              "(target <= 10 min, <= 8 GB)")
+        print(
+            f"dap run {status}: {seconds / 60:.1f} min, peak resident memory of a child process {peak:.2f} GiB "
+            "(target <= 10 min, <= 8 GB)"
+        )
         if result.returncode != 0:
             print(result.stderr[-2000:])
 

@@ -84,7 +84,11 @@ def _inputs(scale: str):
             read = time.perf_counter() - start
         finally:
             con.close()
-        return offenders, offences, f"marts of the generated {scale} extract ({warehouse.name}), read in {read:.1f} s"
+        return (
+            offenders,
+            offences,
+            f"marts of the generated {scale} extract ({warehouse.name}), read in {read:.1f} s",
+        )
     n = _SCALE_OFFENDERS.get(scale, reg.REPORT_N_OFFENDERS)
     offenders, offences, _ = reg.simulate_section_c_inputs(n, n_codes=656, n_types=16, seed=1)
     return offenders, offences, f"a SIMULATED design of the same size ({n:,} offenders, 656 offence codes)"
@@ -109,7 +113,9 @@ def main() -> None:
     print(f"all Section C models: median {median:.1f} s over {len(times)} run(s) "
           f"({', '.join(f'{t:.1f}' for t in times)}); target < 60 s")  # fmt: skip
     timings = {}
-    for label, kwargs in (("primary OLS fits only (HC3 + classical)", dict(sensitivity="none", fit_unadjusted=False)),):
+    for label, kwargs in (
+        ("primary OLS fits only (HC3 + classical)", dict(sensitivity="none", fit_unadjusted=False)),
+    ):
         start = time.perf_counter()
         reg.fit_section_c(offenders, offences, **kwargs)
         timings[label] = time.perf_counter() - start
@@ -117,12 +123,16 @@ def main() -> None:
         print(f"{label}: {seconds:.1f} s")
     if n_codes < 500:
         # The report fitted 656 specific offences; time that width too on a simulated design of this size.
-        sim_offenders, sim_offences, _ = reg.simulate_section_c_inputs(len(offenders), n_codes=656, n_types=16)
+        sim_offenders, sim_offences, _ = reg.simulate_section_c_inputs(
+            len(offenders), n_codes=656, n_types=16
+        )
         wide, wide_times = median_seconds(lambda: reg.fit_section_c(sim_offenders, sim_offences), repeats())
         width = int(reg.fit_section_c(sim_offenders, sim_offences, sensitivity="none", fit_unadjusted=False)
                     .model_fit.set_index("model").loc["offence_code", "n_indicators"])  # fmt: skip
-        print(f"all Section C models on a SIMULATED design of {len(offenders):,} offenders x {width} offence "
-              f"codes (the report's width): median {wide:.1f} s ({', '.join(f'{t:.1f}' for t in wide_times)})")
+        print(
+            f"all Section C models on a SIMULATED design of {len(offenders):,} offenders x {width} offence "
+            f"codes (the report's width): median {wide:.1f} s ({', '.join(f'{t:.1f}' for t in wide_times)})"
+        )
 
 
 if __name__ == "__main__":

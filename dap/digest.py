@@ -11,7 +11,9 @@ from pathlib import Path
 
 import duckdb
 
-VOLATILE_COLUMNS = frozenset({"seconds", "generated_at", "run_id", "dagster_run_id", "started_at_utc", "finished_at_utc"})
+VOLATILE_COLUMNS = frozenset(
+    {"seconds", "generated_at", "run_id", "dagster_run_id", "started_at_utc", "finished_at_utc"}
+)
 PUBLISHED_SCHEMAS = ("marts", "analytics")
 
 
@@ -31,9 +33,12 @@ def table_digests(
         digests = {}
         for schema, table in tables:
             columns = [
-                r[0] for r in con.execute(
+                r[0]
+                for r in con.execute(
                     "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-                    "ORDER BY ordinal_position", [schema, table]).fetchall()
+                    "ORDER BY ordinal_position",
+                    [schema, table],
+                ).fetchall()
                 if r[0] not in volatile and not r[0].endswith("seconds")
             ]
             if not columns:

@@ -78,7 +78,9 @@ class LoadSummary:
 
     def to_json(self) -> str:
         return json.dumps(
-            {**asdict(self), "tables": {k: asdict(v) for k, v in self.tables.items()}}, indent=2, sort_keys=True
+            {**asdict(self), "tables": {k: asdict(v) for k, v in self.tables.items()}},
+            indent=2,
+            sort_keys=True,
         )
 
 
@@ -174,7 +176,9 @@ def _file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         try:
             return list(pq.read_schema(path).names)
         except Exception as error:  # pyarrow raises several types for corrupt files
-            raise ExtractError(path, f"cannot read Parquet file (truncated or corrupt): {_first_line(error)}") from None
+            raise ExtractError(
+                path, f"cannot read Parquet file (truncated or corrupt): {_first_line(error)}"
+            ) from None
     _check_utf8(path)
     with open(path, encoding="utf-8", newline="") as handle:
         import csv
@@ -194,7 +198,9 @@ def load_table(con: duckdb.DuckDBPyConnection, spec: Table, path: Path | None, s
     target = f'raw."{spec.name}"'
     if path is None:
         columns_sql = ", ".join(f'CAST(NULL AS VARCHAR) AS "{c}"' for c in spec.column_names)
-        con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {columns_sql}, CAST(NULL AS BIGINT) AS _row_number LIMIT 0")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {target} AS SELECT {columns_sql}, CAST(NULL AS BIGINT) AS _row_number LIMIT 0"
+        )
         return LoadedTable(spec.name, "absent", None, None, None, 0)
 
     found = _file_columns(con, path)
@@ -249,7 +255,9 @@ def load_raw(
             missing = [c for c in TABLES[name].column_names if c not in found]
             if missing:
                 raise ExtractError(
-                    path, f"required column '{missing[0]}' is missing", column=missing[0],
+                    path,
+                    f"required column '{missing[0]}' is missing",
+                    column=missing[0],
                     example=f"columns found: {sorted(found)}",
                 )
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")

@@ -36,7 +36,9 @@ def complete_extracts(landing_dir: Path) -> list[LandedExtract]:
             continue
         markers = [folder / m for m in COMPLETION_MARKERS if (folder / m).is_file()]
         if markers:
-            found.append(LandedExtract(folder.name, folder.resolve(), max(m.stat().st_mtime_ns for m in markers)))
+            found.append(
+                LandedExtract(folder.name, folder.resolve(), max(m.stat().st_mtime_ns for m in markers))
+            )
     return sorted(found, key=lambda e: (e.marker_mtime_ns, e.name))
 
 

@@ -44,15 +44,30 @@ PRODUCER = "urn:da-perpetrator-platform:orchestration"
 
 # The packages whose versions decide what a run computes.
 PINNED_PACKAGES = (
-    "da-perpetrator-platform", "dagster", "dagster-dbt", "dagster-webserver", "dbt-core", "dbt-duckdb",
-    "duckdb", "great-expectations", "openlineage-python", "pandas", "numpy", "scipy", "scikit-learn",
-    "statsmodels", "kmedoids", "pyarrow", "sqlglot",
+    "da-perpetrator-platform",
+    "dagster",
+    "dagster-dbt",
+    "dagster-webserver",
+    "dbt-core",
+    "dbt-duckdb",
+    "duckdb",
+    "great-expectations",
+    "openlineage-python",
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "statsmodels",
+    "kmedoids",
+    "pyarrow",
+    "sqlglot",
 )
 # Asset key prefixes that are tables of the DuckDB warehouse.
 WAREHOUSE_SCHEMAS = ("raw", "staging", "quarantine", "intermediate", "marts", "analytics", "audit")
 
 
 # ── facts about files, code and packages ────────────────────────────────────────────────────────────
+
 
 def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
     digest = hashlib.sha256()
@@ -65,6 +80,7 @@ def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
 def git_info(root: Path | str) -> dict[str, Any]:
     """The commit of the code that ran and whether tracked files had uncommitted changes ('unknown' when
     git or the repository is absent, e.g. in an installed copy)."""
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
@@ -113,8 +129,13 @@ def hash_outputs(folder: Path, exclude: Iterable[Path] = ()) -> list[dict[str, A
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         if path.resolve() in excluded:
             continue
-        rows.append({"path": path.relative_to(folder).as_posix(), "sha256": sha256_file(path),
-                     "bytes": path.stat().st_size})
+        rows.append(
+            {
+                "path": path.relative_to(folder).as_posix(),
+                "sha256": sha256_file(path),
+                "bytes": path.stat().st_size,
+            }
+        )
     return rows
 
 
@@ -143,6 +164,7 @@ def check_inputs(load_log: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ── the manifest ────────────────────────────────────────────────────────────────────────────────────
+
 
 def classify_check(check_name: str, metadata: Mapping[str, Any]) -> str:
     """'dbt_test', 'great_expectations' or 'python' (what produced a check result)."""
@@ -184,8 +206,12 @@ def write_manifest(manifest: Mapping[str, Any], json_path: Path, html_path: Path
 def _table(headers: list[str], rows: Iterable[Iterable[Any]], css: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{cell if isinstance(cell, _Raw) else html.escape('' if cell is None else str(cell))}</td>"
-                         for cell in row) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td>{cell if isinstance(cell, _Raw) else html.escape('' if cell is None else str(cell))}</td>"
+            for cell in row
+        )
+        + "</tr>"
         for row in rows
     )
     return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -226,22 +252,50 @@ def render_manifest_html(manifest: Mapping[str, Any]) -> str:
     )
     inputs = _table(
         ["table", "file", "source", "rows", "sha256", "unchanged during run"],
-        [(i["table"], i.get("file_name") or i.get("file"), i.get("source"), i.get("rows"),
-          _Raw(f"<code>{html.escape(i.get('sha256') or '')}</code>"), _ok(i.get("unchanged_during_run")))
-         for i in manifest.get("inputs", [])],
+        [
+            (
+                i["table"],
+                i.get("file_name") or i.get("file"),
+                i.get("source"),
+                i.get("rows"),
+                _Raw(f"<code>{html.escape(i.get('sha256') or '')}</code>"),
+                _ok(i.get("unchanged_during_run")),
+            )
+            for i in manifest.get("inputs", [])
+        ],
     )
     assets = _table(
         ["asset", "kind", "code version", "data version", "rows", "materialised", "run", "checks"],
-        [(a["key"], a["kind"], a.get("code_version"), (a.get("data_version") or "")[:16], a.get("row_count"),
-          a.get("materialized_at") or "not in this run", (a.get("dagster_run_id") or "")[:8],
-          f"{sum(c['passed'] for c in a.get('checks', []))}/{len(a.get('checks', []))}" if a.get("checks") else "")
-         for a in manifest.get("assets", [])],
+        [
+            (
+                a["key"],
+                a["kind"],
+                a.get("code_version"),
+                (a.get("data_version") or "")[:16],
+                a.get("row_count"),
+                a.get("materialized_at") or "not in this run",
+                (a.get("dagster_run_id") or "")[:8],
+                f"{sum(c['passed'] for c in a.get('checks', []))}/{len(a.get('checks', []))}"
+                if a.get("checks")
+                else "",
+            )
+            for a in manifest.get("assets", [])
+        ],
     )
     failed = [c for c in manifest.get("checks", []) if not c["passed"]]
     checks = _table(
         ["asset", "check", "kind", "severity", "result", "description"],
-        [(c["asset"], c["name"], c["kind"], c.get("severity"), _ok(c["passed"]), c.get("description") or "")
-         for c in sorted(manifest.get("checks", []), key=lambda c: (c["passed"], c["asset"], c["name"]))],
+        [
+            (
+                c["asset"],
+                c["name"],
+                c["kind"],
+                c.get("severity"),
+                _ok(c["passed"]),
+                c.get("description") or "",
+            )
+            for c in sorted(manifest.get("checks", []), key=lambda c: (c["passed"], c["asset"], c["name"]))
+        ],
     )
     outputs = _table(
         ["file", "bytes", "sha256"],
@@ -251,11 +305,15 @@ def render_manifest_html(manifest: Mapping[str, Any]) -> str:
     config = f"<pre>{html.escape(json.dumps(run.get('config', {}), indent=2, default=str))}</pre>"
     docs = "".join(
         f"<li><a href='../{html.escape(path)}'>{html.escape(name)}</a></li>"
-        for name, path in (manifest.get("docs") or {}).items() if path
+        for name, path in (manifest.get("docs") or {}).items()
+        if path
     )
     sections = [
-        Section("Run", overview + (f"<p class='note'>{len(failed)} check(s) failed; see Checks.</p>" if failed else ""),
-                "run"),
+        Section(
+            "Run",
+            overview + (f"<p class='note'>{len(failed)} check(s) failed; see Checks.</p>" if failed else ""),
+            "run",
+        ),
         Section("Input files", inputs, "inputs"),
         Section("Assets", assets, "assets"),
         Section("Checks", checks, "checks"),
@@ -264,17 +322,29 @@ def render_manifest_html(manifest: Mapping[str, Any]) -> str:
         Section("Packages", packages + f"<p>Python {html.escape(code.get('python', ''))}</p>", "packages"),
         Section("Documentation", f"<ul>{docs}</ul>" if docs else "<p>none generated</p>", "docs"),
     ]
-    lineage = Lineage(run["run_id"], str(git.get("commit")),
-                      {i["table"]: i["sha256"] for i in manifest.get("inputs", []) if i.get("sha256")})
-    page = html_page(f"Audit manifest — run {run['run_id']}", sections, lineage,
-                     intro="<p>Which input files, code, checks and configuration produced this run's published "
-                           "figures. The same facts are in <code>manifest.json</code> and the warehouse's "
-                           "<code>audit</code> schema.</p>")
-    return page.replace("</style>", ".ok{color:#176f2c;font-weight:600}.bad{color:#b00020;font-weight:700}"
-                                    "table.kv td{text-align:left}</style>", 1)
+    lineage = Lineage(
+        run["run_id"],
+        str(git.get("commit")),
+        {i["table"]: i["sha256"] for i in manifest.get("inputs", []) if i.get("sha256")},
+    )
+    page = html_page(
+        f"Audit manifest — run {run['run_id']}",
+        sections,
+        lineage,
+        intro="<p>Which input files, code, checks and configuration produced this run's published "
+        "figures. The same facts are in <code>manifest.json</code> and the warehouse's "
+        "<code>audit</code> schema.</p>",
+    )
+    return page.replace(
+        "</style>",
+        ".ok{color:#176f2c;font-weight:600}.bad{color:#b00020;font-weight:700}"
+        "table.kv td{text-align:left}</style>",
+        1,
+    )
 
 
 # ── `dap audit`: do a run's inputs still match? ────────────────────────────────────────────────────
+
 
 @dataclass
 class InputCheck:
@@ -298,12 +368,20 @@ def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> 
             checks.append(InputCheck(entry["table"], str(path), entry["sha256"], None, "missing"))
             continue
         actual = sha256_file(path)
-        checks.append(InputCheck(entry["table"], str(path), entry["sha256"], actual,
-                                 "match" if actual == entry["sha256"] else "changed"))
+        checks.append(
+            InputCheck(
+                entry["table"],
+                str(path),
+                entry["sha256"],
+                actual,
+                "match" if actual == entry["sha256"] else "changed",
+            )
+        )
     return checks
 
 
 # ── `dap trace`: from a published table or column back to the raw files ──────────────────────────────
+
 
 def key_of(table: str) -> str:
     """'analytics.cluster_profiles' or 'analytics/cluster_profiles' → 'analytics/cluster_profiles'."""
@@ -335,7 +413,9 @@ class TraceStep:
     repeated: bool = False
 
 
-def walk_upstream(assets: Mapping[str, Mapping[str, Any]], start: str, column: str | None = None) -> list[TraceStep]:
+def walk_upstream(
+    assets: Mapping[str, Mapping[str, Any]], start: str, column: str | None = None
+) -> list[TraceStep]:
     """Depth-first walk from ``start`` to the raw tables. With a column, follow column lineage where an
     asset records it and fall back to every upstream asset (table level) where it does not."""
     steps: list[TraceStep] = []
@@ -385,8 +465,11 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
     inputs = {i["table"]: i for i in manifest.get("inputs", [])}
     key, column = parse_target(target, assets)
     steps = walk_upstream(assets, key, column)
-    lines = [f"trace of {relation_of(key)}{'.' + column if column else ''} "
-             f"(manifest of run {manifest['run']['run_id']}, commit {manifest['code']['git'].get('commit')})", ""]
+    lines = [
+        f"trace of {relation_of(key)}{'.' + column if column else ''} "
+        f"(manifest of run {manifest['run']['run_id']}, commit {manifest['code']['git'].get('commit')})",
+        "",
+    ]
     for step in steps:
         asset = assets.get(step.key, {})
         indent = "  " * step.depth + ("← " if step.depth else "")
@@ -403,26 +486,36 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
             f" · rows {asset.get('row_count') if asset.get('row_count') is not None else 'unknown'}"
             f" · last run {(last.get('run_id') or 'never')[:8]} at {last.get('timestamp') or '-'}"
         )
-        if column and asset.get("kind") not in ("raw",) and not (asset.get("column_lineage") or {}).get(
-                step.columns[0] if step.columns else "", None) and step.columns:
+        if (
+            column
+            and asset.get("kind") not in ("raw",)
+            and not (asset.get("column_lineage") or {}).get(step.columns[0] if step.columns else "", None)
+            and step.columns
+        ):
             lines.append(f"{detail}(no column lineage recorded for this step: all its inputs are listed)")
         if asset.get("kind") == "raw":
             table = step.key.split("/", 1)[1]
             info = inputs.get(table)
             if info:
                 col_text = f" column(s) {', '.join(step.columns)} of" if step.columns else ""
-                lines.append(f"{detail}from{col_text} file {info.get('file')} ({info.get('source')}, "
-                             f"{info.get('rows')} rows, sha256 {info.get('sha256')})")
+                lines.append(
+                    f"{detail}from{col_text} file {info.get('file')} ({info.get('source')}, "
+                    f"{info.get('rows')} rows, sha256 {info.get('sha256')})"
+                )
     raw = sorted({s.key for s in steps if assets.get(s.key, {}).get("kind") == "raw"})
     dbt = sorted({s.key for s in steps if assets.get(s.key, {}).get("kind") == "dbt"})
     python = sorted({s.key for s in steps if assets.get(s.key, {}).get("kind") in ("python", "report")})
-    lines += ["", f"raw tables:   {', '.join(relation_of(k) for k in raw) or '-'}",
-              f"dbt models:   {', '.join(relation_of(k) for k in dbt) or '-'}",
-              f"Python steps: {', '.join(relation_of(k) for k in python) or '-'}"]
+    lines += [
+        "",
+        f"raw tables:   {', '.join(relation_of(k) for k in raw) or '-'}",
+        f"dbt models:   {', '.join(relation_of(k) for k in dbt) or '-'}",
+        f"Python steps: {', '.join(relation_of(k) for k in python) or '-'}",
+    ]
     return "\n".join(lines)
 
 
 # ── OpenLineage ──────────────────────────────────────────────────────────────────────────────────────
+
 
 def dataset_for(key: str, warehouse_name: str) -> tuple[str, str]:
     """OpenLineage (namespace, name) of an asset: warehouse tables by relation, other assets by key."""
@@ -439,8 +532,12 @@ def file_dataset(path: str) -> tuple[str, str]:
 
 def step_run_id(dagster_run_id: str, key: str) -> str:
     """A stable OpenLineage run id (UUID) for one asset of one Dagster run."""
-    return str(uuid.uuid5(uuid.UUID(dagster_run_id) if _is_uuid(dagster_run_id) else uuid.NAMESPACE_URL,
-                          f"{dagster_run_id}/{key}"))
+    return str(
+        uuid.uuid5(
+            uuid.UUID(dagster_run_id) if _is_uuid(dagster_run_id) else uuid.NAMESPACE_URL,
+            f"{dagster_run_id}/{key}",
+        )
+    )
 
 
 def _is_uuid(text: str) -> bool:
@@ -475,8 +572,10 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
     job_name = manifest["run"].get("job") or "refresh_all"
     versions = manifest["code"].get("packages", {})
     engine = processing_engine_run.ProcessingEngineRunFacet(
-        version=versions.get("dagster", "unknown"), name="dagster",
-        openlineageAdapterVersion=versions.get("openlineage-python", "unknown"))
+        version=versions.get("dagster", "unknown"),
+        name="dagster",
+        openlineageAdapterVersion=versions.get("openlineage-python", "unknown"),
+    )
 
     def input_datasets(asset: Mapping[str, Any]) -> list:
         found = []
@@ -484,8 +583,17 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
             info = inputs.get(asset["key"].split("/", 1)[1])
             if info and info.get("file"):
                 namespace, name = file_dataset(info["file"])
-                found.append(InputDataset(namespace, name, facets={
-                    "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=info["sha256"])}))
+                found.append(
+                    InputDataset(
+                        namespace,
+                        name,
+                        facets={
+                            "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+                                datasetVersion=info["sha256"]
+                            )
+                        },
+                    )
+                )
         for parent in asset.get("upstream", []):
             namespace, name = dataset_for(parent, warehouse)
             found.append(InputDataset(namespace, name))
@@ -495,9 +603,12 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
         namespace, name = dataset_for(asset["key"], warehouse)
         facets: dict[str, Any] = {}
         if asset.get("columns"):
-            facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=c["name"], type=c.get("type") or None)
-                for c in asset["columns"]])
+            facets["schema"] = schema_dataset.SchemaDatasetFacet(
+                fields=[
+                    schema_dataset.SchemaDatasetFacetFields(name=c["name"], type=c.get("type") or None)
+                    for c in asset["columns"]
+                ]
+            )
         lineage = asset.get("column_lineage") or {}
         if lineage:
             fields = {}
@@ -509,22 +620,39 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
                 fields[column] = column_lineage_dataset.Fields(inputFields=input_fields)
             facets["columnLineage"] = column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields)
         if asset.get("data_version"):
-            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=asset["data_version"])
+            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=asset["data_version"]
+            )
         if asset.get("checks"):
-            facets["dataQualityAssertions"] = data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
-                assertions=[data_quality_assertions_dataset.Assertion(
-                    assertion=c["name"], success=bool(c["passed"]), severity=(c.get("severity") or "").lower() or None)
-                    for c in asset["checks"]])
+            facets["dataQualityAssertions"] = (
+                data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+                    assertions=[
+                        data_quality_assertions_dataset.Assertion(
+                            assertion=c["name"],
+                            success=bool(c["passed"]),
+                            severity=(c.get("severity") or "").lower() or None,
+                        )
+                        for c in asset["checks"]
+                    ]
+                )
+            )
         output_facets = {}
         if isinstance(asset.get("row_count"), int):
-            output_facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-                rowCount=asset["row_count"])
+            output_facets["outputStatistics"] = (
+                output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                    rowCount=asset["row_count"]
+                )
+            )
         return OutputDataset(namespace, name, facets=facets, outputFacets=output_facets)
 
     def job_for(asset: Mapping[str, Any]) -> Any:
-        facets: dict[str, Any] = {"jobType": job_type_job.JobTypeJobFacet(
-            processingType="BATCH", integration="DAGSTER",
-            jobType="DBT_MODEL" if asset.get("kind") == "dbt" else "ASSET")}
+        facets: dict[str, Any] = {
+            "jobType": job_type_job.JobTypeJobFacet(
+                processingType="BATCH",
+                integration="DAGSTER",
+                jobType="DBT_MODEL" if asset.get("kind") == "dbt" else "ASSET",
+            )
+        }
         dbt = asset.get("dbt") or {}
         if dbt.get("sql"):
             facets["sql"] = sql_job.SQLJobFacet(query=dbt["sql"], dialect="duckdb")
@@ -532,40 +660,88 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
         path = dbt.get("path") or code.get("file")
         if path:
             facets["sourceCodeLocation"] = source_code_location_job.SourceCodeLocationJobFacet(
-                type="git", url=f"file:{path}", path=path,
-                version=str(manifest["code"]["git"].get("commit")))
+                type="git", url=f"file:{path}", path=path, version=str(manifest["code"]["git"].get("commit"))
+            )
         return Job(namespace=OPENLINEAGE_NAMESPACE, name=relation_of(asset["key"]), facets=facets)
 
     def parent(dagster_run_id: str) -> Any:
         return parent_run.ParentRunFacet(
-            run=parent_run.Run(runId=dagster_run_id if _is_uuid(dagster_run_id) else step_run_id(dagster_run_id, "")),
-            job=parent_run.Job(namespace=OPENLINEAGE_NAMESPACE, name=job_name))
+            run=parent_run.Run(
+                runId=dagster_run_id if _is_uuid(dagster_run_id) else step_run_id(dagster_run_id, "")
+            ),
+            job=parent_run.Job(namespace=OPENLINEAGE_NAMESPACE, name=job_name),
+        )
 
     events = []
     for asset in manifest["assets"]:
         if not asset.get("materialized_in_this_run"):
             continue
         dagster_run_id = asset["dagster_run_id"]
-        run = Run(runId=step_run_id(dagster_run_id, asset["key"]),
-                  facets={"parent": parent(dagster_run_id), "processing_engine": engine})
+        run = Run(
+            runId=step_run_id(dagster_run_id, asset["key"]),
+            facets={"parent": parent(dagster_run_id), "processing_engine": engine},
+        )
         job = job_for(asset)
-        events.append(RunEvent(eventType=RunState.START, eventTime=asset.get("started_at") or asset["materialized_at"],
-                               run=run, job=job, inputs=input_datasets(asset), outputs=[], producer=PRODUCER))
-        events.append(RunEvent(eventType=RunState.COMPLETE, eventTime=asset["materialized_at"], run=run, job=job,
-                               inputs=input_datasets(asset), outputs=[output_dataset(asset)], producer=PRODUCER))
+        events.append(
+            RunEvent(
+                eventType=RunState.START,
+                eventTime=asset.get("started_at") or asset["materialized_at"],
+                run=run,
+                job=job,
+                inputs=input_datasets(asset),
+                outputs=[],
+                producer=PRODUCER,
+            )
+        )
+        events.append(
+            RunEvent(
+                eventType=RunState.COMPLETE,
+                eventTime=asset["materialized_at"],
+                run=run,
+                job=job,
+                inputs=input_datasets(asset),
+                outputs=[output_dataset(asset)],
+                producer=PRODUCER,
+            )
+        )
     for failure in failures:
         for key in failure["keys"]:
             asset = assets.get(key, {"key": key, "upstream": failure.get("upstream", {}).get(key, [])})
-            run = Run(runId=step_run_id(failure["dagster_run_id"], key), facets={
-                "parent": parent(failure["dagster_run_id"]), "processing_engine": engine,
-                "errorMessage": error_message_run.ErrorMessageRunFacet(
-                    message=failure.get("message") or "step failed", programmingLanguage="python",
-                    stackTrace=failure.get("stack_trace") or None)})
+            run = Run(
+                runId=step_run_id(failure["dagster_run_id"], key),
+                facets={
+                    "parent": parent(failure["dagster_run_id"]),
+                    "processing_engine": engine,
+                    "errorMessage": error_message_run.ErrorMessageRunFacet(
+                        message=failure.get("message") or "step failed",
+                        programmingLanguage="python",
+                        stackTrace=failure.get("stack_trace") or None,
+                    ),
+                },
+            )
             job = job_for(asset)
-            events.append(RunEvent(eventType=RunState.START, eventTime=failure["started_at"], run=run, job=job,
-                                   inputs=input_datasets(asset), outputs=[], producer=PRODUCER))
-            events.append(RunEvent(eventType=RunState.FAIL, eventTime=failure["failed_at"], run=run, job=job,
-                                   inputs=input_datasets(asset), outputs=[], producer=PRODUCER))
+            events.append(
+                RunEvent(
+                    eventType=RunState.START,
+                    eventTime=failure["started_at"],
+                    run=run,
+                    job=job,
+                    inputs=input_datasets(asset),
+                    outputs=[],
+                    producer=PRODUCER,
+                )
+            )
+            events.append(
+                RunEvent(
+                    eventType=RunState.FAIL,
+                    eventTime=failure["failed_at"],
+                    run=run,
+                    job=job,
+                    inputs=input_datasets(asset),
+                    outputs=[],
+                    producer=PRODUCER,
+                )
+            )
     return events
 
 
@@ -590,7 +766,9 @@ def emit_openlineage(events: list, paths: Iterable[Path]) -> int:
     clients = []
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
-        clients.append(OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(path), append=True))))
+        clients.append(
+            OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(path), append=True)))
+        )
     if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
         clients.append(OpenLineageClient())
     for client in clients:

@@ -90,7 +90,9 @@ def prepare_build(layout: Layout, run_id: str) -> Path:
     return build
 
 
-def publish(layout: Layout, build_dir: Path, run_id: str, keep: int = DEFAULT_KEEP_VERSIONS, info: dict | None = None) -> Path:
+def publish(
+    layout: Layout, build_dir: Path, run_id: str, keep: int = DEFAULT_KEEP_VERSIONS, info: dict | None = None
+) -> Path:
     """Make ``build_dir`` the published version (atomically) and prune old versions. Returns the version folder."""
     with exclusive_lock(layout.lock_file):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -100,7 +102,9 @@ def publish(layout: Layout, build_dir: Path, run_id: str, keep: int = DEFAULT_KE
         if wal.exists():
             raise RuntimeError(f"{wal} exists: the warehouse was not closed cleanly; not publishing")
         (build_dir / "version.json").write_text(
-            json.dumps({"version": version.name, "run_id": run_id, "published_at": stamp, **(info or {})}, indent=2)
+            json.dumps(
+                {"version": version.name, "run_id": run_id, "published_at": stamp, **(info or {})}, indent=2
+            )
         )
         os.replace(build_dir, version)
         _switch_link(layout.published_warehouse, version / "warehouse.duckdb")
@@ -130,7 +134,9 @@ def rollback(layout: Layout, to: str | None = None) -> Path:
         if to:
             matches = [v for v in available if v.name == to or v.name.startswith(to)]
             if len(matches) != 1:
-                raise LookupError(f"no single version matches {to!r}; versions: {[v.name for v in available]}")
+                raise LookupError(
+                    f"no single version matches {to!r}; versions: {[v.name for v in available]}"
+                )
             target = matches[0]
         else:
             older = [v for v in available if current is None or v.name < current.name]

@@ -20,7 +20,11 @@ def fct_incidents_suite() -> gx.ExpectationSuite:
     add(gx.expectations.ExpectColumnValuesToBeUnique(column="incident_id"))
     # Seed 000: 388k DA of 623k incidents (62%); the extract is built around DA perpetrators.
     add(gx.expectations.ExpectColumnMeanToBeBetween(column="is_da_numeric", min_value=0.35, max_value=0.95))
-    add(gx.expectations.ExpectColumnValuesToBeInSet(column="severity_band", value_set=["low", "medium", "high"]))
+    add(
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="severity_band", value_set=["low", "medium", "high"]
+        )
+    )
     # Most incidents are low severity; a high share of 'high' means the weights or grouping went wrong.
     add(gx.expectations.ExpectColumnMeanToBeBetween(column="is_low_band", min_value=0.5, max_value=1.0))
     add(gx.expectations.ExpectColumnMeanToBeBetween(column="is_high_band", min_value=0.0, max_value=0.2))

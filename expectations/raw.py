@@ -28,32 +28,70 @@ def suite_for(table: Table, mostly: float, known_offence_codes=None, known_lsoas
     suite = gx.ExpectationSuite(name=f"raw_{table.name}")
     add = suite.add_expectation
     helpers = ["age_numeric"] if "age" in table.column_names else []
-    add(gx.expectations.ExpectTableColumnsToMatchSet(
-        column_set=[*table.column_names, "_row_number", *helpers], exact_match=True))
+    add(
+        gx.expectations.ExpectTableColumnsToMatchSet(
+            column_set=[*table.column_names, "_row_number", *helpers], exact_match=True
+        )
+    )
     for column in table.columns:
         if not column.nullable:
             add(gx.expectations.ExpectColumnValuesToNotBeNull(column=column.name, mostly=mostly))
         if column.type in PATTERNS:
-            add(gx.expectations.ExpectColumnValuesToMatchRegex(column=column.name, regex=PATTERNS[column.type], mostly=mostly))
+            add(
+                gx.expectations.ExpectColumnValuesToMatchRegex(
+                    column=column.name, regex=PATTERNS[column.type], mostly=mostly
+                )
+            )
     names = set(table.column_names)
     if table.name == "crimes":
         add(gx.expectations.ExpectColumnValuesToBeUnique(column="crime_number", mostly=mostly))
-        add(gx.expectations.ExpectColumnValuesToMatchRegex(column="record_type", regex=_one_of(RECORD_TYPES), mostly=mostly))
-        add(gx.expectations.ExpectColumnValuesToMatchRegex(column="risk_level", regex=_one_of(RISK_LEVELS), mostly=mostly))
+        add(
+            gx.expectations.ExpectColumnValuesToMatchRegex(
+                column="record_type", regex=_one_of(RECORD_TYPES), mostly=mostly
+            )
+        )
+        add(
+            gx.expectations.ExpectColumnValuesToMatchRegex(
+                column="risk_level", regex=_one_of(RISK_LEVELS), mostly=mostly
+            )
+        )
         # ISO timestamps compare correctly as text.
-        add(gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="committed_to", column_B="committed_from", or_equal=True,
-            ignore_row_if="either_value_is_missing", mostly=mostly))
-        add(gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A="reported_at", column_B="committed_from", or_equal=True,
-            ignore_row_if="either_value_is_missing", mostly=mostly))
+        add(
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="committed_to",
+                column_B="committed_from",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                mostly=mostly,
+            )
+        )
+        add(
+            gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="reported_at",
+                column_B="committed_from",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                mostly=mostly,
+            )
+        )
         if known_offence_codes is not None:
-            add(gx.expectations.ExpectColumnValuesToBeInSet(column="offence_code", value_set=sorted(known_offence_codes), mostly=mostly))
+            add(
+                gx.expectations.ExpectColumnValuesToBeInSet(
+                    column="offence_code", value_set=sorted(known_offence_codes), mostly=mostly
+                )
+            )
         if known_lsoas is not None:
-            add(gx.expectations.ExpectColumnValuesToBeInSet(column="lsoa_code", value_set=sorted(known_lsoas), mostly=mostly))
+            add(
+                gx.expectations.ExpectColumnValuesToBeInSet(
+                    column="lsoa_code", value_set=sorted(known_lsoas), mostly=mostly
+                )
+            )
     if "age" in names:
-        add(gx.expectations.ExpectColumnValuesToBeBetween(
-            column="age_numeric", min_value=AGE_RANGE[0], max_value=AGE_RANGE[1], mostly=mostly))
+        add(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="age_numeric", min_value=AGE_RANGE[0], max_value=AGE_RANGE[1], mostly=mostly
+            )
+        )
     if table.name == "ref_offences":
         add(gx.expectations.ExpectColumnValuesToBeUnique(column="offence_code"))
     if table.name == "ref_lsoa":

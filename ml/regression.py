@@ -257,9 +257,7 @@ def _design_columns(
     if X.shape[1] != len(names):
         raise ValueError(f"{X.shape[1]} design columns but {len(names)} names")
     kinds = list(kinds) if kinds is not None else ["covariate"] * len(names)
-    n_with = (
-        np.asarray(n_with_term, dtype=float) if n_with_term is not None else np.full(len(names), np.nan)
-    )
+    n_with = np.asarray(n_with_term, dtype=float) if n_with_term is not None else np.full(len(names), np.nan)
     return X, names, kinds, n_with
 
 
@@ -483,7 +481,9 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 
 
-def coefficient_table(fit: RegressionFit, alpha: float = DEFAULT_ALPHA, q_kinds: Sequence[str] = ("indicator",)):
+def coefficient_table(
+    fit: RegressionFit, alpha: float = DEFAULT_ALPHA, q_kinds: Sequence[str] = ("indicator",)
+):
     """One row per term in the columns of ``analytics.regression_results`` (plus classical SEs beside).
 
     p-values and intervals use the t distribution with the residual degrees of freedom. ``q_value`` is the
@@ -865,8 +865,10 @@ def residual_sample(
         take = rng.choice(fit.n_obs, size=min(max_points, fit.n_obs), replace=False)
         parts.append(pd.DataFrame({"model": fit.model, "fitted": fit.fitted[take], "residual": fit.resid[take],
                                    "leverage": fit.leverage[take]}))  # fmt: skip
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["model", "fitted", "residual", "leverage"]
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["model", "fitted", "residual", "leverage"])
     )
 
 
@@ -944,7 +946,9 @@ def fit_section_c(
     results = pd.concat([coefficient_table(f, alpha) for f in fits], ignore_index=True)
     validation = risk_assessment_validation(offenders, clusters, high_harm_threshold)
     n = int(np.isfinite(_outcome(offenders)).sum())
-    shown_min = scaled_min_offenders(n, base=min_offenders_base) if min_offenders is None else int(min_offenders)
+    shown_min = (
+        scaled_min_offenders(n, base=min_offenders_base) if min_offenders is None else int(min_offenders)
+    )
     model_fit = model_fit_table(fits).assign(
         controls=", ".join(controls), alpha=alpha, min_offenders_presentation=shown_min
     )
@@ -1040,7 +1044,9 @@ def simulate_section_c_inputs(
     n_high = rng.binomial(n_assess, 1 / (1 + np.exp(-(profile - 1.5))))
     has_non_crime = rng.random(n) < 0.6
     non_crime_grade = np.where(
-        has_non_crime, np.select([latent_grade > 1.6, latent_grade > 0.7], ["high", "medium"], "standard"), None
+        has_non_crime,
+        np.select([latent_grade > 1.6, latent_grade > 0.7], ["high", "medium"], "standard"),
+        None,
     )
     offenders = pd.DataFrame(
         {

@@ -42,7 +42,9 @@ def figure_table(rows: pd.DataFrame, label: str, alpha: float) -> pd.DataFrame:
         {
             label: rows["term_label"].astype(str),
             _SEVERITY: rows["estimate"].round(2),
-            "95% CI": [f"{lo:,.1f} to {hi:,.1f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
+            "95% CI": [
+                f"{lo:,.1f} to {hi:,.1f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)
+            ],
             "p value": [reg.p_band(p, alpha) for p in rows["p_value"]],
             "q value": [_fmt_p(q) for q in rows["q_value"]],
             _N_OFFENDERS: rows["n_with_term"].astype("Int64"),
@@ -156,7 +158,9 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
                 "offenders": counts.reindex(wide.index).astype("Int64").to_numpy(),
                 "mean total DA severity": wide.get("mean_total_da_severity"),
                 "median total DA severity": wide.get("median_total_da_severity"),
-                f"share with total ≥ {threshold:g}": [f"{v:.1%}" if np.isfinite(v) else "" for v in wide.get(share)],
+                f"share with total ≥ {threshold:g}": [
+                    f"{v:.1%}" if np.isfinite(v) else "" for v in wide.get(share)
+                ],
             }
         ).reset_index(drop=True)
         shaped = suppress_small_cells(
@@ -164,7 +168,9 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
             dependent_columns=["mean total DA severity", "median total DA severity", f"share with total ≥ {threshold:g}"],
         )  # fmt: skip
         parts.append(table_html(shaped, float_format="{:,.1f}", caption=title))
-        extra = validation.loc[(validation["section"] == section) & ~validation["group"].isin(reg.RISK_LEVELS)]
+        extra = validation.loc[
+            (validation["section"] == section) & ~validation["group"].isin(reg.RISK_LEVELS)
+        ]
         for row in extra.itertuples():
             parts.append(_p(f"{title}: {row.measure.replace('_', ' ')} ({row.group}) = {row.value:.3f}"))
     ever = validation.loc[validation["section"] == "ever_high"]
@@ -175,7 +181,9 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
             ),
             ["n_offenders"], dependent_columns=["value"],
         )  # fmt: skip
-        parts.append(table_html(shaped, float_format="{:,.2f}", caption="Ever graded high vs never (report: 30×)"))
+        parts.append(
+            table_html(shaped, float_format="{:,.2f}", caption="Ever graded high vs never (report: 30×)")
+        )
     clusters = validation.loc[validation["section"] == "cluster"]
     if not clusters.empty:
         shaped = pd.DataFrame(
@@ -189,7 +197,9 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
                                       dependent_columns=["share of first grades high"])  # fmt: skip
         parts.append(table_html(shaped, caption="Share of high first grades per cluster"))
     else:
-        parts.append(_p("The share of high first grades per cluster appears once the typology has been built."))
+        parts.append(
+            _p("The share of high first grades per cluster appears once the typology has been built.")
+        )
     return parts
 
 
@@ -242,7 +252,9 @@ def regression_sections(
         if rows.empty:
             body.append(_p(f"{caption}: no offence type passed the filter."))
         else:
-            body.append(table_html(figure_table(rows, type_label, alpha), float_format="{:,.2f}", caption=caption))
+            body.append(
+                table_html(figure_table(rows, type_label, alpha), float_format="{:,.2f}", caption=caption)
+            )
     if (results["model"] == "offence_type").any():
         body.append(figure_to_img(coefficient_plot(results, "offence_type", "Offence types: estimates and 95% CIs"),
                                   "coefficient plot of the offence-type model"))  # fmt: skip
@@ -288,7 +300,9 @@ def regression_sections(
                 continue
             diff = reg.compare_sensitivity(primary, other, alpha)
             n_ind = int((primary["term_kind"] == "indicator").sum())
-            body.append(_p(f"{model} vs {model + suffix}: {len(diff):,} of {n_ind:,} terms differ in conclusion."))
+            body.append(
+                _p(f"{model} vs {model + suffix}: {len(diff):,} of {n_ind:,} terms differ in conclusion.")
+            )
             if len(diff):
                 shown = diff.head(25)[["term_label", "n_with_term", "estimate_ols", "p_value_ols",
                                        "estimate_sensitivity", "p_value_sensitivity", "difference"]]  # fmt: skip
@@ -309,7 +323,9 @@ def regression_sections(
                 "term": rows["term"],
                 "estimate": rows["estimate"],
                 "SE (robust)": rows["std_error"],
-                "95% CI": [f"{lo:,.1f} to {hi:,.1f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
+                "95% CI": [
+                    f"{lo:,.1f} to {hi:,.1f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)
+                ],
                 "p (robust)": [_fmt_p(p) for p in rows["p_value"]],
                 "SE (classical)": rows["std_error_classical"],
                 "n": rows["n_obs"].astype("Int64"),
@@ -340,7 +356,9 @@ def regression_report_html(
     **options,
 ) -> str:
     """A self-contained HTML page with the Section C sections (see :func:`regression_sections`)."""
-    intro = _p("Regressions of Section C of the perpetrator typology: non-DA offending, DA harm and risk grades.")
+    intro = _p(
+        "Regressions of Section C of the perpetrator typology: non-DA offending, DA harm and risk grades."
+    )
     return html_page(
         "Section C: non-DA offending, risk assessment and DA harm",
         regression_sections(results, validation, model_fit, residuals, **options),

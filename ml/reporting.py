@@ -97,7 +97,9 @@ img{max-width:100%}
 """
 
 
-def html_page(title: str, sections: Iterable[Section], lineage: Lineage | None = None, intro: str = "") -> str:
+def html_page(
+    title: str, sections: Iterable[Section], lineage: Lineage | None = None, intro: str = ""
+) -> str:
     """A complete, self-contained HTML page (no external assets)."""
     sections = list(sections)
     toc = "".join(

@@ -22,22 +22,31 @@ def run_dbt(warehouse_path: Path | str, args: list[str], check: bool = True) -> 
     with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
         result = subprocess.run(
             [
-                str(DBT), *args,
-                "--project-dir", str(settings.DBT_PROJECT_DIR),
-                "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-                "--target-path", target,
-                "--log-path", target,
+                str(DBT),
+                *args,
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                target,
+                "--log-path",
+                target,
             ],
             env=env,
             capture_output=True,
             text=True,
         )
     if check and result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
     return result
 
 
-def build_marts(extract_dir: Path | str, warehouse_path: Path | str, dbt_args: list[str] | None = None) -> LoadSummary:
+def build_marts(
+    extract_dir: Path | str, warehouse_path: Path | str, dbt_args: list[str] | None = None
+) -> LoadSummary:
     """Load ``extract_dir`` into ``raw`` of a DuckDB file and build every dbt model (with tests)."""
     con = duckdb.connect(str(warehouse_path))
     try:

@@ -15,11 +15,20 @@ from dap.cli import CliError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_id", nargs="?", default="latest",
-                        help="run id or its first characters (default: the published run)")
-    parser.add_argument("--manifest", metavar="FILE", help="read this manifest.json instead of looking the run up")
-    parser.add_argument("--extract", metavar="DIR",
-                        help="look for the input files (by name) in this folder instead of where the run read them")
+    parser.add_argument(
+        "run_id",
+        nargs="?",
+        default="latest",
+        help="run id or its first characters (default: the published run)",
+    )
+    parser.add_argument(
+        "--manifest", metavar="FILE", help="read this manifest.json instead of looking the run up"
+    )
+    parser.add_argument(
+        "--extract",
+        metavar="DIR",
+        help="look for the input files (by name) in this folder instead of where the run read them",
+    )
     parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
     parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")
     parser.set_defaults(func=run)
@@ -35,19 +44,24 @@ def candidate_manifests(layout: publication.Layout) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
-def find_manifest(run_id: str | None, manifest: str | None = None, warehouse: str | None = None,
-                  output: str | None = None) -> tuple[Path, dict]:
+def find_manifest(
+    run_id: str | None, manifest: str | None = None, warehouse: str | None = None, output: str | None = None
+) -> tuple[Path, dict]:
     if manifest:
         path = Path(manifest)
         if not path.is_file():
             raise CliError(f"no manifest at {path}")
         return path, lineage.load_manifest(path)
-    layout = publication.Layout(settings.absolute(warehouse) if warehouse else settings.warehouse_path(),
-                                settings.absolute(output) if output else settings.output_dir())
+    layout = publication.Layout(
+        settings.absolute(warehouse) if warehouse else settings.warehouse_path(),
+        settings.absolute(output) if output else settings.output_dir(),
+    )
     candidates = candidate_manifests(layout)
     if not candidates:
-        raise CliError(f"no audit manifest found for warehouse {layout.published_warehouse}; "
-                       "has a run finished there (dap run)?")
+        raise CliError(
+            f"no audit manifest found for warehouse {layout.published_warehouse}; "
+            "has a run finished there (dap run)?"
+        )
     if not run_id or run_id == "latest":
         published = layout.reports_link / Path(*lineage.MANIFEST_PARTS)
         if not published.is_file():
@@ -63,8 +77,10 @@ def find_manifest(run_id: str | None, manifest: str | None = None, warehouse: st
         if any(i.startswith(run_id) for i in ids):
             matches.setdefault(data["run"]["run_id"], (path, data))
     if not matches:
-        raise CliError(f"no audit manifest for run {run_id}; runs with manifests: "
-                       + ", ".join(sorted({lineage.load_manifest(p)['run']['run_id'][:8] for p in candidates})))
+        raise CliError(
+            f"no audit manifest for run {run_id}; runs with manifests: "
+            + ", ".join(sorted({lineage.load_manifest(p)["run"]["run_id"][:8] for p in candidates}))
+        )
     if len(matches) > 1:
         raise CliError(f"{run_id} matches several runs: {', '.join(sorted(matches))}")
     return next(iter(matches.values()))
@@ -75,15 +91,19 @@ def run(args: argparse.Namespace) -> int:
     results = lineage.verify_inputs(manifest, Path(args.extract) if args.extract else None)
     git = manifest["code"]["git"]
     print(f"run {manifest['run']['run_id']} (manifest {path})")
-    print(f"code: commit {git.get('commit')}{' with uncommitted changes' if git.get('dirty') is True else ''}; "
-          f"checks: {manifest['check_summary']['passed']}/{manifest['check_summary']['total']} passed")
+    print(
+        f"code: commit {git.get('commit')}{' with uncommitted changes' if git.get('dirty') is True else ''}; "
+        f"checks: {manifest['check_summary']['passed']}/{manifest['check_summary']['total']} passed"
+    )
     width = max((len(r.table) for r in results), default=5)
     for result in results:
         if result.status == "match":
             print(f"  ok       {result.table:<{width}}  {result.file}")
         elif result.status == "changed":
-            print(f"  CHANGED  {result.table:<{width}}  {result.file}\n"
-                  f"           recorded sha256 {result.expected}\n           now      sha256 {result.actual}")
+            print(
+                f"  CHANGED  {result.table:<{width}}  {result.file}\n"
+                f"           recorded sha256 {result.expected}\n           now      sha256 {result.actual}"
+            )
         else:
             print(f"  MISSING  {result.table:<{width}}  {result.file} (recorded sha256 {result.expected})")
     bad = [r for r in results if r.status != "match"]
@@ -91,8 +111,10 @@ def run(args: argparse.Namespace) -> int:
         print("the manifest lists no input files")
         return 1
     if bad:
-        print(f"inputs do NOT match: {len(bad)} of {len(results)} file(s) differ from the run's: "
-              + ", ".join(Path(r.file).name for r in bad))
+        print(
+            f"inputs do NOT match: {len(bad)} of {len(results)} file(s) differ from the run's: "
+            + ", ".join(Path(r.file).name for r in bad)
+        )
         return 1
     print(f"inputs match: all {len(results)} input files have the hashes recorded by the run")
     return 0

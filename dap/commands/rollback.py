@@ -9,7 +9,11 @@ from dap.cli import CliError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("version", nargs="?", help="version to publish (a name or unique prefix; default: the one before the current)")
+    parser.add_argument(
+        "version",
+        nargs="?",
+        help="version to publish (a name or unique prefix; default: the one before the current)",
+    )
     parser.add_argument("--list", action="store_true", help="list the kept versions and exit")
     parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
     parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")

@@ -19,20 +19,45 @@ DEFAULT_DAGSTER_HOME = settings.DATA_DIR / "dagster_home"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--extract", metavar="DIR", help="extract folder (default: $DA_EXTRACT_DIR or the demo extract)")
-    parser.add_argument("--warehouse", metavar="FILE", help="published DuckDB warehouse (default: $DA_WAREHOUSE or data/warehouse.duckdb)")
-    parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR or reports/)")
-    parser.add_argument("--config", metavar="YAML", help="Dagster run config (ops: <asset op>: config: ...) to override defaults")
-    parser.add_argument("--resume", nargs="?", const="last", metavar="RUN_ID",
-                        help="re-execute a failed or killed run from where it failed (default: the last run)")
-    parser.add_argument("--select", metavar="SELECTION", help="only these assets (Dagster selection syntax), e.g. 'key:raw/*'")
-    parser.add_argument("--no-wait", action="store_true", help="fail at once if another run is writing, instead of waiting")
+    parser.add_argument(
+        "--extract", metavar="DIR", help="extract folder (default: $DA_EXTRACT_DIR or the demo extract)"
+    )
+    parser.add_argument(
+        "--warehouse",
+        metavar="FILE",
+        help="published DuckDB warehouse (default: $DA_WAREHOUSE or data/warehouse.duckdb)",
+    )
+    parser.add_argument(
+        "--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR or reports/)"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="YAML",
+        help="Dagster run config (ops: <asset op>: config: ...) to override defaults",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="last",
+        metavar="RUN_ID",
+        help="re-execute a failed or killed run from where it failed (default: the last run)",
+    )
+    parser.add_argument(
+        "--select", metavar="SELECTION", help="only these assets (Dagster selection syntax), e.g. 'key:raw/*'"
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="fail at once if another run is writing, instead of waiting"
+    )
     parser.add_argument("--verbose", action="store_true", help="show Dagster's debug events as well")
     parser.set_defaults(func=run)
 
 
 def _apply_environment(args: argparse.Namespace) -> None:
-    for option, variable in (("extract", "DA_EXTRACT_DIR"), ("warehouse", "DA_WAREHOUSE"), ("output", "DA_OUTPUT_DIR")):
+    for option, variable in (
+        ("extract", "DA_EXTRACT_DIR"),
+        ("warehouse", "DA_WAREHOUSE"),
+        ("output", "DA_OUTPUT_DIR"),
+    ):
         value = getattr(args, option)
         if value:
             os.environ[variable] = str(settings.absolute(value))
@@ -77,24 +102,37 @@ def run(args: argparse.Namespace) -> int:
     layout = publication.Layout(settings.warehouse_path(), settings.output_dir())
     run_lock = layout.lock_file.with_name(layout.lock_file.name.replace(".lock", ".run.lock"))
     run_config = _load_run_config(args.config)
-    run_config.setdefault("loggers", {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}})
+    run_config.setdefault(
+        "loggers", {"console": {"config": {"log_level": "DEBUG" if args.verbose else "INFO"}}}
+    )
     job = dg.reconstructable(definitions.refresh_all_job)
 
     print(f"extract:   {extract}", flush=True)
     print(f"warehouse: {layout.published_warehouse}", flush=True)
     print(f"reports:   {layout.reports_link}", flush=True)
     try:
-        with publication.exclusive_lock(run_lock, wait=not args.no_wait), dg.DagsterInstance.get() as instance:
+        with (
+            publication.exclusive_lock(run_lock, wait=not args.no_wait),
+            dg.DagsterInstance.get() as instance,
+        ):
             if args.resume:
                 result = _resume(instance, job, args.resume, run_config)
             else:
                 kwargs = {"asset_selection": _selection(definitions, args.select)} if args.select else {}
-                result = dg.execute_job(job, instance=instance, run_config=run_config, raise_on_error=False,
-                                        tags={"dap/extract_dir": str(extract)}, **kwargs)
+                result = dg.execute_job(
+                    job,
+                    instance=instance,
+                    run_config=run_config,
+                    raise_on_error=False,
+                    tags={"dap/extract_dir": str(extract)},
+                    **kwargs,
+                )
             with result:
                 return _report(result, layout)
     except BlockingIOError:
-        raise CliError("another run is writing to this warehouse; try again later (or drop --no-wait)") from None
+        raise CliError(
+            "another run is writing to this warehouse; try again later (or drop --no-wait)"
+        ) from None
 
 
 def _selection(definitions, text: str):
@@ -118,14 +156,21 @@ def _resume(instance, job, run_id: str, run_config: dict):
             raise CliError(f"no run with id {run_id}")
     if parent.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED):
         # The process that ran it is gone (killed): record that, so it can be re-executed.
-        instance.report_run_failed(parent, "the run's process ended without finishing (killed); resumed by dap run --resume")
+        instance.report_run_failed(
+            parent, "the run's process ended without finishing (killed); resumed by dap run --resume"
+        )
         parent = instance.get_run_by_id(parent.run_id)
     if parent.status == DagsterRunStatus.SUCCESS:
         raise CliError(f"run {parent.run_id} succeeded; nothing to resume")
     print(f"resuming run {parent.run_id} from failure", flush=True)
     options = dg.ReexecutionOptions.from_failure(parent.run_id, instance)
-    return dg.execute_job(job, instance=instance, run_config=run_config or parent.run_config,
-                          reexecution_options=options, raise_on_error=False)
+    return dg.execute_job(
+        job,
+        instance=instance,
+        run_config=run_config or parent.run_config,
+        reexecution_options=options,
+        raise_on_error=False,
+    )
 
 
 def _root_cause(data) -> str:
@@ -173,12 +218,16 @@ def _failed_checks(result) -> list[str]:
         evaluation = event.event_specific_data
         if evaluation.passed:
             continue
-        lines.append(f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed "
-                     f"({evaluation.severity.value})")
+        lines.append(
+            f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed "
+            f"({evaluation.severity.value})"
+        )
         failed = evaluation.metadata.get("failed_expectations")
         for item in (failed.value if failed is not None else [])[:10]:
-            lines.append(f"    {item.get('expectation')} column={item.get('column')} "
-                         f"unexpected={item.get('unexpected_count')} examples={item.get('examples')}")
+            lines.append(
+                f"    {item.get('expectation')} column={item.get('column')} "
+                f"unexpected={item.get('unexpected_count')} examples={item.get('examples')}"
+            )
     return lines
 
 
@@ -189,7 +238,9 @@ def _report(result, layout) -> int:
         print(f"\nrun {run_id} FAILED; the published warehouse is unchanged.", file=sys.stderr)
         for event in failures:
             data = event.step_failure_data
-            description = (data.user_failure_data.description if data and data.user_failure_data else "") or _root_cause(data)
+            description = (
+                data.user_failure_data.description if data and data.user_failure_data else ""
+            ) or _root_cause(data)
             print(f"  step {event.step_key}: {description}", file=sys.stderr)
         for line in _failed_checks(result):
             print(line, file=sys.stderr)
@@ -197,7 +248,9 @@ def _report(result, layout) -> int:
         return 1
     print(f"\nrun {run_id} succeeded.")
     _print_run_summary(layout.published_warehouse)
-    print(f"published warehouse: {layout.published_warehouse} (DuckDB; schemas marts, analytics, quarantine, audit)")
+    print(
+        f"published warehouse: {layout.published_warehouse} (DuckDB; schemas marts, analytics, quarantine, audit)"
+    )
     reports = layout.reports_link
     if reports.exists():
         for path in sorted(reports.rglob("*.html")):

@@ -16,8 +16,17 @@ from dap.commands.audit import find_manifest
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="TABLE[.COLUMN]", help="e.g. analytics.cluster_profiles or marts.dim_offenders.offender_id")
-    parser.add_argument("--run", default="latest", metavar="RUN_ID", help="trace in this run's manifest (default: the published run)")
+    parser.add_argument(
+        "target",
+        metavar="TABLE[.COLUMN]",
+        help="e.g. analytics.cluster_profiles or marts.dim_offenders.offender_id",
+    )
+    parser.add_argument(
+        "--run",
+        default="latest",
+        metavar="RUN_ID",
+        help="trace in this run's manifest (default: the published run)",
+    )
     parser.add_argument("--manifest", metavar="FILE", help="read this manifest.json")
     parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
     parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")

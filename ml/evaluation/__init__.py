@@ -10,7 +10,18 @@ from ml.evaluation.pipeline import EvaluationConfig, EvaluationResult, run_evalu
 from ml.evaluation.rfg import RFGConfig, concentration, power_few, score_rfg
 
 __all__ = [
-    "EvaluationConfig", "EvaluationResult", "IncidentIndex", "MatchingConfig", "ParticipantError", "RFGConfig",
-    "concentration", "from_days", "match_cohort", "power_few", "run_evaluation", "score_rfg", "to_days",
+    "EvaluationConfig",
+    "EvaluationResult",
+    "IncidentIndex",
+    "MatchingConfig",
+    "ParticipantError",
+    "RFGConfig",
+    "concentration",
+    "from_days",
+    "match_cohort",
+    "power_few",
+    "run_evaluation",
+    "score_rfg",
+    "to_days",
     "validate_participants",
 ]

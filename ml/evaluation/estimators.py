@@ -61,8 +61,14 @@ def _rate_ratio(post, post_days, pre, pre_days):
         return (post / post_days) / (pre / pre_days)
 
 
-def ratio_with_bootstrap(post: np.ndarray, pre: np.ndarray, reps: int = 999, seed: int = 0,
-                         post_days: np.ndarray | None = None, pre_days: np.ndarray | None = None) -> dict:
+def ratio_with_bootstrap(
+    post: np.ndarray,
+    pre: np.ndarray,
+    reps: int = 999,
+    seed: int = 0,
+    post_days: np.ndarray | None = None,
+    pre_days: np.ndarray | None = None,
+) -> dict:
     """Rate after / rate before over people (Σpost/Σpost_days ÷ Σpre/Σpre_days; equal windows when the
     days are not given), with a person-level percentile bootstrap interval."""
     post, pre = np.asarray(post, float), np.asarray(pre, float)
@@ -70,28 +76,52 @@ def ratio_with_bootstrap(post: np.ndarray, pre: np.ndarray, reps: int = 999, see
     pre_days = np.ones(len(pre)) if pre_days is None else np.asarray(pre_days, float)
     keep = (post_days > 0) & (pre_days > 0)
     post, pre, post_days, pre_days = post[keep], pre[keep], post_days[keep], pre_days[keep]
-    point = float(_rate_ratio(post.sum(), post_days.sum(), pre.sum(), pre_days.sum())) if len(post) else np.nan
+    point = (
+        float(_rate_ratio(post.sum(), post_days.sum(), pre.sum(), pre_days.sum())) if len(post) else np.nan
+    )
     rng = np.random.default_rng(seed)
     draws = []
     if len(post) > 1:
         for counts in _bootstrap_counts(len(post), reps, rng):
-            draws.append(np.log(_rate_ratio(counts @ post, counts @ post_days, counts @ pre, counts @ pre_days)))
+            draws.append(
+                np.log(_rate_ratio(counts @ post, counts @ post_days, counts @ pre, counts @ pre_days))
+            )
     lo, hi, p = _interval_from_log_draws(point, np.concatenate(draws) if draws else np.array([]))
     return {"estimate": point, "ci_low": lo, "ci_high": hi, "p_value": p, "n_people": int(len(post))}
 
 
-def naive_pre_post(pre: np.ndarray, post: np.ndarray, reps: int = 999, seed: int = 0,
-                   pre_days: np.ndarray | None = None, post_days: np.ndarray | None = None) -> dict:
+def naive_pre_post(
+    pre: np.ndarray,
+    post: np.ndarray,
+    reps: int = 999,
+    seed: int = 0,
+    pre_days: np.ndarray | None = None,
+    post_days: np.ndarray | None = None,
+) -> dict:
     """The single-group after/before ratio the seeds report. Labelled as *not* an effect estimate."""
     out = ratio_with_bootstrap(post, pre, reps, seed, post_days, pre_days)
-    out.update({"n_treated": out.pop("n_people"), "n_comparison": 0, "estimand": "rate ratio (after / before)",
-                "note": "not an effect estimate: includes regression to the mean"})
+    out.update(
+        {
+            "n_treated": out.pop("n_people"),
+            "n_comparison": 0,
+            "estimand": "rate ratio (after / before)",
+            "note": "not an effect estimate: includes regression to the mean",
+        }
+    )
     return out
 
 
-def matched_did(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, pre: np.ndarray,
-                post: np.ndarray, reps: int = 999, seed: int = 0, pre_days: np.ndarray | None = None,
-                post_days: np.ndarray | None = None) -> dict[str, dict]:
+def matched_did(
+    set_id: np.ndarray,
+    is_treated: np.ndarray,
+    weight: np.ndarray,
+    pre: np.ndarray,
+    post: np.ndarray,
+    reps: int = 999,
+    seed: int = 0,
+    pre_days: np.ndarray | None = None,
+    post_days: np.ndarray | None = None,
+) -> dict[str, dict]:
     """Ratio-of-rate-ratios DiD with a cluster bootstrap over matched sets. Returns three results:
     ``did`` (the effect), ``comparison`` (the regression-to-the-mean ratio) and ``treated`` (naive).
     Observed days weight each person's contribution, so a comparison person censored early (e.g. joining
@@ -103,17 +133,28 @@ def matched_did(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, 
     w = np.asarray(weight, float)
     for name, values in (("pre", pre), ("pre_days", pre_days), ("post", post), ("post_days", post_days)):
         frame[name] = w * np.asarray(values, float)
-    sums = frame.groupby(["set_id", "t"])[["pre", "pre_days", "post", "post_days"]].sum().unstack("t", fill_value=0.0)
+    sums = (
+        frame.groupby(["set_id", "t"])[["pre", "pre_days", "post", "post_days"]]
+        .sum()
+        .unstack("t", fill_value=0.0)
+    )
     roles = frame.groupby("set_id")["t"].agg(["any", "all"])
     sums = sums.loc[roles["any"] & ~roles["all"]]
-    parts = {(name, t): sums[(name, t)].to_numpy() for name in ("pre", "pre_days", "post", "post_days")
-             for t in (True, False)}
+    parts = {
+        (name, t): sums[(name, t)].to_numpy()
+        for name in ("pre", "pre_days", "post", "post_days")
+        for t in (True, False)
+    }
     n_sets = len(sums)
     n_comparison = int((~frame["t"]).sum())
 
     def ratios(agg):
-        rt = _rate_ratio(agg[("post", True)], agg[("post_days", True)], agg[("pre", True)], agg[("pre_days", True)])
-        rc = _rate_ratio(agg[("post", False)], agg[("post_days", False)], agg[("pre", False)], agg[("pre_days", False)])
+        rt = _rate_ratio(
+            agg[("post", True)], agg[("post_days", True)], agg[("pre", True)], agg[("pre_days", True)]
+        )
+        rc = _rate_ratio(
+            agg[("post", False)], agg[("post_days", False)], agg[("pre", False)], agg[("pre_days", False)]
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             return rt / rc, rc, rt
 
@@ -128,8 +169,14 @@ def matched_did(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, 
     out = {}
     for i, name in enumerate(("did", "comparison", "treated")):
         lo, hi, p = _interval_from_log_draws(point[i], np.concatenate(draws[i]) if draws[i] else np.array([]))
-        out[name] = {"estimate": float(point[i]), "ci_low": lo, "ci_high": hi, "p_value": p,
-                     "n_treated": int(n_sets), "n_comparison": n_comparison}
+        out[name] = {
+            "estimate": float(point[i]),
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": p,
+            "n_treated": int(n_sets),
+            "n_comparison": n_comparison,
+        }
     out["did"]["estimand"] = "rate ratio (difference-in-differences, treated vs matched comparison)"
     out["comparison"]["estimand"] = "rate ratio (after / before) in the matched comparison group"
     out["comparison"]["note"] = "regression to the mean: the change seen with no programme"
@@ -138,8 +185,13 @@ def matched_did(set_id: np.ndarray, is_treated: np.ndarray, weight: np.ndarray, 
     return out
 
 
-def rct_rate_ratio(y: np.ndarray, exposure_days: np.ndarray, treated: np.ndarray,
-                   baseline: np.ndarray | None = None, family: str = "poisson") -> dict:
+def rct_rate_ratio(
+    y: np.ndarray,
+    exposure_days: np.ndarray,
+    treated: np.ndarray,
+    baseline: np.ndarray | None = None,
+    family: str = "poisson",
+) -> dict:
     """Rate ratio of the treated arm from a count GLM with a log(exposure) offset.
 
     ``family='poisson'`` uses HC0 robust errors; ``'negbin'`` fits NB2 with α estimated (discrete model)."""
@@ -164,8 +216,13 @@ def rct_rate_ratio(y: np.ndarray, exposure_days: np.ndarray, treated: np.ndarray
             fit = sm.NegativeBinomial(y, x, exposure=exposure, loglike_method="nb2").fit(disp=0, maxiter=200)
             beta, se = fit.params[1], fit.bse[1]
     p = float(2 * stats.norm.sf(abs(beta / se))) if se > 0 else np.nan
-    return {**result, "estimate": float(np.exp(beta)), "ci_low": float(np.exp(beta - Z95 * se)),
-            "ci_high": float(np.exp(beta + Z95 * se)), "p_value": p}
+    return {
+        **result,
+        "estimate": float(np.exp(beta)),
+        "ci_low": float(np.exp(beta - Z95 * se)),
+        "ci_high": float(np.exp(beta + Z95 * se)),
+        "p_value": p,
+    }
 
 
 def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 0) -> dict:
@@ -188,9 +245,15 @@ def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 
     lo, hi = np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan)
     se = np.nanstd(draws, ddof=1) if np.isfinite(draws).sum() > 2 else np.nan
     p = float(2 * stats.norm.sf(abs(point) / se)) if se and se > 0 else np.nan
-    return {"estimate": float(point), "ci_low": float(lo), "ci_high": float(hi), "p_value": p,
-            "n_treated": int(t.sum()), "n_comparison": int((~t).sum()),
-            "estimand": "rate difference per person-year (treatment − control)"}
+    return {
+        "estimate": float(point),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p_value": p,
+        "n_treated": int(t.sum()),
+        "n_comparison": int((~t).sum()),
+        "estimand": "rate difference per person-year (treatment − control)",
+    }
 
 
 def harm_ratio_permutation(harm, exposure_days, treated, reps: int = 999, seed: int = 0) -> dict:
@@ -206,13 +269,17 @@ def harm_ratio_permutation(harm, exposure_days, treated, reps: int = 999, seed: 
 
     point = ratio(h[t].sum(), e[t].sum(), h[~t].sum(), e[~t].sum())
     rng = np.random.default_rng(seed)
-    result = {"n_treated": int(t.sum()), "n_comparison": int((~t).sum()),
-              "estimand": "harm ratio per person-year (treatment / control)"}
+    result = {
+        "n_treated": int(t.sum()),
+        "n_comparison": int((~t).sum()),
+        "estimand": "harm ratio per person-year (treatment / control)",
+    }
     if t.sum() < 2 or (~t).sum() < 2 or not np.isfinite(point) or point <= 0:
         return {**result, "estimate": float(point), "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
     draws = []
-    for ct, cc in zip(_bootstrap_counts(int(t.sum()), reps, rng), _bootstrap_counts(int((~t).sum()), reps, rng),
-                      strict=True):
+    for ct, cc in zip(
+        _bootstrap_counts(int(t.sum()), reps, rng), _bootstrap_counts(int((~t).sum()), reps, rng), strict=True
+    ):
         draws.append(np.log(ratio(ct @ h[t], ct @ e[t], cc @ h[~t], cc @ e[~t])))
     draws = np.concatenate(draws)
     draws = draws[np.isfinite(draws)]
@@ -226,7 +293,13 @@ def harm_ratio_permutation(harm, exposure_days, treated, reps: int = 999, seed: 
         r = ratio(h[pt].sum(), e[pt].sum(), h[pc].sum(), e[pc].sum())
         perm[i] = abs(np.log(r)) if r > 0 and np.isfinite(r) else np.inf
     p = (1 + np.sum(perm >= observed)) / (reps + 1)
-    return {**result, "estimate": float(point), "ci_low": float(lo), "ci_high": float(hi), "p_value": float(p)}
+    return {
+        **result,
+        "estimate": float(point),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p_value": float(p),
+    }
 
 
 def kaplan_meier(time, event, group, weights=None) -> pd.DataFrame:
@@ -239,11 +312,21 @@ def kaplan_meier(time, event, group, weights=None) -> pd.DataFrame:
         if m.sum() == 0:
             continue
         sf = SurvfuncRight(time[m], event[m].astype(int), freq_weights=weights[m])
-        frames.append(pd.DataFrame({"group": g, "time": np.concatenate([[0.0], sf.surv_times]),
-                                    "survival": np.concatenate([[1.0], sf.surv_prob]),
-                                    "n_people": int(m.sum())}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["group", "time", "survival", "n_people"])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": g,
+                    "time": np.concatenate([[0.0], sf.surv_times]),
+                    "survival": np.concatenate([[1.0], sf.surv_prob]),
+                    "n_people": int(m.sum()),
+                }
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["group", "time", "survival", "n_people"])
+    )
 
 
 def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
@@ -251,17 +334,30 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
     by matched set when ``strata`` is given (model-based errors: statsmodels' robust covariance is undefined
     with strata), otherwise with cluster-robust errors when ``clusters`` is given."""
     time, event, treated = np.asarray(time, float), np.asarray(event, bool), np.asarray(treated, bool)
-    result = {"n_treated": int(treated.sum()), "n_comparison": int((~treated).sum()),
-              "estimand": "hazard ratio (time to first DA incident after the anchor)"}
+    result = {
+        "n_treated": int(treated.sum()),
+        "n_comparison": int((~treated).sum()),
+        "estimand": "hazard ratio (time to first DA incident after the anchor)",
+    }
     if event.sum() < 2 or treated.sum() == 0 or (~treated).sum() == 0:
         return {**result, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
     time = np.maximum(time, 0.5)  # an incident on the anchor day counts at half a day
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = PHReg(time, treated.astype(float)[:, None], status=event.astype(int),
-                      strata=None if strata is None else np.asarray(strata), ties="efron")
+        model = PHReg(
+            time,
+            treated.astype(float)[:, None],
+            status=event.astype(int),
+            strata=None if strata is None else np.asarray(strata),
+            ties="efron",
+        )
         fit = model.fit(groups=None if clusters is None or strata is not None else np.asarray(clusters))
     beta, se = float(fit.params[0]), float(fit.bse[0])
     p = float(2 * stats.norm.sf(abs(beta / se))) if se > 0 else np.nan
-    return {**result, "estimate": float(np.exp(beta)), "ci_low": float(np.exp(beta - Z95 * se)),
-            "ci_high": float(np.exp(beta + Z95 * se)), "p_value": p}
+    return {
+        **result,
+        "estimate": float(np.exp(beta)),
+        "ci_low": float(np.exp(beta - Z95 * se)),
+        "ci_high": float(np.exp(beta + Z95 * se)),
+        "p_value": p,
+    }

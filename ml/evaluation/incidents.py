@@ -78,7 +78,9 @@ class IncidentIndex:
         all_days = to_days(incidents["started_on"])
         if np.isnan(all_days).all():
             raise ValueError("fct_incidents has no usable started_on dates")
-        first_day = int(np.nanmin(all_days)) if observation_start is None else int(to_days([observation_start])[0])
+        first_day = (
+            int(np.nanmin(all_days)) if observation_start is None else int(to_days([observation_start])[0])
+        )
         last_day = int(np.nanmax(all_days)) if observation_end is None else int(to_days([observation_end])[0])
 
         is_da = incidents["is_da"].fillna(False).astype(bool).to_numpy()
@@ -94,15 +96,23 @@ class IncidentIndex:
         keys = codes * span + (da_days - base_day)
         order = np.argsort(keys, kind="stable")
 
-        non_crime = da["is_non_crime"].fillna(False).astype(bool).to_numpy() if "is_non_crime" in da else np.zeros(len(da), bool)
+        non_crime = (
+            da["is_non_crime"].fillna(False).astype(bool).to_numpy()
+            if "is_non_crime" in da
+            else np.zeros(len(da), bool)
+        )
         values = {
             "da_incidents": np.ones(len(da)),
             "da_crime_incidents": (~non_crime).astype(float),
             "da_non_crime_incidents": non_crime.astype(float),
             "harm_css": pd.to_numeric(da.get("severity", 0), errors="coerce").fillna(0).to_numpy(dtype=float)
-            if "severity" in da else np.zeros(len(da)),
-            "harm_cchi": pd.to_numeric(da.get("cchi_days", 0), errors="coerce").fillna(0).to_numpy(dtype=float)
-            if "cchi_days" in da else np.zeros(len(da)),
+            if "severity" in da
+            else np.zeros(len(da)),
+            "harm_cchi": pd.to_numeric(da.get("cchi_days", 0), errors="coerce")
+            .fillna(0)
+            .to_numpy(dtype=float)
+            if "cchi_days" in da
+            else np.zeros(len(da)),
         }
         for name, column in (extra_measures or {}).items():
             values[name] = pd.to_numeric(da[column], errors="coerce").fillna(0).to_numpy(dtype=float)
@@ -141,7 +151,9 @@ class IncidentIndex:
         lo = np.searchsorted(self.keys, self._key(codes, start), side="left")
         hi = np.searchsorted(self.keys, self._key(codes, end), side="left")
         out = self.cumsums[measure][hi] - self.cumsums[measure][lo]
-        out[(codes < 0) | ~(np.broadcast_to(np.asarray(end, float) > np.asarray(start, float), codes.shape))] = 0.0
+        out[
+            (codes < 0) | ~(np.broadcast_to(np.asarray(end, float) > np.asarray(start, float), codes.shape))
+        ] = 0.0
         return out
 
     def last_before(self, codes, day) -> np.ndarray:
@@ -158,7 +170,11 @@ class IncidentIndex:
         """Day of each person's first DA incident on or after ``day`` (NaN if none)."""
         codes = np.asarray(codes, dtype=np.int64)
         pos = np.searchsorted(self.keys, self._key(codes, day), side="left")
-        ok = (pos < len(self.keys)) & (codes >= 0) & ~np.isnan(np.broadcast_to(np.asarray(day, float), codes.shape))
+        ok = (
+            (pos < len(self.keys))
+            & (codes >= 0)
+            & ~np.isnan(np.broadcast_to(np.asarray(day, float), codes.shape))
+        )
         ok[ok] = self.codes[pos[ok]] == codes[ok]
         out = np.full(len(codes), np.nan)
         out[ok] = self.days[pos[ok]]

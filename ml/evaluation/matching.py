@@ -54,9 +54,16 @@ class MatchResult:
     config: MatchingConfig | None = None
 
 
-def matching_covariates(index: IncidentIndex, codes, anchor_days, rfg: RFGConfig,
-                        thresholds_by_day: dict[int, list[float]], pre_blocks: int, block_days: int,
-                        age_at_first_da: np.ndarray | None = None) -> pd.DataFrame:
+def matching_covariates(
+    index: IncidentIndex,
+    codes,
+    anchor_days,
+    rfg: RFGConfig,
+    thresholds_by_day: dict[int, list[float]],
+    pre_blocks: int,
+    block_days: int,
+    age_at_first_da: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Pre-period covariates at each person's anchor (history strictly before the anchor)."""
     codes = np.asarray(codes, dtype=np.int64)
     anchors = np.asarray(anchor_days, dtype=float)
@@ -82,7 +89,9 @@ def matching_covariates(index: IncidentIndex, codes, anchor_days, rfg: RFGConfig
     if age_at_first_da is not None:
         age = np.asarray(age_at_first_da, dtype=float) + out["years_since_first_da"]
         out["age_missing"] = np.isnan(age).astype(float)
-        out["age_at_anchor"] = np.where(np.isnan(age), np.nanmedian(age) if np.isfinite(age).any() else 0.0, age)
+        out["age_at_anchor"] = np.where(
+            np.isnan(age), np.nanmedian(age) if np.isfinite(age).any() else 0.0, age
+        )
     return pd.DataFrame(out)
 
 
@@ -104,9 +113,14 @@ def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarr
     return (x - centre) / scale, centre, scale
 
 
-def standardised_differences(cov: pd.DataFrame, treated: np.ndarray, comparison_before: np.ndarray,
-                             comparison_after: np.ndarray, weights_after: np.ndarray,
-                             treated_after: np.ndarray) -> pd.DataFrame:
+def standardised_differences(
+    cov: pd.DataFrame,
+    treated: np.ndarray,
+    comparison_before: np.ndarray,
+    comparison_after: np.ndarray,
+    weights_after: np.ndarray,
+    treated_after: np.ndarray,
+) -> pd.DataFrame:
     """SMD = (mean treated − mean comparison) / sqrt((var treated + var comparison) / 2), the denominator
     taken before matching so before and after are on the same scale."""
     rows = []
@@ -120,22 +134,32 @@ def standardised_differences(cov: pd.DataFrame, treated: np.ndarray, comparison_
         mean_ca = np.average(ca, weights=w) if len(ca) else np.nan
         var_ca = np.average((ca - mean_ca) ** 2, weights=w) if len(ca) else np.nan
         mean_ta = ta.mean() if len(ta) else np.nan
-        rows.append({
-            "covariate": name,
-            "mean_treated": float(t.mean()) if len(t) else np.nan,
-            "mean_pool_before": float(c.mean()) if len(c) else np.nan,
-            "smd_before": float((t.mean() - c.mean()) / denom) if denom and denom > 0 else 0.0,
-            "mean_treated_matched": float(mean_ta),
-            "mean_comparison_matched": float(mean_ca),
-            "smd_after": float((mean_ta - mean_ca) / denom) if denom and denom > 0 else 0.0,
-            "variance_ratio_after": float(ta.var(ddof=1) / var_ca) if len(ta) > 1 and var_ca and var_ca > 0 else np.nan,
-        })
+        rows.append(
+            {
+                "covariate": name,
+                "mean_treated": float(t.mean()) if len(t) else np.nan,
+                "mean_pool_before": float(c.mean()) if len(c) else np.nan,
+                "smd_before": float((t.mean() - c.mean()) / denom) if denom and denom > 0 else 0.0,
+                "mean_treated_matched": float(mean_ta),
+                "mean_comparison_matched": float(mean_ca),
+                "smd_after": float((mean_ta - mean_ca) / denom) if denom and denom > 0 else 0.0,
+                "variance_ratio_after": float(ta.var(ddof=1) / var_ca)
+                if len(ta) > 1 and var_ca and var_ca > 0
+                else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def match_cohort(index: IncidentIndex, treated_codes, treated_anchor_days, selection_day_by_code=None,
-                 rfg: RFGConfig | None = None, config: MatchingConfig | None = None,
-                 age_at_first_da_by_code: np.ndarray | None = None) -> MatchResult:
+def match_cohort(
+    index: IncidentIndex,
+    treated_codes,
+    treated_anchor_days,
+    selection_day_by_code=None,
+    rfg: RFGConfig | None = None,
+    config: MatchingConfig | None = None,
+    age_at_first_da_by_code: np.ndarray | None = None,
+) -> MatchResult:
     """Match each treated person to eligible people anchored at the same date who are not yet on any
     programme. ``selection_day_by_code`` (per offender code; NaN = never selected) is each person's first
     selection into any programme: people selected on or before the anchor are not candidates, and a
@@ -156,11 +180,15 @@ def match_cohort(index: IncidentIndex, treated_codes, treated_anchor_days, selec
         t_rows = np.flatnonzero(treated_anchor == day)
         pool = index.active_between(int(day) - rfg.lookback_days, int(day))
         comp = components_at(index, pool, np.full(len(pool), day), rfg)
-        thresholds[int(day)] = comp.gravity_thresholds.get(int(day), gravity_thresholds_for(np.array([]), rfg))
+        thresholds[int(day)] = comp.gravity_thresholds.get(
+            int(day), gravity_thresholds_for(np.array([]), rfg)
+        )
         t_comp = components_at(index, treated_codes[t_rows], np.full(len(t_rows), day), rfg, thresholds)
         # Rank of each treated person within the pool's score distribution (higher score = better rank).
         sorted_scores = np.sort(comp.rfg_score)[::-1]
-        worst_rank = int(np.searchsorted(-sorted_scores, -t_comp.rfg_score.min(), side="right")) if len(t_rows) else 0
+        worst_rank = (
+            int(np.searchsorted(-sorted_scores, -t_comp.rfg_score.min(), side="right")) if len(t_rows) else 0
+        )
         keep_n = max(config.candidate_pool_top_n, 2 * worst_rank)
         available = ~(selection_day_by_code[pool] <= day)  # NaN (never selected) stays available
         available &= ~np.isin(pool, treated_codes[t_rows])
@@ -224,11 +252,18 @@ def match_cohort(index: IncidentIndex, treated_codes, treated_anchor_days, selec
     matched_treated = np.unique(set_ids)
     n_per_set = pd.Series(set_ids).value_counts()
     ids = index.offender_ids.to_numpy()
-    treated_part = pd.DataFrame({
-        "set_id": matched_treated, "row": matched_treated, "role": "treated", "weight": 1.0, "distance": 0.0})
-    comp_part = pd.DataFrame({
-        "set_id": set_ids, "row": m_rows, "role": "comparison",
-        "weight": 1.0 / n_per_set.reindex(set_ids).to_numpy(dtype=float), "distance": distances})
+    treated_part = pd.DataFrame(
+        {"set_id": matched_treated, "row": matched_treated, "role": "treated", "weight": 1.0, "distance": 0.0}
+    )
+    comp_part = pd.DataFrame(
+        {
+            "set_id": set_ids,
+            "row": m_rows,
+            "role": "comparison",
+            "weight": 1.0 / n_per_set.reindex(set_ids).to_numpy(dtype=float),
+            "distance": distances,
+        }
+    )
     matches = pd.concat([treated_part, comp_part], ignore_index=True)
     matches["code"] = codes[matches["row"].to_numpy()]
     matches["offender_id"] = ids[matches["code"].to_numpy()] if len(matches) else []
@@ -236,20 +271,42 @@ def match_cohort(index: IncidentIndex, treated_codes, treated_anchor_days, selec
     matches["logit_ps"] = logit[matches["row"].to_numpy()]
     matches["treated_row"] = treated_row[matches["set_id"].to_numpy()] if len(matches) else []
     later = selection_day_by_code[matches["code"].to_numpy()] if len(matches) else np.array([])
-    matches["censor_day"] = np.where((matches["role"] == "comparison") & (later > matches["anchor_day"]), later, np.nan)
+    matches["censor_day"] = np.where(
+        (matches["role"] == "comparison") & (later > matches["anchor_day"]), later, np.nan
+    )
 
     comp_after_rows = m_rows
     balance = standardised_differences(
-        cov, treated=is_treated, comparison_before=~is_treated, comparison_after=comp_after_rows,
+        cov,
+        treated=is_treated,
+        comparison_before=~is_treated,
+        comparison_after=comp_after_rows,
         weights_after=matches.loc[matches["role"] == "comparison", "weight"].to_numpy(),
-        treated_after=matched_treated)
+        treated_after=matched_treated,
+    )
     cov = cov.assign(code=codes, anchor_day=days, is_treated=is_treated, logit_ps=logit)
-    return MatchResult(matches, cov, balance, int(len(treated_codes)), int(len(matched_treated)), caliper, names,
-                       model, centre, scale, thresholds, selection_day_by_code, age_at_first_da_by_code, rfg, config)
+    return MatchResult(
+        matches,
+        cov,
+        balance,
+        int(len(treated_codes)),
+        int(len(matched_treated)),
+        caliper,
+        names,
+        model,
+        centre,
+        scale,
+        thresholds,
+        selection_day_by_code,
+        age_at_first_da_by_code,
+        rfg,
+        config,
+    )
 
 
-def censoring_weighted_post(index: IncidentIndex, match: MatchResult, window_days: int,
-                            measures: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def censoring_weighted_post(
+    index: IncidentIndex, match: MatchResult, window_days: int, measures: list[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Post-period sums and days for every matched row, with comparison people who are selected later
     censored at that date and the rest up-weighted by the inverse probability of remaining unselected
     (IPCW). At each later selection date ``p`` inside a comparison person's window, the propensity model
@@ -262,7 +319,11 @@ def censoring_weighted_post(index: IncidentIndex, match: MatchResult, window_day
     anchors = mt["anchor_day"].to_numpy(dtype=float)
     end = np.minimum(anchors + window_days, index.last_day + 1)
     is_comp = (mt["role"] == "comparison").to_numpy()
-    selected_on = match.selection_day_by_code[codes] if match.selection_day_by_code is not None else np.full(len(codes), np.nan)
+    selected_on = (
+        match.selection_day_by_code[codes]
+        if match.selection_day_by_code is not None
+        else np.full(len(codes), np.nan)
+    )
     panel_days = np.array(sorted(match.thresholds or {}), dtype=float)
 
     # Segment boundaries per row: the anchor, every panel date strictly inside (anchor, end), then end.
@@ -283,9 +344,21 @@ def censoring_weighted_post(index: IncidentIndex, match: MatchResult, window_day
     prob = np.zeros(len(row_idx))
     if modelled.any() and match.model is not None:
         r, c = row_idx[modelled], cut_day[modelled]
-        age = None if match.age_at_first_da_by_code is None else np.asarray(match.age_at_first_da_by_code, float)[codes[r]]
-        cov = matching_covariates(index, codes[r], c, match.rfg, match.thresholds,
-                                  match.config.pre_blocks, match.config.block_days, age)
+        age = (
+            None
+            if match.age_at_first_da_by_code is None
+            else np.asarray(match.age_at_first_da_by_code, float)[codes[r]]
+        )
+        cov = matching_covariates(
+            index,
+            codes[r],
+            c,
+            match.rfg,
+            match.thresholds,
+            match.config.pre_blocks,
+            match.config.block_days,
+            age,
+        )
         x, _, _ = _design(cov[match.covariate_names], match.centre, match.scale)
         prob[modelled] = match.model.predict_proba(x)[:, 1]
     order = np.lexsort((cut_day, row_idx))
@@ -321,6 +394,8 @@ def censoring_weighted_post(index: IncidentIndex, match: MatchResult, window_day
     seg_codes = codes[owner]
     for m in measures:
         sums = index.window_sum(seg_codes, starts_all, ends_all, m) * weight
-        out[m] = (np.bincount(owner, sums, minlength=len(codes)),
-                  np.bincount(owner, days * weight, minlength=len(codes)))
+        out[m] = (
+            np.bincount(owner, sums, minlength=len(codes)),
+            np.bincount(owner, days * weight, minlength=len(codes)),
+        )
     return out

@@ -43,12 +43,22 @@ def km_risk(time: np.ndarray, event: np.ndarray, horizon: float) -> float:
     sorted_time = np.sort(time)
     at_risk = len(time) - np.searchsorted(sorted_time, event_times, side="left")
     ev_sorted = np.sort(time[event])
-    deaths = np.searchsorted(ev_sorted, event_times, side="right") - np.searchsorted(ev_sorted, event_times, side="left")
+    deaths = np.searchsorted(ev_sorted, event_times, side="right") - np.searchsorted(
+        ev_sorted, event_times, side="left"
+    )
     return float(1.0 - np.prod(1.0 - deaths / at_risk))
 
 
-def _rate_row(population: str, anchor: str, window: int, reoffended: np.ndarray, censored: np.ndarray,
-              time: np.ndarray, event: np.ndarray, **extra) -> dict:
+def _rate_row(
+    population: str,
+    anchor: str,
+    window: int,
+    reoffended: np.ndarray,
+    censored: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    **extra,
+) -> dict:
     complete = ~censored
     n_people = int(complete.sum())
     n_re = int((reoffended & complete).sum())
@@ -65,8 +75,12 @@ def _rate_row(population: str, anchor: str, window: int, reoffended: np.ndarray,
     }
 
 
-def reoffending_population(index: IncidentIndex, window_days: int = DEFAULT_WINDOW_DAYS,
-                           population: str = "all DA perpetrators", **extra) -> dict:
+def reoffending_population(
+    index: IncidentIndex,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    population: str = "all DA perpetrators",
+    **extra,
+) -> dict:
     """Share of DA perpetrators with a further DA incident within ``window_days`` of their first one."""
     codes = index.da_offender_codes()
     first, second = index.first_two(codes)
@@ -77,12 +91,22 @@ def reoffending_population(index: IncidentIndex, window_days: int = DEFAULT_WIND
     censored = first + window_days > index.last_day + 1
     follow = np.minimum(window_days, index.last_day + 1 - first)
     time = np.where(reoffended, gap, follow)
-    return _rate_row(population, "index DA incident", window_days, reoffended, censored, time, reoffended, **extra)
+    return _rate_row(
+        population, "index DA incident", window_days, reoffended, censored, time, reoffended, **extra
+    )
 
 
-def reoffending_around(index: IncidentIndex, codes, anchor_days, window_days: int = DEFAULT_WINDOW_DAYS,
-                       direction: str = "after", population: str = "", anchor: str = "", censor_days=None,
-                       **extra) -> dict:
+def reoffending_around(
+    index: IncidentIndex,
+    codes,
+    anchor_days,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    direction: str = "after",
+    population: str = "",
+    anchor: str = "",
+    censor_days=None,
+    **extra,
+) -> dict:
     """Share of people with ≥1 DA incident in the window after (or before) their own anchor date.
     ``censor_days`` ends follow-up early (a comparison person joining a programme later)."""
     codes = np.asarray(codes, dtype=np.int64)
@@ -127,12 +151,23 @@ class BlockPanel:
         pre_cols = (self.blocks < 0) & (self.blocks >= -k)
         post_cols = (self.blocks > 0) & (self.blocks <= k)
         values = np.where(self.observed, self.values[measure], 0.0)
-        return (values[:, pre_cols].sum(1), values[:, post_cols].sum(1),
-                self.observed[:, pre_cols].sum(1), self.observed[:, post_cols].sum(1))
+        return (
+            values[:, pre_cols].sum(1),
+            values[:, post_cols].sum(1),
+            self.observed[:, pre_cols].sum(1),
+            self.observed[:, post_cols].sum(1),
+        )
 
 
-def block_panel(index: IncidentIndex, codes, anchor_days, n_blocks: int = 4, block_days: int = 183,
-                measures: Sequence[str] | None = None, censor_days=None) -> BlockPanel:
+def block_panel(
+    index: IncidentIndex,
+    codes,
+    anchor_days,
+    n_blocks: int = 4,
+    block_days: int = 183,
+    measures: Sequence[str] | None = None,
+    censor_days=None,
+) -> BlockPanel:
     """Per-person sums in blocks around each anchor. ``censor_days`` (optional, per person) ends a person's
     observation early, e.g. a comparison person who joins a programme later."""
     codes = np.asarray(codes, dtype=np.int64)
@@ -164,8 +199,14 @@ class PrePost:
     post_days: np.ndarray
 
 
-def pre_post_window(index: IncidentIndex, codes, anchor_days, window_days: int, measure: str = "da_incidents",
-                    censor_days=None) -> PrePost:
+def pre_post_window(
+    index: IncidentIndex,
+    codes,
+    anchor_days,
+    window_days: int,
+    measure: str = "da_incidents",
+    censor_days=None,
+) -> PrePost:
     """``[anchor − window, anchor)`` (clipped at the extract start) and ``[anchor, anchor + window)``
     (clipped at the extract end and at ``censor_days``), with the days actually observed in each."""
     codes = np.asarray(codes, dtype=np.int64)
@@ -177,12 +218,17 @@ def pre_post_window(index: IncidentIndex, codes, anchor_days, window_days: int, 
         post_end = np.where(np.isnan(censor), post_end, np.minimum(post_end, censor))
     pre_days = np.clip(anchors - pre_start, 0, None)
     post_days = np.clip(post_end - anchors, 0, None)
-    return PrePost(index.window_sum(codes, pre_start, anchors, measure), pre_days,
-                   index.window_sum(codes, anchors, post_end, measure), post_days)
+    return PrePost(
+        index.window_sum(codes, pre_start, anchors, measure),
+        pre_days,
+        index.window_sum(codes, anchors, post_end, measure),
+        post_days,
+    )
 
 
-def summarise_blocks(panel: BlockPanel, group: np.ndarray | None = None, weights: np.ndarray | None = None,
-                     **labels) -> pd.DataFrame:
+def summarise_blocks(
+    panel: BlockPanel, group: np.ndarray | None = None, weights: np.ndarray | None = None, **labels
+) -> pd.DataFrame:
     """Long table: one row per group × block × measure with n_people (fully observed), total and mean per
     person. ``weights`` (e.g. 1/k for k matched comparisons) make totals and means weighted; n_people
     counts distinct rows."""
@@ -199,16 +245,35 @@ def summarise_blocks(panel: BlockPanel, group: np.ndarray | None = None, weights
             n_people = obs.sum(0)
             wsum = w.sum(0)
             for j, block in enumerate(panel.blocks):
-                rows.append({**labels, "group": g, "block": int(block), "measure": measure,
-                             "n_people": int(n_people[j]), "total": float(totals[j]),
-                             "mean": float(totals[j] / wsum[j]) if wsum[j] > 0 else np.nan})
+                rows.append(
+                    {
+                        **labels,
+                        "group": g,
+                        "block": int(block),
+                        "measure": measure,
+                        "n_people": int(n_people[j]),
+                        "total": float(totals[j]),
+                        "mean": float(totals[j] / wsum[j]) if wsum[j] > 0 else np.nan,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def participation_rates(index: IncidentIndex, codes, start_days, end_days, window_days: int = DEFAULT_WINDOW_DAYS,
-                        measures: Sequence[str] = ("da_incidents", "da_crime_incidents", "da_non_crime_incidents",
-                                                   "harm_css", "harm_cchi"),
-                        **labels) -> pd.DataFrame:
+def participation_rates(
+    index: IncidentIndex,
+    codes,
+    start_days,
+    end_days,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    measures: Sequence[str] = (
+        "da_incidents",
+        "da_crime_incidents",
+        "da_non_crime_incidents",
+        "harm_css",
+        "harm_cchi",
+    ),
+    **labels,
+) -> pd.DataFrame:
     """Rates per person-year in the ``window_days`` before participation, during it (start to exit, or to
     the end of the extract for people still on the programme), and in the ``window_days`` after exit
     (people who exited only). Only observed person-time counts."""
@@ -229,9 +294,17 @@ def participation_rates(index: IncidentIndex, codes, start_days, end_days, windo
         person_years = exposure.sum() / 365.25
         for m in measures:
             total = index.window_sum(codes[ok], a[ok], b[ok], m).sum() if ok.any() else 0.0
-            rows.append({**labels, "period": period, "measure": m, "n_people": int((exposure > 0).sum()),
-                         "person_years": float(person_years), "total": float(total),
-                         "rate_per_person_year": float(total / person_years) if person_years > 0 else np.nan})
+            rows.append(
+                {
+                    **labels,
+                    "period": period,
+                    "measure": m,
+                    "n_people": int((exposure > 0).sum()),
+                    "person_years": float(person_years),
+                    "total": float(total),
+                    "rate_per_person_year": float(total / person_years) if person_years > 0 else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -243,13 +316,37 @@ def stage_funnel(participants: pd.DataFrame) -> pd.DataFrame:
     for (programme, arm), rows_p in frame.groupby(keys, sort=True, dropna=False):
         n_selected = int(rows_p["selected_day"].notna().sum())
         referred = int(rows_p["referred_day"].notna().sum())
-        for order, column in enumerate(("referred_on", "selected_on", "disruption_started_on",
-                                        "full_engagement_on", "completed_on", "exited_on")):
+        for order, column in enumerate(
+            (
+                "referred_on",
+                "selected_on",
+                "disruption_started_on",
+                "full_engagement_on",
+                "completed_on",
+                "exited_on",
+            )
+        ):
             n = referred if column == "referred_on" else int(rows_p[f"{column[:-3]}_day"].notna().sum())
-            rows.append({"programme": programme, "arm": arm, "order": order, "stage": STAGE_LABELS[column],
-                         "n_people": n, "share_of_selected": n / n_selected if n_selected else np.nan})
+            rows.append(
+                {
+                    "programme": programme,
+                    "arm": arm,
+                    "order": order,
+                    "stage": STAGE_LABELS[column],
+                    "n_people": n,
+                    "share_of_selected": n / n_selected if n_selected else np.nan,
+                }
+            )
         exits = rows_p.loc[rows_p["exited_day"].notna(), "exit_reason"].fillna("not recorded")
         for i, (reason, n) in enumerate(exits.value_counts().sort_index().items()):
-            rows.append({"programme": programme, "arm": arm, "order": 10 + i, "stage": f"exit: {reason}",
-                         "n_people": int(n), "share_of_selected": n / n_selected if n_selected else np.nan})
+            rows.append(
+                {
+                    "programme": programme,
+                    "arm": arm,
+                    "order": 10 + i,
+                    "stage": f"exit: {reason}",
+                    "n_people": int(n),
+                    "share_of_selected": n / n_selected if n_selected else np.nan,
+                }
+            )
     return pd.DataFrame(rows, columns=["programme", "arm", "order", "stage", "n_people", "share_of_selected"])

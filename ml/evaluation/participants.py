@@ -21,8 +21,14 @@ import pandas as pd
 
 from ml.evaluation.incidents import to_days
 
-STAGE_COLUMNS = ("referred_on", "selected_on", "disruption_started_on", "full_engagement_on",
-                 "completed_on", "exited_on")
+STAGE_COLUMNS = (
+    "referred_on",
+    "selected_on",
+    "disruption_started_on",
+    "full_engagement_on",
+    "completed_on",
+    "exited_on",
+)
 STAGE_LABELS = {
     "referred_on": "referred",
     "selected_on": "selected",
@@ -101,20 +107,27 @@ def participant_problems(participants: pd.DataFrame, known_offender_ids=None) ->
     add(frame["selected_day"].isna(), lambda r: "selected_on is missing (it is required)")
     if known_offender_ids is not None:
         known = pd.Index(pd.Series(list(known_offender_ids)).astype(str))
-        add(~frame["person_id"].isin(known),
-            lambda r: "person_id is not in the extract (no offender with this id in the incident mart)")
+        add(
+            ~frame["person_id"].isin(known),
+            lambda r: "person_id is not in the extract (no offender with this id in the incident mart)",
+        )
     dup = frame.duplicated(["person_id", "programme"], keep="first")
     add(dup, lambda r: "appears more than once for this programme")
     for earlier, later in ORDER_RULES:
         a, b = frame[f"{earlier[:-3]}_day"], frame[f"{later[:-3]}_day"]
         bad = a.notna() & b.notna() & (b < a)
-        add(bad, lambda r, e=earlier, later_col=later: (
-            f"stage dates out of order: {e} = {_fmt(getattr(r, e))} is after {later_col} = {_fmt(getattr(r, later_col))}"))
+        add(
+            bad,
+            lambda r, e=earlier, later_col=later: (
+                f"stage dates out of order: {e} = {_fmt(getattr(r, e))} is after {later_col} = {_fmt(getattr(r, later_col))}"
+            ),
+        )
     return pd.DataFrame(problems, columns=["person_id", "programme", "problem"])
 
 
-def validate_participants(participants: pd.DataFrame, known_offender_ids=None,
-                          raise_on_error: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate_participants(
+    participants: pd.DataFrame, known_offender_ids=None, raise_on_error: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise and validate. Returns (valid rows, problems); raises ``ParticipantError`` on any problem
     unless ``raise_on_error`` is False, in which case rows with a problem are dropped."""
     frame = normalise_participants(participants)
@@ -122,7 +135,8 @@ def validate_participants(participants: pd.DataFrame, known_offender_ids=None,
     if len(problems) and raise_on_error:
         raise ParticipantError(problems)
     bad = frame.set_index(["person_id", "programme"]).index.isin(
-        problems.set_index(["person_id", "programme"]).index)
+        problems.set_index(["person_id", "programme"]).index
+    )
     return frame.loc[~bad].reset_index(drop=True), problems
 
 

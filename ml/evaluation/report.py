@@ -60,7 +60,9 @@ def _km_chart(curves: pd.DataFrame) -> str:
         return _p("No survival data.")
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     for group, rows in curves.groupby("group"):
-        ax.step(rows["time"], rows["survival"], where="post", label=f"{group} (n={int(rows['n_people'].iloc[0])})")
+        ax.step(
+            rows["time"], rows["survival"], where="post", label=f"{group} (n={int(rows['n_people'].iloc[0])})"
+        )
     ax.set_xlabel("days after selection")
     ax.set_ylabel("share with no DA incident yet")
     ax.set_ylim(0, 1.02)
@@ -75,14 +77,31 @@ def _effect_table(effects: pd.DataFrame, threshold: int) -> pd.DataFrame:
     table = table.sort_values(["outcome", "order"])
     table["design"] = table["design"].map(lambda d: DESIGN_LABELS.get(d, d))
     table["95% CI"] = [
-        "" if pd.isna(lo) else f"{lo:.3g} – {hi:.3g}" for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)]
-    table = table[["outcome", "design", "estimand", "estimate", "95% CI", "p_value", "n_treated", "n_comparison",
-                   "window", "note"]]
-    return suppress_small_cells(table, ["n_treated", "n_comparison"], threshold, ["estimate", "95% CI", "p_value"])
+        "" if pd.isna(lo) else f"{lo:.3g} – {hi:.3g}"
+        for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
+    ]
+    table = table[
+        [
+            "outcome",
+            "design",
+            "estimand",
+            "estimate",
+            "95% CI",
+            "p_value",
+            "n_treated",
+            "n_comparison",
+            "window",
+            "note",
+        ]
+    ]
+    return suppress_small_cells(
+        table, ["n_treated", "n_comparison"], threshold, ["estimate", "95% CI", "p_value"]
+    )
 
 
-def evaluation_report(result: EvaluationResult, programme: str, lineage: Lineage | None = None,
-                      threshold: int = 5) -> str:
+def evaluation_report(
+    result: EvaluationResult, programme: str, lineage: Lineage | None = None, threshold: int = 5
+) -> str:
     """The HTML page for one programme."""
     summary = result.programmes.get(programme)
     effects = result.effect_estimates.loc[result.effect_estimates["programme"] == programme]
@@ -91,62 +110,132 @@ def evaluation_report(result: EvaluationResult, programme: str, lineage: Lineage
 
     design_text = (
         "Arms were randomised: the effect is the intention-to-treat contrast of the arms."
-        if summary and summary.design == "randomised" else
-        "No randomisation: each selected person is compared with eligible people who were not selected, "
+        if summary and summary.design == "randomised"
+        else "No randomisation: each selected person is compared with eligible people who were not selected, "
         "matched at the same as-of date on RFG components and the pre-selection harm trajectory; the effect "
-        "is the difference-in-differences of their before/after rates.")
+        "is the difference-in-differences of their before/after rates."
+    )
     intro = _note(
         "A cohort chosen because its recent harm was high falls back without any programme (regression to "
         "the mean). The naive before/after figures below are shown for comparison with past reports; they are "
-        "not effect estimates. " + design_text)
+        "not effect estimates. " + design_text
+    )
     if summary:
-        intro += _p(f"Participants: {summary.n_participants}; selected {summary.first_selected} to "
-                    f"{summary.last_selected}; extract covers {result.extract_window[0]} to {result.extract_window[1]}.")
+        intro += _p(
+            f"Participants: {summary.n_participants}; selected {summary.first_selected} to "
+            f"{summary.last_selected}; extract covers {result.extract_window[0]} to {result.extract_window[1]}."
+        )
 
-    funnel = result.stage_funnel.loc[result.stage_funnel["programme"] == programme,
-                                     ["arm", "stage", "n_people", "share_of_selected"]]
-    sections.append(Section("Stage funnel", table_html(
-        suppress_small_cells(funnel, ["n_people"], threshold, ["share_of_selected"])), "funnel"))
+    funnel = result.stage_funnel.loc[
+        result.stage_funnel["programme"] == programme, ["arm", "stage", "n_people", "share_of_selected"]
+    ]
+    sections.append(
+        Section(
+            "Stage funnel",
+            table_html(suppress_small_cells(funnel, ["n_people"], threshold, ["share_of_selected"])),
+            "funnel",
+        )
+    )
 
-    rates = result.reoffending_rates.loc[result.reoffending_rates["programme"].isin([programme, "all"]),
-                                         ["population", "anchor", "window_days", "n_people", "n_reoffended",
-                                          "n_censored", "rate", "km_rate"]]
-    sections.append(Section("DA reoffending rates", _p(
-        "Share with at least one DA incident in the window. People whose window runs past the end of the "
-        "extract are censored: left out of 'rate' and counted in n_censored; 'km_rate' is the Kaplan–Meier "
-        "estimate that keeps them.") + table_html(
-        suppress_small_cells(rates, ["n_people", "n_reoffended", "n_censored"], threshold, ["rate", "km_rate"])),
-        "rates"))
+    rates = result.reoffending_rates.loc[
+        result.reoffending_rates["programme"].isin([programme, "all"]),
+        ["population", "anchor", "window_days", "n_people", "n_reoffended", "n_censored", "rate", "km_rate"],
+    ]
+    sections.append(
+        Section(
+            "DA reoffending rates",
+            _p(
+                "Share with at least one DA incident in the window. People whose window runs past the end of the "
+                "extract are censored: left out of 'rate' and counted in n_censored; 'km_rate' is the Kaplan–Meier "
+                "estimate that keeps them."
+            )
+            + table_html(
+                suppress_small_cells(
+                    rates, ["n_people", "n_reoffended", "n_censored"], threshold, ["rate", "km_rate"]
+                )
+            ),
+            "rates",
+        )
+    )
 
     prates = result.participation_rates.loc[result.participation_rates["programme"] == programme]
     if len(prates):
-        sections.append(Section("Offending before, during and after participation", _p(
-            "Rates per person-year in the 12 months before selection, during participation and in the 12 months "
-            "after exit.") + table_html(suppress_small_cells(
-                prates[["group", "period", "measure", "n_people", "person_years", "total", "rate_per_person_year"]],
-                ["n_people"], threshold, ["total", "rate_per_person_year", "person_years"])), "participation"))
+        sections.append(
+            Section(
+                "Offending before, during and after participation",
+                _p(
+                    "Rates per person-year in the 12 months before selection, during participation and in the 12 months "
+                    "after exit."
+                )
+                + table_html(
+                    suppress_small_cells(
+                        prates[
+                            [
+                                "group",
+                                "period",
+                                "measure",
+                                "n_people",
+                                "person_years",
+                                "total",
+                                "rate_per_person_year",
+                            ]
+                        ],
+                        ["n_people"],
+                        threshold,
+                        ["total", "rate_per_person_year", "person_years"],
+                    )
+                ),
+                "participation",
+            )
+        )
 
     charts = "".join(_block_chart(blocks, m, threshold) for m in ("da_incidents", "harm_css"))
-    block_table = blocks.loc[(blocks["anchor"] == "selection") & (blocks["measure"].isin(["da_incidents", "harm_css",
-                                                                                          "harm_cchi"]))]
+    block_table = blocks.loc[
+        (blocks["anchor"] == "selection")
+        & (blocks["measure"].isin(["da_incidents", "harm_css", "harm_cchi"]))
+    ]
     block_table = block_table[["group", "measure", "block", "n_people", "total", "mean"]]
-    sections.append(Section("Six-month blocks around selection", charts + table_html(
-        suppress_small_cells(block_table, ["n_people"], threshold, ["total", "mean"])), "blocks"))
+    sections.append(
+        Section(
+            "Six-month blocks around selection",
+            charts
+            + table_html(suppress_small_cells(block_table, ["n_people"], threshold, ["total", "mean"])),
+            "blocks",
+        )
+    )
     other = blocks.loc[blocks["anchor"] != "selection"]
     if len(other):
-        gravity = other.loc[other["block"].isin([-1, 1])].pivot_table(
-            index=["anchor", "group", "measure"], columns="block", values="mean").reset_index()
+        gravity = (
+            other.loc[other["block"].isin([-1, 1])]
+            .pivot_table(index=["anchor", "group", "measure"], columns="block", values="mean")
+            .reset_index()
+        )
         if {-1, 1} <= set(gravity.columns):
             gravity["before / after"] = gravity[-1] / gravity[1].replace(0, np.nan)
             gravity = gravity.rename(columns={-1: "mean 6 months before", 1: "mean 6 months after"})
-        sections.append(Section("Other stage anchors (descriptive)", _p(
-            "Means per person in the six months before and after each later stage; descriptive only (no "
-            "comparison group at these anchors).") + table_html(gravity), "stages"))
+        sections.append(
+            Section(
+                "Other stage anchors (descriptive)",
+                _p(
+                    "Means per person in the six months before and after each later stage; descriptive only (no "
+                    "comparison group at these anchors)."
+                )
+                + table_html(gravity),
+                "stages",
+            )
+        )
 
-    sections.append(Section("Effect estimates", _p(
-        "Rate ratios below 1 mean fewer incidents (or less harm). The naive figure and the comparison group's own "
-        "change sit beside the adjusted estimate: their gap is what the programme plausibly caused.")
-        + table_html(_effect_table(effects, threshold)), "effects"))
+    sections.append(
+        Section(
+            "Effect estimates",
+            _p(
+                "Rate ratios below 1 mean fewer incidents (or less harm). The naive figure and the comparison group's own "
+                "change sit beside the adjusted estimate: their gap is what the programme plausibly caused."
+            )
+            + table_html(_effect_table(effects, threshold)),
+            "effects",
+        )
+    )
 
     curves = result.survival_curves.loc[result.survival_curves["programme"] == programme]
     sections.append(Section("Time to first DA reoffence (Kaplan–Meier)", _km_chart(curves), "survival"))
@@ -154,21 +243,53 @@ def evaluation_report(result: EvaluationResult, programme: str, lineage: Lineage
     balance = result.balance.loc[result.balance["programme"] == programme]
     if len(balance):
         worst = float(balance["smd_after"].abs().max())
-        sections.append(Section("Balance of the matched comparison", _p(
-            f"Standardised mean differences before and after matching (target |SMD| < 0.1; worst after "
-            f"matching {worst:.2f}).") + table_html(balance[["covariate", "mean_treated", "mean_pool_before",
-                                                              "smd_before", "mean_treated_matched",
-                                                              "mean_comparison_matched", "smd_after"]]), "balance"))
+        sections.append(
+            Section(
+                "Balance of the matched comparison",
+                _p(
+                    f"Standardised mean differences before and after matching (target |SMD| < 0.1; worst after "
+                    f"matching {worst:.2f})."
+                )
+                + table_html(
+                    balance[
+                        [
+                            "covariate",
+                            "mean_treated",
+                            "mean_pool_before",
+                            "smd_before",
+                            "mean_treated_matched",
+                            "mean_comparison_matched",
+                            "smd_after",
+                        ]
+                    ]
+                ),
+                "balance",
+            )
+        )
 
     equality = result.equality_monitoring.loc[result.equality_monitoring["programme"] == programme]
     if len(equality):
         cols = ["characteristic", "category", "group", "n_people", "share"] + [
-            c for c in equality.columns if c.startswith("disparity_vs_")]
-        sections.append(Section("Equality monitoring", _p(
-            "Sex, ethnicity and age band of the cohort against the eligible pool and all DA perpetrators. Reported "
-            "only: these characteristics play no part in selection or matching.") + table_html(
-            suppress_small_cells(equality[cols], ["n_people"], threshold,
-                                 ["share"] + [c for c in cols if c.startswith("disparity")])), "equality"))
+            c for c in equality.columns if c.startswith("disparity_vs_")
+        ]
+        sections.append(
+            Section(
+                "Equality monitoring",
+                _p(
+                    "Sex, ethnicity and age band of the cohort against the eligible pool and all DA perpetrators. Reported "
+                    "only: these characteristics play no part in selection or matching."
+                )
+                + table_html(
+                    suppress_small_cells(
+                        equality[cols],
+                        ["n_people"],
+                        threshold,
+                        ["share"] + [c for c in cols if c.startswith("disparity")],
+                    )
+                ),
+                "equality",
+            )
+        )
 
     caveats = [
         f"Windows: {effects['window'].dropna().iloc[0] if len(effects) else 'n/a'}; reoffending windows "
@@ -182,20 +303,32 @@ def evaluation_report(result: EvaluationResult, programme: str, lineage: Lineage
     if summary:
         caveats += summary.notes
     caveats += result.messages
-    sections.append(Section("Caveats", "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats) + "</ul>",
-                            "caveats"))
+    sections.append(
+        Section(
+            "Caveats", "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats) + "</ul>", "caveats"
+        )
+    )
     return html_page(f"Outcome evaluation: {programme}", sections, lineage, intro)
 
 
 def population_report(result: EvaluationResult, lineage: Lineage | None = None, threshold: int = 5) -> str:
     """The page written when the extract has no programme participants: RFG concentration and population rates."""
-    rates = result.reoffending_rates[["population", "anchor", "window_days", "n_people", "n_reoffended",
-                                      "n_censored", "rate", "km_rate"]]
+    rates = result.reoffending_rates[
+        ["population", "anchor", "window_days", "n_people", "n_reoffended", "n_censored", "rate", "km_rate"]
+    ]
     sections = [
-        Section("What could not be computed", "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in result.messages)
-                + "</ul>"),
-        Section("Population DA reoffending", table_html(
-            suppress_small_cells(rates, ["n_people", "n_reoffended", "n_censored"], threshold, ["rate", "km_rate"]))),
+        Section(
+            "What could not be computed",
+            "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in result.messages) + "</ul>",
+        ),
+        Section(
+            "Population DA reoffending",
+            table_html(
+                suppress_small_cells(
+                    rates, ["n_people", "n_reoffended", "n_censored"], threshold, ["rate", "km_rate"]
+                )
+            ),
+        ),
         Section("Concentration (power few)", table_html(result.concentration)),
     ]
     return html_page("Outcome evaluation: population figures", sections, lineage)

@@ -85,8 +85,13 @@ def gravity_thresholds_for(harm: np.ndarray, config: RFGConfig) -> list[float]:
     return [float(v) for v in np.quantile(harm, config.gravity_quantiles)]
 
 
-def components_at(index: IncidentIndex, codes, as_of_days, config: RFGConfig,
-                  thresholds_by_day: dict[int, list[float]] | None = None) -> RFGComponents:
+def components_at(
+    index: IncidentIndex,
+    codes,
+    as_of_days,
+    config: RFGConfig,
+    thresholds_by_day: dict[int, list[float]] | None = None,
+) -> RFGComponents:
     """RFG components for arbitrary (person, as-of day) pairs. Gravity bands come from
     ``thresholds_by_day`` (per as-of day) or, when absent, from the pool of the pairs at the same day."""
     codes = np.asarray(codes, dtype=np.int64)
@@ -126,7 +131,9 @@ def score_rfg(index: IncidentIndex, as_of_dates, config: RFGConfig | None = None
         comp = components_at(index, pool, np.full(len(pool), float(day)), config)
         frames.append(_snapshot_frame(index, comp, config, day))
     if not frames:
-        return _snapshot_frame(index, components_at(index, np.array([], np.int64), np.array([]), config), config, 0)
+        return _snapshot_frame(
+            index, components_at(index, np.array([], np.int64), np.array([]), config), config, 0
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -134,7 +141,9 @@ def _snapshot_frame(index: IncidentIndex, comp: RFGComponents, config: RFGConfig
     frame = pd.DataFrame(
         {
             "as_of_date": from_days(comp.as_of_days).to_numpy(),
-            "offender_id": index.offender_ids.to_numpy()[comp.codes] if len(comp.codes) else np.array([], object),
+            "offender_id": index.offender_ids.to_numpy()[comp.codes]
+            if len(comp.codes)
+            else np.array([], object),
             "days_since_last_da": comp.days_since_last_da,
             "n_da_incidents_lookback": comp.n_da_lookback.astype(np.int64),
             "gravity_lookback": comp.harm_lookback,
@@ -159,11 +168,14 @@ def _snapshot_frame(index: IncidentIndex, comp: RFGComponents, config: RFGConfig
 
 def power_few(scores: pd.DataFrame, top_n: int = 100) -> pd.DataFrame:
     """The top-N of each snapshot by RFG rank, with every component visible."""
-    return scores.loc[scores["rfg_rank"] <= top_n].sort_values(["as_of_date", "rfg_rank"]).reset_index(drop=True)
+    return (
+        scores.loc[scores["rfg_rank"] <= top_n].sort_values(["as_of_date", "rfg_rank"]).reset_index(drop=True)
+    )
 
 
-def concentration(scores: pd.DataFrame, top_shares: Sequence[float] = (0.01, 0.05, 0.10),
-                  top_ns: Sequence[int] = (100, 200)) -> pd.DataFrame:
+def concentration(
+    scores: pd.DataFrame, top_shares: Sequence[float] = (0.01, 0.05, 0.10), top_ns: Sequence[int] = (100, 200)
+) -> pd.DataFrame:
     """Share of DA incidents and harm in the lookback caused by the top 1%, 5%, … and the top N, ranked by
     RFG score and, for the Pareto view, by harm itself."""
     rows = []
@@ -171,10 +183,16 @@ def concentration(scores: pd.DataFrame, top_shares: Sequence[float] = (0.01, 0.0
         n = len(snap)
         total_incidents = float(snap["n_da_incidents_lookback"].sum())
         total_harm = float(snap["gravity_lookback"].sum())
-        for ranking, order_col in (("rfg_rank", None), ("harm", "gravity_lookback"),
-                                   ("da_incidents", "n_da_incidents_lookback")):
-            ordered = snap.sort_values("rfg_rank") if order_col is None else snap.sort_values(
-                [order_col, "rfg_rank"], ascending=[False, True])
+        for ranking, order_col in (
+            ("rfg_rank", None),
+            ("harm", "gravity_lookback"),
+            ("da_incidents", "n_da_incidents_lookback"),
+        ):
+            ordered = (
+                snap.sort_values("rfg_rank")
+                if order_col is None
+                else snap.sort_values([order_col, "rfg_rank"], ascending=[False, True])
+            )
             inc = np.cumsum(ordered["n_da_incidents_lookback"].to_numpy(dtype=float))
             harm = np.cumsum(ordered["gravity_lookback"].to_numpy(dtype=float))
             tops = [(f"top {share:.0%}", max(1, int(np.ceil(share * n)))) for share in top_shares]
@@ -183,11 +201,17 @@ def concentration(scores: pd.DataFrame, top_shares: Sequence[float] = (0.01, 0.0
                 k = min(k, n)
                 if k == 0:
                     continue
-                rows.append({
-                    "as_of_date": as_of, "ranked_by": ranking, "group": label, "n_people": k,
-                    "share_of_people": k / n, "n_eligible": n,
-                    "share_of_da_incidents": inc[k - 1] / total_incidents if total_incidents else np.nan,
-                    "share_of_harm": harm[k - 1] / total_harm if total_harm else np.nan,
-                    "gravity_measure": snap["gravity_measure"].iloc[0],
-                })
+                rows.append(
+                    {
+                        "as_of_date": as_of,
+                        "ranked_by": ranking,
+                        "group": label,
+                        "n_people": k,
+                        "share_of_people": k / n,
+                        "n_eligible": n,
+                        "share_of_da_incidents": inc[k - 1] / total_incidents if total_incidents else np.nan,
+                        "share_of_harm": harm[k - 1] / total_harm if total_harm else np.nan,
+                        "gravity_measure": snap["gravity_measure"].iloc[0],
+                    }
+                )
     return pd.DataFrame(rows)

@@ -17,7 +17,6 @@ Assets
   reports/evaluation              <output>/evaluation/<programme>.html (or population.html without participants)
 """
 
-
 import re
 
 import dagster as dg
@@ -37,16 +36,43 @@ GROUP = "evaluation"
 RFG_SCORES = analytics("rfg_scores")
 POWER_FEW = analytics("power_few")
 CONCENTRATION = analytics("concentration")
-PROGRAMME_TABLES = ["reoffending_rates", "harm_blocks", "effect_estimates", "balance", "equality_monitoring",
-                    "stage_funnel", "participation_rates", "survival_curves", "evaluation_summary"]
+PROGRAMME_TABLES = [
+    "reoffending_rates",
+    "harm_blocks",
+    "effect_estimates",
+    "balance",
+    "equality_monitoring",
+    "stage_funnel",
+    "participation_rates",
+    "survival_curves",
+    "evaluation_summary",
+]
 REPORT = report("evaluation")
 INPUTS = [mart("fct_incidents"), mart("dim_offenders"), mart("dim_programme_participants")]
 
 _INCIDENT_COLUMNS = ["offender_id", "is_da", "started_on", "severity", "cchi_days", "is_non_crime"]
-_OFFENDER_COLUMNS = ["offender_id", "modal_sex", "modal_ethnicity", "mean_age", "age_at_first_da_incident",
-                     "first_da_on"]
-_PARTICIPANT_COLUMNS = ["person_id", "offender_id", "programme", "cohort", "arm", "referred_on", "selected_on",
-                        "disruption_started_on", "full_engagement_on", "completed_on", "exited_on", "exit_reason"]
+_OFFENDER_COLUMNS = [
+    "offender_id",
+    "modal_sex",
+    "modal_ethnicity",
+    "mean_age",
+    "age_at_first_da_incident",
+    "first_da_on",
+]
+_PARTICIPANT_COLUMNS = [
+    "person_id",
+    "offender_id",
+    "programme",
+    "cohort",
+    "arm",
+    "referred_on",
+    "selected_on",
+    "disruption_started_on",
+    "full_engagement_on",
+    "completed_on",
+    "exited_on",
+    "exit_reason",
+]
 
 
 class EvaluationAssetConfig(dg.Config):
@@ -109,24 +135,41 @@ class EvaluationAssetConfig(dg.Config):
             gravity_band_values=tuple(self.rfg_gravity_band_values) if self.rfg_gravity_band_values else None,
             weights=tuple(self.rfg_weights),
         )
-        matching = MatchingConfig(n_matches=self.n_matches, caliper_sd=self.caliper_sd, pre_blocks=self.pre_blocks,
-                                  block_days=int(round(self.block_months * 30.4375)),
-                                  candidate_pool_top_n=self.candidate_pool_top_n)
+        matching = MatchingConfig(
+            n_matches=self.n_matches,
+            caliper_sd=self.caliper_sd,
+            pre_blocks=self.pre_blocks,
+            block_days=int(round(self.block_months * 30.4375)),
+            candidate_pool_top_n=self.candidate_pool_top_n,
+        )
         return EvaluationConfig(
-            rfg=rfg, matching=matching, window_days=self.window_days, block_months=self.block_months,
-            n_blocks=self.n_blocks, did_blocks=self.did_blocks, bootstrap_reps=self.bootstrap_reps, seed=self.seed,
-            as_of_dates=tuple(self.as_of_dates), snapshot_selection_dates=self.use_selection_dates,
-            power_few_top_n=self.power_few_top_n, concentration_top_ns=tuple(self.concentration_top_ns),
-            per_protocol_stage=self.per_protocol_stage, invalid_participants=self.invalid_participants,
-            small_cell_threshold=self.small_cell_threshold, later_selection=self.later_selection,
+            rfg=rfg,
+            matching=matching,
+            window_days=self.window_days,
+            block_months=self.block_months,
+            n_blocks=self.n_blocks,
+            did_blocks=self.did_blocks,
+            bootstrap_reps=self.bootstrap_reps,
+            seed=self.seed,
+            as_of_dates=tuple(self.as_of_dates),
+            snapshot_selection_dates=self.use_selection_dates,
+            power_few_top_n=self.power_few_top_n,
+            concentration_top_ns=tuple(self.concentration_top_ns),
+            per_protocol_stage=self.per_protocol_stage,
+            invalid_participants=self.invalid_participants,
+            small_cell_threshold=self.small_cell_threshold,
+            later_selection=self.later_selection,
         )
 
 
 def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     columns = _INCIDENT_COLUMNS + (["gravity"] if _has_column(con, "marts.fct_incidents", "gravity") else [])
     incidents = read_table(con, "marts.fct_incidents", columns)
-    offenders = read_table(con, "marts.dim_offenders",
-                           [c for c in _OFFENDER_COLUMNS if _has_column(con, "marts.dim_offenders", c)])
+    offenders = read_table(
+        con,
+        "marts.dim_offenders",
+        [c for c in _OFFENDER_COLUMNS if _has_column(con, "marts.dim_offenders", c)],
+    )
     participants = None
     if table_exists(con, "marts.dim_programme_participants"):
         cols = [c for c in _PARTICIPANT_COLUMNS if _has_column(con, "marts.dim_programme_participants", c)]
@@ -151,11 +194,16 @@ def _input_hashes(con) -> dict[str, str]:
 
 
 # --- RFG ------------------------------------------------------------------------------------------------
-@dg.asset(key=RFG_SCORES, deps=[mart("fct_incidents"), mart("dim_programme_participants")],
-          code_version=CODE_VERSION, group_name=GROUP,
-          description="RFG snapshots: every eligible DA perpetrator scored and ranked at each as-of date.")
-def rfg_scores(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
-               platform: PlatformResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=RFG_SCORES,
+    deps=[mart("fct_incidents"), mart("dim_programme_participants")],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="RFG snapshots: every eligible DA perpetrator scored and ranked at each as-of date.",
+)
+def rfg_scores(
+    context: dg.AssetExecutionContext, config: EvaluationAssetConfig, platform: PlatformResource
+) -> dg.MaterializeResult:
     from ml.evaluation.incidents import IncidentIndex, from_days, to_days
 
     eval_config = config.to_evaluation_config()
@@ -172,13 +220,23 @@ def rfg_scores(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
         rows = write_table(con, "analytics.rfg_scores", scores)
     finally:
         con.close()
-    return dg.MaterializeResult(metadata={
-        "rows": rows, "as_of_dates": dg.MetadataValue.json(sorted({str(d)[:10] for d in scores["as_of_date"]})),
-        "config_fingerprint": eval_config.rfg.fingerprint(), "gravity_measure": eval_config.rfg.measure()})
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "as_of_dates": dg.MetadataValue.json(sorted({str(d)[:10] for d in scores["as_of_date"]})),
+            "config_fingerprint": eval_config.rfg.fingerprint(),
+            "gravity_measure": eval_config.rfg.measure(),
+        }
+    )
 
 
-@dg.asset(key=POWER_FEW, deps=[RFG_SCORES], code_version=CODE_VERSION, group_name=GROUP,
-          description="The power few: the top-N of each RFG snapshot with every component visible.")
+@dg.asset(
+    key=POWER_FEW,
+    deps=[RFG_SCORES],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="The power few: the top-N of each RFG snapshot with every component visible.",
+)
 def power_few_list(config: EvaluationAssetConfig, platform: PlatformResource) -> dg.MaterializeResult:
     con = platform.connect()
     try:
@@ -189,8 +247,13 @@ def power_few_list(config: EvaluationAssetConfig, platform: PlatformResource) ->
     return dg.MaterializeResult(metadata={"rows": rows, "top_n": config.power_few_top_n})
 
 
-@dg.asset(key=CONCENTRATION, deps=[RFG_SCORES], code_version=CODE_VERSION, group_name=GROUP,
-          description="Share of DA incidents and harm in the lookback caused by the top 1%, 5%, 10% and top N.")
+@dg.asset(
+    key=CONCENTRATION,
+    deps=[RFG_SCORES],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="Share of DA incidents and harm in the lookback caused by the top 1%, 5%, 10% and top N.",
+)
 def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResource) -> dg.MaterializeResult:
     con = platform.connect()
     try:
@@ -199,27 +262,50 @@ def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResou
     finally:
         con.close()
     latest = conc.loc[(conc["as_of_date"] == conc["as_of_date"].max()) & (conc["ranked_by"] == "harm")]
-    return dg.MaterializeResult(metadata={
-        "rows": rows,
-        "latest_harm_shares": dg.MetadataValue.json(
-            {r.group: round(float(r.share_of_harm), 3) for r in latest.itertuples(index=False)})})
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "latest_harm_shares": dg.MetadataValue.json(
+                {r.group: round(float(r.share_of_harm), 3) for r in latest.itertuples(index=False)}
+            ),
+        }
+    )
 
 
 # --- The programme evaluation (one computation, many tables) --------------------------------------------
 @dg.multi_asset(
-    specs=[dg.AssetSpec(analytics(name), deps=INPUTS, code_version=CODE_VERSION, group_name=GROUP,
-                        description=f"Outcome evaluation: {name.replace('_', ' ')}.") for name in PROGRAMME_TABLES],
+    specs=[
+        dg.AssetSpec(
+            analytics(name),
+            deps=INPUTS,
+            code_version=CODE_VERSION,
+            group_name=GROUP,
+            description=f"Outcome evaluation: {name.replace('_', ' ')}.",
+        )
+        for name in PROGRAMME_TABLES
+    ],
     check_specs=[
-        dg.AssetCheckSpec("participants_valid", asset=analytics("effect_estimates"), blocking=True,
-                          description="Every participant is in the extract and has stage dates in order."),
-        dg.AssetCheckSpec("balance_smd_below_0_1", asset=analytics("balance"),
-                          description="All |SMD| < 0.1 after matching (WARN)."),
-        dg.AssetCheckSpec("censoring_reported", asset=analytics("reoffending_rates"),
-                          description="Every reoffending rate states how many people were censored."),
+        dg.AssetCheckSpec(
+            "participants_valid",
+            asset=analytics("effect_estimates"),
+            blocking=True,
+            description="Every participant is in the extract and has stage dates in order.",
+        ),
+        dg.AssetCheckSpec(
+            "balance_smd_below_0_1",
+            asset=analytics("balance"),
+            description="All |SMD| < 0.1 after matching (WARN).",
+        ),
+        dg.AssetCheckSpec(
+            "censoring_reported",
+            asset=analytics("reoffending_rates"),
+            description="Every reoffending rate states how many people were censored.",
+        ),
     ],
 )
-def programme_evaluation(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
-                         platform: PlatformResource):
+def programme_evaluation(
+    context: dg.AssetExecutionContext, config: EvaluationAssetConfig, platform: PlatformResource
+):
     """Reoffending, harm blocks, effect estimates, balance, equality and the funnel for every programme."""
     eval_config = config.to_evaluation_config()
     con = platform.connect()
@@ -236,37 +322,65 @@ def programme_evaluation(context: dg.AssetExecutionContext, config: EvaluationAs
         if name == "effect_estimates":
             metadata["programmes"] = dg.MetadataValue.json(sorted(result.programmes))
             metadata["not_computed"] = dg.MetadataValue.json(result.messages)
-            headline = tables[name].loc[tables[name]["design"].isin(["matched_did", "rct_itt", "naive_pre_post"])
-                                        & (tables[name]["outcome"] == "da_incidents")]
-            metadata["headline"] = dg.MetadataValue.md(headline[["programme", "design", "estimand", "estimate",
-                                                                 "ci_low", "ci_high"]].to_markdown(index=False)
-                                                       if _has_tabulate() else headline.to_string(index=False))
+            headline = tables[name].loc[
+                tables[name]["design"].isin(["matched_did", "rct_itt", "naive_pre_post"])
+                & (tables[name]["outcome"] == "da_incidents")
+            ]
+            metadata["headline"] = dg.MetadataValue.md(
+                headline[["programme", "design", "estimand", "estimate", "ci_low", "ci_high"]].to_markdown(
+                    index=False
+                )
+                if _has_tabulate()
+                else headline.to_string(index=False)
+            )
         if name == "reoffending_rates":
             metadata["n_censored_total"] = int(tables[name]["n_censored"].sum())
         yield dg.MaterializeResult(asset_key=analytics(name), metadata=metadata)
 
     problems = result.participant_problems
     yield dg.AssetCheckResult(
-        check_name="participants_valid", asset_key=analytics("effect_estimates"), passed=bool(len(problems) == 0),
+        check_name="participants_valid",
+        asset_key=analytics("effect_estimates"),
+        passed=bool(len(problems) == 0),
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"n_problems": len(problems),
-                  "problems": dg.MetadataValue.json(problems.head(50).to_dict(orient="records"))})
+        metadata={
+            "n_problems": len(problems),
+            "problems": dg.MetadataValue.json(problems.head(50).to_dict(orient="records")),
+        },
+    )
     balance = tables["balance"]
     worst = float(balance["smd_after"].abs().max()) if len(balance) else 0.0
     yield dg.AssetCheckResult(
-        check_name="balance_smd_below_0_1", asset_key=analytics("balance"), passed=bool(worst < 0.1),
+        check_name="balance_smd_below_0_1",
+        asset_key=analytics("balance"),
+        passed=bool(worst < 0.1),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"worst_abs_smd_after": worst,
-                  "over_0_1": dg.MetadataValue.json(
-                      balance.loc[balance["smd_after"].abs() >= 0.1, ["programme", "covariate", "smd_after"]]
-                      .to_dict(orient="records") if len(balance) else [])})
+        metadata={
+            "worst_abs_smd_after": worst,
+            "over_0_1": dg.MetadataValue.json(
+                balance.loc[
+                    balance["smd_after"].abs() >= 0.1, ["programme", "covariate", "smd_after"]
+                ].to_dict(orient="records")
+                if len(balance)
+                else []
+            ),
+        },
+    )
     rates = tables["reoffending_rates"]
     yield dg.AssetCheckResult(
-        check_name="censoring_reported", asset_key=analytics("reoffending_rates"),
-        passed=bool(len(rates) and rates["n_censored"].notna().all()), severity=dg.AssetCheckSeverity.WARN,
-        metadata={"n_censored_total": int(rates["n_censored"].sum()) if len(rates) else 0,
-                  "share_censored_max": float((rates["n_censored"] / (rates["n_people"] + rates["n_censored"])
-                                               .where(lambda s: s > 0)).max()) if len(rates) else 0.0})
+        check_name="censoring_reported",
+        asset_key=analytics("reoffending_rates"),
+        passed=bool(len(rates) and rates["n_censored"].notna().all()),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "n_censored_total": int(rates["n_censored"].sum()) if len(rates) else 0,
+            "share_censored_max": float(
+                (rates["n_censored"] / (rates["n_people"] + rates["n_censored"]).where(lambda s: s > 0)).max()
+            )
+            if len(rates)
+            else 0.0,
+        },
+    )
 
 
 def _has_tabulate() -> bool:
@@ -278,11 +392,16 @@ def _has_tabulate() -> bool:
         return False
 
 
-@dg.asset(key=REPORT, deps=[analytics(n) for n in PROGRAMME_TABLES] + [CONCENTRATION],
-          code_version=CODE_VERSION, group_name=GROUP,
-          description="One HTML evaluation report per programme (<output>/evaluation/<programme>.html).")
-def evaluation_report(context: dg.AssetExecutionContext, config: EvaluationAssetConfig,
-                      platform: PlatformResource) -> dg.MaterializeResult:
+@dg.asset(
+    key=REPORT,
+    deps=[analytics(n) for n in PROGRAMME_TABLES] + [CONCENTRATION],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="One HTML evaluation report per programme (<output>/evaluation/<programme>.html).",
+)
+def evaluation_report(
+    context: dg.AssetExecutionContext, config: EvaluationAssetConfig, platform: PlatformResource
+) -> dg.MaterializeResult:
     from ml.evaluation.report import evaluation_report as programme_page
     from ml.evaluation.report import population_report
     from ml.reporting import Lineage

@@ -5,7 +5,6 @@ file), so Dagster sees a new extract as new data. The contract suites (``expecta
 blocking checks: when an extract is wrong as a whole, nothing downstream is rebuilt.
 """
 
-
 import dagster as dg
 
 from dap import settings
@@ -43,14 +42,20 @@ class IngestConfig(dg.Config):
         for name, spec in TABLES.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec(RAW_CHECK, asset=keys.raw(name), blocking=True,
-                          description="Great Expectations suite from the extract contract (blocking)")
+        dg.AssetCheckSpec(
+            RAW_CHECK,
+            asset=keys.raw(name),
+            blocking=True,
+            description="Great Expectations suite from the extract contract (blocking)",
+        )
         for name in TABLES
     ],
     name="raw_extract",
     can_subset=False,
     pool="warehouse",
-    code_version=source_version(__name__, "dap.extract", "dap.contract", "expectations.raw", "orchestration.lib.gx_adapter"),
+    code_version=source_version(
+        __name__, "dap.extract", "dap.contract", "expectations.raw", "orchestration.lib.gx_adapter"
+    ),
 )
 def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platform: PlatformResource):
     """Load every table of the extract; stop with a clear error on a missing table/column or unreadable file."""
@@ -65,11 +70,17 @@ def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platfor
                 progress=lambda name: context.log.info(f"loading {name}"),
             )
         except ExtractError as error:
-            raise dg.Failure(description=str(error), metadata={"file": error.file, "column": error.column or "",
-                                                                 "example": str(error.example)}) from None
+            raise dg.Failure(
+                description=str(error),
+                metadata={"file": error.file, "column": error.column or "", "example": str(error.example)},
+            ) from None
         for warning in summary.warnings:
             context.log.warning(warning)
-        codes = {r[0].strip().upper() for r in con.execute("SELECT offence_code FROM raw.ref_offences").fetchall() if r[0]}
+        codes = {
+            r[0].strip().upper()
+            for r in con.execute("SELECT offence_code FROM raw.ref_offences").fetchall()
+            if r[0]
+        }
         lsoas = {r[0].strip() for r in con.execute("SELECT lsoa_code FROM raw.ref_lsoa").fetchall() if r[0]}
         frames = {name: con.execute(raw_suites.frame_sql(spec)).df() for name, spec in TABLES.items()}
     finally:
@@ -93,8 +104,10 @@ def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platfor
         )
         frame = frames[name]
         if name == "crimes":
-            frame = frame.assign(offence_code=frame["offence_code"].str.strip().str.upper(),
-                                 lsoa_code=frame["lsoa_code"].str.strip())
+            frame = frame.assign(
+                offence_code=frame["offence_code"].str.strip().str.upper(),
+                lsoa_code=frame["lsoa_code"].str.strip(),
+            )
         suite = raw_suites.suite_for(
             spec,
             mostly=1.0 - config.max_bad_row_share,

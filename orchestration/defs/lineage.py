@@ -52,6 +52,7 @@ _EVENT_TYPES = {
 
 # ── dbt docs ─────────────────────────────────────────────────────────────────────────────────────────
 
+
 def _dbt_executable() -> str:
     local = Path(sys.executable).with_name("dbt")
     return str(local) if local.exists() else "dbt"
@@ -66,14 +67,29 @@ def generate_dbt_docs(warehouse: Path, destination: Path, lineage_file: Path) ->
     env = {**os.environ, "DA_DBT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
         done = subprocess.run(
-            [_dbt_executable(), "docs", "generate", "--static",
-             "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-             "--target-path", target, "--log-path", target],
-            env=env, capture_output=True, text=True,
+            [
+                _dbt_executable(),
+                "docs",
+                "generate",
+                "--static",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                target,
+                "--log-path",
+                target,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
-            raise dg.Failure(description="dbt docs generate failed",
-                             metadata={"dbt_output_tail": done.stdout[-4000:] + done.stderr[-2000:]})
+            raise dg.Failure(
+                description="dbt docs generate failed",
+                metadata={"dbt_output_tail": done.stdout[-4000:] + done.stderr[-2000:]},
+            )
         if destination.exists():
             shutil.rmtree(destination)
         destination.mkdir(parents=True)
@@ -84,8 +100,9 @@ def generate_dbt_docs(warehouse: Path, destination: Path, lineage_file: Path) ->
         manifest = json.loads((target_dir / "manifest.json").read_text())
         catalog = json.loads((target_dir / "catalog.json").read_text())
         models = [uid for uid, node in manifest["nodes"].items() if node.get("resource_type") == "model"]
-        lineage = column_lineage.column_lineage(manifest, target_dir, column_lineage.columns_from_catalog(catalog),
-                                                models, TRANSLATOR)
+        lineage = column_lineage.column_lineage(
+            manifest, target_dir, column_lineage.columns_from_catalog(catalog), models, TRANSLATOR
+        )
     by_key = {}
     for unique_id, found in lineage.items():
         key = TRANSLATOR.get_asset_spec(manifest, unique_id, None).key.to_user_string()
@@ -96,13 +113,20 @@ def generate_dbt_docs(warehouse: Path, destination: Path, lineage_file: Path) ->
 
 
 def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(key=DBT_DOCS_KEY, deps=sorted(set(dbt_keys), key=lambda k: k.to_user_string()), group_name="reports",
-              pool="warehouse", code_version=source_version(__name__, "dap.lineage", "orchestration.lib.column_lineage"), kinds={"dbt", "html"},
-              description="dbt docs (static, offline) of this run's warehouse and the column lineage of every model.")
+    @dg.asset(
+        key=DBT_DOCS_KEY,
+        deps=sorted(set(dbt_keys), key=lambda k: k.to_user_string()),
+        group_name="reports",
+        pool="warehouse",
+        code_version=source_version(__name__, "dap.lineage", "orchestration.lib.column_lineage"),
+        kinds={"dbt", "html"},
+        description="dbt docs (static, offline) of this run's warehouse and the column lineage of every model.",
+    )
     def dbt_docs(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
         destination = platform.output_path("dbt_docs", "index.html").parent
-        counts = generate_dbt_docs(platform.resolved_warehouse_path, destination,
-                                   platform.output_path(*DBT_COLUMN_LINEAGE_PARTS))
+        counts = generate_dbt_docs(
+            platform.resolved_warehouse_path, destination, platform.output_path(*DBT_COLUMN_LINEAGE_PARTS)
+        )
         context.log.info(f"dbt docs: {destination / 'index.html'}")
         return dg.MaterializeResult(metadata={"path": str(destination / "index.html"), **counts})
 
@@ -110,6 +134,7 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
 
 
 # ── reading a run from the Dagster instance ──────────────────────────────────────────────────────────
+
 
 def _plain(value: Any) -> Any:
     """A metadata value as plain JSON."""
@@ -135,8 +160,10 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
     while current is not None and current.run_id not in runs:
         runs[current.run_id] = current
         current = instance.get_run_by_id(current.parent_run_id) if current.parent_run_id else None
-    records = {r.dagster_run.run_id: r.create_timestamp.timestamp()
-               for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=list(runs)))}
+    records = {
+        r.dagster_run.run_id: r.create_timestamp.timestamp()
+        for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=list(runs)))
+    }
     runs = sorted(runs.values(), key=lambda r: records.get(r.run_id, 0.0))
     materializations: dict[str, dict[str, Any]] = {}
     checks: dict[tuple[str, str], dict[str, Any]] = {}
@@ -179,8 +206,13 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
                     "evaluated_at": L.iso(entry.timestamp),
                     "metadata": metadata,
                 }
-    return {"runs": runs, "materializations": materializations, "checks": list(checks.values()),
-            "failures": failures, "started_at": L.iso(started_at)}
+    return {
+        "runs": runs,
+        "materializations": materializations,
+        "checks": list(checks.values()),
+        "failures": failures,
+        "started_at": L.iso(started_at),
+    }
 
 
 def _python_location(assets_def: dg.AssetsDefinition | None) -> dict[str, str]:
@@ -191,7 +223,11 @@ def _python_location(assets_def: dg.AssetsDefinition | None) -> dict[str, str]:
             path = path.relative_to(settings.PROJECT_ROOT)
         except ValueError:
             pass
-        return {"file": path.as_posix(), "function": fn.__qualname__, "line": str(inspect.getsourcelines(fn)[1])}
+        return {
+            "file": path.as_posix(),
+            "function": fn.__qualname__,
+            "line": str(inspect.getsourcelines(fn)[1]),
+        }
     except (AttributeError, TypeError, OSError):
         return {}
 
@@ -205,8 +241,13 @@ def _dbt_manifest() -> dict[str, Any]:
         return {"nodes": {}}
 
 
-def asset_entries(repository_def, facts: dict[str, Any], instance: dg.DagsterInstance,
-                  dbt_lineage: dict[str, Any], exclude: Iterable[dg.AssetKey]) -> list[dict[str, Any]]:
+def asset_entries(
+    repository_def,
+    facts: dict[str, Any],
+    instance: dg.DagsterInstance,
+    dbt_lineage: dict[str, Any],
+    exclude: Iterable[dg.AssetKey],
+) -> list[dict[str, Any]]:
     """One entry per asset of the graph (see ``dap.lineage``)."""
     graph = repository_def.asset_graph
     excluded = set(exclude)
@@ -214,7 +255,8 @@ def asset_entries(repository_def, facts: dict[str, Any], instance: dg.DagsterIns
     checks_by_asset: dict[str, list] = {}
     for check in facts["checks"]:
         checks_by_asset.setdefault(check["asset"], []).append(
-            {k: check[k] for k in ("name", "kind", "passed", "severity", "description")})
+            {k: check[k] for k in ("name", "kind", "passed", "severity", "description")}
+        )
     entries = []
     for key in sorted(graph.materializable_asset_keys, key=lambda k: k.to_user_string()):
         if key in excluded:
@@ -223,7 +265,15 @@ def asset_entries(repository_def, facts: dict[str, Any], instance: dg.DagsterIns
         name = key.to_user_string()
         unique_id = node.metadata.get("dagster_dbt/unique_id")
         unique_id = getattr(unique_id, "value", unique_id)
-        kind = "dbt" if unique_id else "raw" if key.path[0] == "raw" else "report" if key.path[0] == "reports" else "python"
+        kind = (
+            "dbt"
+            if unique_id
+            else "raw"
+            if key.path[0] == "raw"
+            else "report"
+            if key.path[0] == "reports"
+            else "python"
+        )
         entry: dict[str, Any] = {
             "key": name,
             "kind": kind,
@@ -234,44 +284,67 @@ def asset_entries(repository_def, facts: dict[str, Any], instance: dg.DagsterIns
         }
         if unique_id:
             props = dbt_manifest["nodes"].get(unique_id, {})
-            entry["dbt"] = {"unique_id": unique_id, "path": "dbt_project/" + props.get("original_file_path", ""),
-                            "checksum": (props.get("checksum") or {}).get("checksum"),
-                            "materialized": (props.get("config") or {}).get("materialized"),
-                            "sql": props.get("raw_code")}
+            entry["dbt"] = {
+                "unique_id": unique_id,
+                "path": "dbt_project/" + props.get("original_file_path", ""),
+                "checksum": (props.get("checksum") or {}).get("checksum"),
+                "materialized": (props.get("config") or {}).get("materialized"),
+                "sql": props.get("raw_code"),
+            }
         else:
             entry["python"] = _python_location(repository_def.assets_defs_by_key.get(key))
         mat = facts["materializations"].get(name)
         if mat:
             metadata = mat["metadata"]
             row_count = metadata.get("dagster/row_count")
-            entry.update({
-                "materialized_in_this_run": True,
-                "dagster_run_id": mat["dagster_run_id"],
-                "step": mat["step"],
-                "started_at": mat["started_at"],
-                "materialized_at": mat["materialized_at"],
-                "code_version": mat["tags"].get("dagster/code_version") or node.code_version,
-                "data_version": mat["tags"].get("dagster/data_version"),
-                "input_data_versions": {k.split("/", 2)[-1]: v for k, v in mat["tags"].items()
-                                        if k.startswith("dagster/input_data_version/")},
-                "row_count": _plain(row_count) if row_count is not None else None,
-                "columns": _plain(metadata["dagster/column_schema"]) if "dagster/column_schema" in metadata else [],
-                "column_lineage": (_plain(metadata["dagster/column_lineage"]) if "dagster/column_lineage" in metadata
-                                   else dbt_lineage.get(name, {})),
-                "metadata": {k: _plain(v) for k, v in metadata.items()
-                             if not k.startswith("dagster/") and k not in ("unique_id", "invocation_id")},
-                "last_materialization": {"run_id": mat["dagster_run_id"], "timestamp": mat["materialized_at"]},
-            })
+            entry.update(
+                {
+                    "materialized_in_this_run": True,
+                    "dagster_run_id": mat["dagster_run_id"],
+                    "step": mat["step"],
+                    "started_at": mat["started_at"],
+                    "materialized_at": mat["materialized_at"],
+                    "code_version": mat["tags"].get("dagster/code_version") or node.code_version,
+                    "data_version": mat["tags"].get("dagster/data_version"),
+                    "input_data_versions": {
+                        k.split("/", 2)[-1]: v
+                        for k, v in mat["tags"].items()
+                        if k.startswith("dagster/input_data_version/")
+                    },
+                    "row_count": _plain(row_count) if row_count is not None else None,
+                    "columns": _plain(metadata["dagster/column_schema"])
+                    if "dagster/column_schema" in metadata
+                    else [],
+                    "column_lineage": (
+                        _plain(metadata["dagster/column_lineage"])
+                        if "dagster/column_lineage" in metadata
+                        else dbt_lineage.get(name, {})
+                    ),
+                    "metadata": {
+                        k: _plain(v)
+                        for k, v in metadata.items()
+                        if not k.startswith("dagster/") and k not in ("unique_id", "invocation_id")
+                    },
+                    "last_materialization": {
+                        "run_id": mat["dagster_run_id"],
+                        "timestamp": mat["materialized_at"],
+                    },
+                }
+            )
         else:
             last = instance.get_latest_materialization_event(key)
-            entry.update({
-                "materialized_in_this_run": False,
-                "code_version": node.code_version,
-                "data_version": None,
-                "row_count": None,
-                "column_lineage": dbt_lineage.get(name, {}),
-                "last_materialization": {"run_id": last.run_id, "timestamp": L.iso(last.timestamp)} if last else None,
-            })
+            entry.update(
+                {
+                    "materialized_in_this_run": False,
+                    "code_version": node.code_version,
+                    "data_version": None,
+                    "row_count": None,
+                    "column_lineage": dbt_lineage.get(name, {}),
+                    "last_materialization": {"run_id": last.run_id, "timestamp": L.iso(last.timestamp)}
+                    if last
+                    else None,
+                }
+            )
         entry["checks"] = checks_by_asset.get(name, [])
         entries.append(entry)
     return entries
@@ -295,33 +368,108 @@ def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> 
     run_id = manifest["run"]["run_id"]
     run, code = manifest["run"], manifest["code"]
     frames = {
-        "runs": pd.DataFrame([{
-            "run_id": run_id, "dagster_run_ids": ",".join(run["dagster_run_ids"]), "job": run["job"],
-            "started_at": run["started_at"], "manifest_written_at": run["manifest_written_at"],
-            "git_commit": code["git"]["commit"], "git_dirty": str(code["git"]["dirty"]),
-            "python": code["python"], "packages": json.dumps(code["packages"], sort_keys=True),
-            "run_config": json.dumps(run["config"], sort_keys=True, default=str),
-            "checks_total": manifest["check_summary"]["total"], "checks_failed": manifest["check_summary"]["failed"],
-        }]),
-        "run_inputs": pd.DataFrame([{"run_id": run_id, **{k: i.get(k) for k in (
-            "table", "source", "file", "format", "sha256", "rows", "unchanged_during_run")}}
-            for i in manifest["inputs"]], columns=["run_id", "table", "source", "file", "format", "sha256", "rows",
-                                                    "unchanged_during_run"]),
-        "run_assets": pd.DataFrame([{
-            "run_id": run_id, "asset_key": a["key"], "kind": a["kind"],
-            "materialized_in_this_run": a["materialized_in_this_run"], "dagster_run_id": a.get("dagster_run_id"),
-            "code_version": a.get("code_version"), "data_version": a.get("data_version"),
-            "row_count": a.get("row_count") if isinstance(a.get("row_count"), int) else None,
-            "materialized_at": a.get("materialized_at"), "upstream": ",".join(a["upstream"]),
-        } for a in manifest["assets"]], columns=["run_id", "asset_key", "kind", "materialized_in_this_run",
-                                                "dagster_run_id", "code_version", "data_version", "row_count",
-                                                "materialized_at", "upstream"]),
-        "run_checks": pd.DataFrame([{"run_id": run_id, **{k: c.get(k) for k in (
-            "asset", "name", "kind", "passed", "severity", "description", "dagster_run_id")}}
-            for c in manifest["checks"]], columns=["run_id", "asset", "name", "kind", "passed", "severity",
-                                                   "description", "dagster_run_id"]),
-        "run_outputs": pd.DataFrame([{"run_id": run_id, **o} for o in manifest["outputs"]],
-                                    columns=["run_id", "path", "sha256", "bytes"]),
+        "runs": pd.DataFrame(
+            [
+                {
+                    "run_id": run_id,
+                    "dagster_run_ids": ",".join(run["dagster_run_ids"]),
+                    "job": run["job"],
+                    "started_at": run["started_at"],
+                    "manifest_written_at": run["manifest_written_at"],
+                    "git_commit": code["git"]["commit"],
+                    "git_dirty": str(code["git"]["dirty"]),
+                    "python": code["python"],
+                    "packages": json.dumps(code["packages"], sort_keys=True),
+                    "run_config": json.dumps(run["config"], sort_keys=True, default=str),
+                    "checks_total": manifest["check_summary"]["total"],
+                    "checks_failed": manifest["check_summary"]["failed"],
+                }
+            ]
+        ),
+        "run_inputs": pd.DataFrame(
+            [
+                {
+                    "run_id": run_id,
+                    **{
+                        k: i.get(k)
+                        for k in (
+                            "table",
+                            "source",
+                            "file",
+                            "format",
+                            "sha256",
+                            "rows",
+                            "unchanged_during_run",
+                        )
+                    },
+                }
+                for i in manifest["inputs"]
+            ],
+            columns=["run_id", "table", "source", "file", "format", "sha256", "rows", "unchanged_during_run"],
+        ),
+        "run_assets": pd.DataFrame(
+            [
+                {
+                    "run_id": run_id,
+                    "asset_key": a["key"],
+                    "kind": a["kind"],
+                    "materialized_in_this_run": a["materialized_in_this_run"],
+                    "dagster_run_id": a.get("dagster_run_id"),
+                    "code_version": a.get("code_version"),
+                    "data_version": a.get("data_version"),
+                    "row_count": a.get("row_count") if isinstance(a.get("row_count"), int) else None,
+                    "materialized_at": a.get("materialized_at"),
+                    "upstream": ",".join(a["upstream"]),
+                }
+                for a in manifest["assets"]
+            ],
+            columns=[
+                "run_id",
+                "asset_key",
+                "kind",
+                "materialized_in_this_run",
+                "dagster_run_id",
+                "code_version",
+                "data_version",
+                "row_count",
+                "materialized_at",
+                "upstream",
+            ],
+        ),
+        "run_checks": pd.DataFrame(
+            [
+                {
+                    "run_id": run_id,
+                    **{
+                        k: c.get(k)
+                        for k in (
+                            "asset",
+                            "name",
+                            "kind",
+                            "passed",
+                            "severity",
+                            "description",
+                            "dagster_run_id",
+                        )
+                    },
+                }
+                for c in manifest["checks"]
+            ],
+            columns=[
+                "run_id",
+                "asset",
+                "name",
+                "kind",
+                "passed",
+                "severity",
+                "description",
+                "dagster_run_id",
+            ],
+        ),
+        "run_outputs": pd.DataFrame(
+            [{"run_id": run_id, **o} for o in manifest["outputs"]],
+            columns=["run_id", "path", "sha256", "bytes"],
+        ),
     }
     con = platform.connect()
     try:
@@ -339,10 +487,16 @@ def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> 
 def build_manifest_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     upstream = sorted(set(upstream) | {DBT_DOCS_KEY}, key=lambda k: k.to_user_string())
 
-    @dg.asset(key=MANIFEST_KEY, deps=upstream, group_name="audit", pool="warehouse", code_version=source_version(__name__, "dap.lineage", "orchestration.lib.column_lineage"),
-              kinds={"json", "html", "duckdb"},
-              description="The run's audit manifest: input hashes, code version, every asset's versions and "
-                          "checks, configuration and output hashes (JSON, HTML, audit schema, OpenLineage).")
+    @dg.asset(
+        key=MANIFEST_KEY,
+        deps=upstream,
+        group_name="audit",
+        pool="warehouse",
+        code_version=source_version(__name__, "dap.lineage", "orchestration.lib.column_lineage"),
+        kinds={"json", "html", "duckdb"},
+        description="The run's audit manifest: input hashes, code version, every asset's versions and "
+        "checks, configuration and output hashes (JSON, HTML, audit schema, OpenLineage).",
+    )
     def run_manifest(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
         run = context.run
         facts = collect_run_group(context.instance, run.run_id)
@@ -354,8 +508,13 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
             repository = definitions.defs.get_repository_def()
         lineage_file = platform.output_path(*DBT_COLUMN_LINEAGE_PARTS)
         dbt_lineage = json.loads(lineage_file.read_text()) if lineage_file.exists() else {}
-        assets = asset_entries(repository, facts, context.instance, dbt_lineage,
-                               exclude={MANIFEST_KEY, dg.AssetKey(["publish", "warehouse"])})
+        assets = asset_entries(
+            repository,
+            facts,
+            context.instance,
+            dbt_lineage,
+            exclude={MANIFEST_KEY, dg.AssetKey(["publish", "warehouse"])},
+        )
         inputs = L.check_inputs(_load_log(platform))
         root = facts["runs"][0] if facts["runs"] else run
         manifest: dict[str, Any] = {
@@ -381,9 +540,12 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
             "checks": facts["checks"],
             "check_summary": L.check_summary(facts["checks"]),
             "docs": {
-                "dbt docs": "dbt_docs/index.html" if platform.output_path("dbt_docs", "index.html").exists() else "",
+                "dbt docs": "dbt_docs/index.html"
+                if platform.output_path("dbt_docs", "index.html").exists()
+                else "",
                 "Great Expectations Data Docs": "data_docs/gx/index.html"
-                if platform.output_path("data_docs", "gx", "index.html").exists() else "",
+                if platform.output_path("data_docs", "gx", "index.html").exists()
+                else "",
             },
         }
         # OpenLineage first, so the event file is itself among the hashed outputs.
@@ -418,6 +580,7 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
 
 # ── FAIL events ──────────────────────────────────────────────────────────────────────────────────────
 
+
 @dg.failure_hook(required_resource_keys={"platform"})
 def openlineage_failure_hook(context: dg.HookContext) -> None:
     """START/FAIL OpenLineage events for the assets of a failed step (the manifest never runs then)."""
@@ -428,22 +591,35 @@ def openlineage_failure_hook(context: dg.HookContext) -> None:
         if not keys:
             return
         graph = step.job_def.asset_layer
-        upstream = {k: sorted(p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(k)).parent_keys)
-                    for k in keys}
+        upstream = {
+            k: sorted(p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(k)).parent_keys)
+            for k in keys
+        }
         started = None
         for entry in context.instance.all_logs(context.run_id, of_type=dg.DagsterEventType.STEP_START):
             if entry.dagster_event.step_key == context.step_key:
                 started = entry.timestamp
         exception = context.op_exception
         platform: PlatformResource = context.resources.platform
-        manifest = {"run": {"run_id": platform.run_id, "job": context.job_name,
-                            "warehouse_name": platform.resolved_warehouse_path.name},
-                    "code": {"git": L.git_info(settings.PROJECT_ROOT), "packages": L.package_versions()},
-                    "inputs": [], "assets": []}
+        manifest = {
+            "run": {
+                "run_id": platform.run_id,
+                "job": context.job_name,
+                "warehouse_name": platform.resolved_warehouse_path.name,
+            },
+            "code": {"git": L.git_info(settings.PROJECT_ROOT), "packages": L.package_versions()},
+            "inputs": [],
+            "assets": [],
+        }
         now = time.time()
-        failure = {"keys": keys, "upstream": upstream, "dagster_run_id": context.run_id,
-                   "started_at": L.iso(started or now), "failed_at": L.iso(now),
-                   "message": (str(exception) or type(exception).__name__)[:2000] if exception else "step failed"}
+        failure = {
+            "keys": keys,
+            "upstream": upstream,
+            "dagster_run_id": context.run_id,
+            "started_at": L.iso(started or now),
+            "failed_at": L.iso(now),
+            "message": (str(exception) or type(exception).__name__)[:2000] if exception else "step failed",
+        }
         events = L.openlineage_events(manifest, [failure])
         L.emit_openlineage(events, L.openlineage_log_paths(platform.resolved_output_dir))
     except Exception as error:  # lineage must never hide the real failure

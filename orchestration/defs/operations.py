@@ -58,8 +58,11 @@ def landing_folder_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(f"no new complete extract in {landing_dir()}")
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(run_key=extract.key, run_config=run_config_for_extract(extract.path),
-                          tags={"dap/extract_dir": str(extract.path), "dap/trigger": "landing"})
+            dg.RunRequest(
+                run_key=extract.key,
+                run_config=run_config_for_extract(extract.path),
+                tags={"dap/extract_dir": str(extract.path), "dap/trigger": "landing"},
+            )
             for extract in fresh
         ],
         cursor=cursor,
@@ -67,11 +70,13 @@ def landing_folder_sensor(context: dg.SensorEvaluationContext):
 
 
 published_freshness = dg.build_last_update_freshness_checks(
-    assets=[PUBLISH_KEY], lower_bound_delta=timedelta(days=freshness_max_days()),
+    assets=[PUBLISH_KEY],
+    lower_bound_delta=timedelta(days=freshness_max_days()),
     severity=dg.AssetCheckSeverity.WARN,
 )
-freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=published_freshness,
-                                                        name="published_freshness_sensor")
+freshness_sensor = dg.build_sensor_for_freshness_checks(
+    freshness_checks=published_freshness, name="published_freshness_sensor"
+)
 
 defs = dg.Definitions(
     schedules=[scheduled_refresh],

@@ -24,15 +24,29 @@ class PublishConfig(dg.Config):
 def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     upstream = sorted(set(upstream), key=lambda k: k.to_user_string())
 
-    @dg.asset(key=PUBLISH_KEY, deps=upstream, group_name="publish", pool="warehouse", code_version=source_version(__name__, "dap.publication"),
-              kinds={"duckdb"}, description="Atomically publishes this run's warehouse and reports.")
-    def publish_warehouse(context: dg.AssetExecutionContext, config: PublishConfig, platform: PlatformResource):
+    @dg.asset(
+        key=PUBLISH_KEY,
+        deps=upstream,
+        group_name="publish",
+        pool="warehouse",
+        code_version=source_version(__name__, "dap.publication"),
+        kinds={"duckdb"},
+        description="Atomically publishes this run's warehouse and reports.",
+    )
+    def publish_warehouse(
+        context: dg.AssetExecutionContext, config: PublishConfig, platform: PlatformResource
+    ):
         if not platform.is_build:
             context.log.info("the run wrote straight into its warehouse (no build folder): nothing to switch")
             return dg.MaterializeResult(metadata={"published": False})
         build_dir = platform.resolved_warehouse_path.parent
-        version = publication.publish(platform.layout, build_dir, platform.run_id, keep=config.keep_versions,
-                                      info={"dagster_run_id": context.run_id})
+        version = publication.publish(
+            platform.layout,
+            build_dir,
+            platform.run_id,
+            keep=config.keep_versions,
+            info={"dagster_run_id": context.run_id},
+        )
         context.log.info(f"published version {version.name}")
         return dg.MaterializeResult(
             metadata={

@@ -18,7 +18,9 @@ def _pca_features() -> list[str]:
     return list(PCA_FEATURES)
 
 
-def _run(platform: PlatformResource, sql: str, make_suite, key: dg.AssetKey, name: str) -> dg.AssetCheckResult:
+def _run(
+    platform: PlatformResource, sql: str, make_suite, key: dg.AssetKey, name: str
+) -> dg.AssetCheckResult:
     gx_root = platform.resolved_warehouse_path.parent / "gx"
     gx_adapter.activate(gx_root)
     suite = make_suite()
@@ -32,19 +34,39 @@ def _run(platform: PlatformResource, sql: str, make_suite, key: dg.AssetKey, nam
     return gx_adapter.to_check_result(validation, key, "gx_distribution", dg.AssetCheckSeverity.WARN)
 
 
-@dg.asset_check(asset=keys.mart("fct_incidents"), name="gx_distribution", blocking=False, pool="warehouse",
-                description="GX: DA share, severity band shares, positive counts and durations")
+@dg.asset_check(
+    asset=keys.mart("fct_incidents"),
+    name="gx_distribution",
+    blocking=False,
+    pool="warehouse",
+    description="GX: DA share, severity band shares, positive counts and durations",
+)
 def fct_incidents_distribution(platform: PlatformResource) -> dg.AssetCheckResult:
-    return _run(platform, mart_suites.fct_incidents_frame_sql(), mart_suites.fct_incidents_suite,
-                keys.mart("fct_incidents"), "marts_fct_incidents")
+    return _run(
+        platform,
+        mart_suites.fct_incidents_frame_sql(),
+        mart_suites.fct_incidents_suite,
+        keys.mart("fct_incidents"),
+        "marts_fct_incidents",
+    )
 
 
-@dg.asset_check(asset=keys.mart("dim_offenders"), name="gx_distribution", blocking=False, pool="warehouse",
-                description="GX: one row per offender, single-incident share, no nulls in PCA features of eligible offenders")
+@dg.asset_check(
+    asset=keys.mart("dim_offenders"),
+    name="gx_distribution",
+    blocking=False,
+    pool="warehouse",
+    description="GX: one row per offender, single-incident share, no nulls in PCA features of eligible offenders",
+)
 def dim_offenders_distribution(platform: PlatformResource) -> dg.AssetCheckResult:
     features = _pca_features()
-    return _run(platform, mart_suites.dim_offenders_frame_sql(features), lambda: mart_suites.dim_offenders_suite(features),
-                keys.mart("dim_offenders"), "marts_dim_offenders")
+    return _run(
+        platform,
+        mart_suites.dim_offenders_frame_sql(features),
+        lambda: mart_suites.dim_offenders_suite(features),
+        keys.mart("dim_offenders"),
+        "marts_dim_offenders",
+    )
 
 
 defs = dg.Definitions(asset_checks=[fct_incidents_distribution, dim_offenders_distribution])

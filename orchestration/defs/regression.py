@@ -9,7 +9,6 @@ Assets
   reports/regression                      the HTML report section (``<output>/regression.html``)
 """
 
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -96,7 +95,9 @@ def _read_non_da_offences(con) -> pd.DataFrame:
     ],
     group_name="regression",
 )  # fmt: skip
-def regression_results(context: dg.AssetExecutionContext, config: RegressionConfig, platform: PlatformResource):
+def regression_results(
+    context: dg.AssetExecutionContext, config: RegressionConfig, platform: PlatformResource
+):
     """Fit every Section C model and publish the coefficients, model fits and a residual sample."""
     con = platform.connect()
     try:
@@ -104,7 +105,9 @@ def regression_results(context: dg.AssetExecutionContext, config: RegressionConf
         offences = _read_non_da_offences(con)
         extra = [c for c in config.controls if c not in offenders.columns and c not in reg.DERIVED_CONTROLS]
         if extra:
-            offenders = offenders.merge(read_table(con, "marts.dim_offenders", ["offender_id", *extra]), on="offender_id")
+            offenders = offenders.merge(
+                read_table(con, "marts.dim_offenders", ["offender_id", *extra]), on="offender_id"
+            )
         section = reg.fit_section_c(
             offenders, offences, controls=config.controls, se_type=config.se_type, alpha=config.alpha,
             min_offenders=config.min_offenders, min_offenders_base=config.min_offenders_base,
@@ -146,7 +149,10 @@ def regression_results(context: dg.AssetExecutionContext, config: RegressionConf
     )  # fmt: skip
     yield dg.MaterializeResult(
         asset_key=MODEL_FIT,
-        metadata={"dagster/row_count": len(section.model_fit), "models": ", ".join(section.model_fit["model"])},
+        metadata={
+            "dagster/row_count": len(section.model_fit),
+            "models": ", ".join(section.model_fit["model"]),
+        },
     )
     yield dg.MaterializeResult(asset_key=RESIDUALS, metadata={"dagster/row_count": len(residuals)})
 
@@ -187,8 +193,12 @@ def risk_assessment_validation(
         con.close()
     share = f"share_total_da_severity_ge_{config.high_harm_threshold:g}"
     meta: dict = {"dagster/row_count": len(validation), "clusters_included": clusters is not None}
-    for row in validation.loc[(validation["section"] == "first_da_grade") & (validation["measure"] == share)].itertuples():
-        meta[f"share_ge_threshold_first_grade_{row.group}"] = float(row.value) if np.isfinite(row.value) else None
+    for row in validation.loc[
+        (validation["section"] == "first_da_grade") & (validation["measure"] == share)
+    ].itertuples():
+        meta[f"share_ge_threshold_first_grade_{row.group}"] = (
+            float(row.value) if np.isfinite(row.value) else None
+        )
     ratio = validation.loc[validation["measure"] == "ratio_median_total_da_severity", "value"]
     if len(ratio) and np.isfinite(ratio.iloc[0]):
         meta["ratio_median_ever_vs_never_high"] = float(ratio.iloc[0])
@@ -249,7 +259,9 @@ def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResu
     )
 
 
-@dg.asset_check(asset=RESULTS, description="No fitted offence indicator is all-zero (every term has offenders).")
+@dg.asset_check(
+    asset=RESULTS, description="No fitted offence indicator is all-zero (every term has offenders)."
+)
 def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckResult:
     results = _read(platform, "analytics.regression_results")
     indicators = results.loc[results["term_kind"] == "indicator"]

@@ -53,7 +53,9 @@ def dbt_project() -> DbtProject:
 class PlatformDbtTranslator(DagsterDbtTranslator):
     """Keys models by ``[schema, name]`` and groups them by schema; sources keep ``[source, table]``."""
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props.get("resource_type") in ("model", "seed", "snapshot"):
@@ -62,14 +64,18 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
         return spec.merge_attributes(kinds={"duckdb"})
 
 
-TRANSLATOR = PlatformDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False))
+TRANSLATOR = PlatformDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
+)
 
 
 def _relation_for(key: dg.AssetKey) -> str:
     return ".".join(f'"{part}"' for part in key.path[-2:])
 
 
-def _attach_table_metadata(context: dg.AssetExecutionContext, platform: PlatformResource, events: list) -> list:
+def _attach_table_metadata(
+    context: dg.AssetExecutionContext, platform: PlatformResource, events: list
+) -> list:
     """Add row counts and column schemas (read after dbt finished) to the dbt materialisations."""
     keyed = [e for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
     if not keyed:
@@ -88,11 +94,17 @@ def _attach_table_metadata(context: dg.AssetExecutionContext, platform: Platform
             key = getattr(event, "asset_key", None) or (
                 context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
             )
-            if isinstance(event, dg.Output | dg.AssetMaterialization) and key is not None and len(key.path) >= 2:
+            if (
+                isinstance(event, dg.Output | dg.AssetMaterialization)
+                and key is not None
+                and len(key.path) >= 2
+            ):
                 schema, table = key.path[-2], key.path[-1]
                 extra: dict[str, Any] = {}
                 if (schema, table) in by_table:
-                    extra["dagster/row_count"] = con.execute(f"SELECT count(*) FROM {_relation_for(key)}").fetchone()[0]
+                    extra["dagster/row_count"] = con.execute(
+                        f"SELECT count(*) FROM {_relation_for(key)}"
+                    ).fetchone()[0]
                     extra["dagster/column_schema"] = dg.TableSchema(columns=by_table[(schema, table)])
                 if extra:
                     event = event.with_metadata({**event.metadata, **extra})
@@ -120,7 +132,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform:
         raise dg.Failure(
             description="dbt build failed: see the failed models and tests above",
             metadata={"dbt_log_tail": "\n".join(str(line) for line in list(invocation.get_stdout())[-40:])}
-            if hasattr(invocation, "get_stdout") else {},
+            if hasattr(invocation, "get_stdout")
+            else {},
         )
 
 
@@ -131,7 +144,9 @@ def dbt_executable() -> str:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(DBT_PROFILES_DIR), dbt_executable=dbt_executable())
+    return DbtCliResource(
+        project_dir=dbt_project(), profiles_dir=str(DBT_PROFILES_DIR), dbt_executable=dbt_executable()
+    )
 
 
 defs = dg.Definitions(assets=[dbt_models], resources={"dbt": dbt_resource()})

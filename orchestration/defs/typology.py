@@ -123,7 +123,9 @@ def _save_settings(con, asset: str, settings: dict) -> None:
         {"asset": asset, "setting": list(settings), "value": [str(v) for v in settings.values()]}
     )
     if table_exists(con, "analytics.typology_settings"):
-        kept = con.execute("SELECT * FROM analytics.typology_settings WHERE asset <> ? ORDER BY ALL", [asset]).df()
+        kept = con.execute(
+            "SELECT * FROM analytics.typology_settings WHERE asset <> ? ORDER BY ALL", [asset]
+        ).df()
         rows = pd.concat([kept, rows], ignore_index=True)
     write_table(con, "analytics.typology_settings", rows)
 

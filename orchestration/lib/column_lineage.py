@@ -46,7 +46,8 @@ def columns_from_catalog(catalog: Mapping[str, Any]) -> Columns:
             meta = entry.get("metadata") or {}
             cols = sorted((entry.get("columns") or {}).values(), key=lambda c: c.get("index") or 0)
             found[(str(meta.get("schema", "")).lower(), str(meta.get("name", "")).lower())] = {
-                c["name"]: c.get("type") or "" for c in cols}
+                c["name"]: c.get("type") or "" for c in cols
+            }
     return found
 
 
@@ -73,11 +74,14 @@ def column_lineage(
         for parent_id in manifest.get("parent_map", {}).get(unique_id, []):
             parent = manifest["nodes"].get(parent_id) or manifest["sources"].get(parent_id)
             if parent and parent.get("relation_name") and _relation(parent) in columns:
-                parents[parent["relation_name"]] = {c: {"data_type": t} for c, t in columns[_relation(parent)].items()}
+                parents[parent["relation_name"]] = {
+                    c: {"data_type": t} for c, t in columns[_relation(parent)].items()
+                }
         try:
             built = _build_column_lineage_metadata(
                 event_history_metadata=EventHistoryMetadata(
-                    columns={c: {"data_type": t} for c, t in own.items()}, parents=parents),
+                    columns={c: {"data_type": t} for c, t in own.items()}, parents=parents
+                ),
                 dbt_resource_props=props,
                 manifest=manifest,
                 dagster_dbt_translator=translator,
@@ -112,8 +116,14 @@ def attach_to_events(invocation, events: list, columns: Columns) -> list:
     if not ids:
         return events
     try:
-        lineage = column_lineage(invocation.manifest, invocation.target_path, columns, ids,
-                                 invocation.dagster_dbt_translator, getattr(invocation, "project", None))
+        lineage = column_lineage(
+            invocation.manifest,
+            invocation.target_path,
+            columns,
+            ids,
+            invocation.dagster_dbt_translator,
+            getattr(invocation, "project", None),
+        )
     except Exception as error:
         logger.warning("column lineage skipped: %s", error)
         return events

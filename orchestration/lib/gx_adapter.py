@@ -82,7 +82,9 @@ def to_check_result(
                 "unexpected_count": details.get("unexpected_count"),
                 "unexpected_percent": round(float(details.get("unexpected_percent") or 0.0), 4),
                 "examples": [str(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
-                "observed_value": str(details.get("observed_value"))[:200] if "observed_value" in details else None,
+                "observed_value": str(details.get("observed_value"))[:200]
+                if "observed_value" in details
+                else None,
             }
         )
     stats = validation.statistics

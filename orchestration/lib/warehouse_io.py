@@ -6,7 +6,9 @@ import duckdb
 import pandas as pd
 
 
-def read_table(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str] | None = None) -> pd.DataFrame:
+def read_table(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: list[str] | None = None
+) -> pd.DataFrame:
     """Read ``schema.table`` (optionally only some columns) into a pandas frame, rows in a fixed order.
 
     DuckDB scans in parallel, so without an ORDER BY the row order can change from run to run; sampling

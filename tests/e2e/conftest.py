@@ -41,15 +41,25 @@ class Platform:
         }
 
     def dap(self, *args: str, **env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "dap.cli", *args], env=self.env(**env),
-                              capture_output=True, text=True, timeout=1800)
+        return subprocess.run(
+            [sys.executable, "-m", "dap.cli", *args],
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
 
     def start(self, *args: str, log: Path, **env: str) -> subprocess.Popen:
         """Start `dap` in the background, its output going to ``log`` (a pipe nobody reads would fill up
         and block the process)."""
         with open(log, "w") as handle:
-            return subprocess.Popen([sys.executable, "-m", "dap.cli", *args], env=self.env(**env),
-                                    stdout=handle, stderr=subprocess.STDOUT, text=True)
+            return subprocess.Popen(
+                [sys.executable, "-m", "dap.cli", *args],
+                env=self.env(**env),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
 
 
 def make_platform(tmp_path_factory, extract: Path, name: str) -> Platform:

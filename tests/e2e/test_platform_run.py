@@ -25,8 +25,12 @@ def _published_version(platform):
 def test_run_publishes_marts_analytics_and_reports(published):
     con = duckdb.connect(str(published.warehouse), read_only=True)
     try:
-        tables = {f"{s}.{t}" for s, t in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
+        }
         for required in ("marts.fct_offences", "marts.fct_incidents", "marts.dim_offenders"):
             assert required in tables
         # nothing lost: every raw row is staged or quarantined
@@ -54,7 +58,9 @@ def test_corrupt_extract_fails_clearly_and_leaves_published_untouched(published,
     assert table_digests(published.warehouse) == before
 
 
-def test_two_runs_started_together_finish_one_after_the_other_with_identical_tables(tiny_extract, tmp_path_factory):
+def test_two_runs_started_together_finish_one_after_the_other_with_identical_tables(
+    tiny_extract, tmp_path_factory
+):
     platform = make_platform(tmp_path_factory, tiny_extract, "concurrent")
     logs = [platform.root / "first.log", platform.root / "second.log"]
     first, second = platform.start("run", log=logs[0]), platform.start("run", log=logs[1])
@@ -114,8 +120,11 @@ def _dbt_started_in_new_run(platform, earlier_runs: set[str]) -> bool:
                 if run.run_id in earlier_runs:
                     continue
                 records = instance.get_records_for_run(run.run_id).records
-                return any(r.event_log_entry.dagster_event and r.event_log_entry.dagster_event.step_key == "dbt_models"
-                           for r in records)
+                return any(
+                    r.event_log_entry.dagster_event
+                    and r.event_log_entry.dagster_event.step_key == "dbt_models"
+                    for r in records
+                )
     except Exception:  # the run's storage may be mid-write; look again
         return False
     return False

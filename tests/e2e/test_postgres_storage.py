@@ -15,19 +15,28 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 def test_run_with_postgres_backed_dagster(tiny_extract, tmp_path_factory):
     if postgres_bin_dir() is None:
-        pytest.skip("PostgreSQL server binaries not installed (Debian package 'postgresql'; .ci/run installs it)")
+        pytest.skip(
+            "PostgreSQL server binaries not installed (Debian package 'postgresql'; .ci/run installs it)"
+        )
     import psycopg2
 
     platform = make_platform(tmp_path_factory, tiny_extract, "postgres")
     platform.dagster_home.mkdir(parents=True)
-    shutil.copy(settings.PROJECT_ROOT / "deploy" / "dagster-postgres.yaml", platform.dagster_home / "dagster.yaml")
+    shutil.copy(
+        settings.PROJECT_ROOT / "deploy" / "dagster-postgres.yaml", platform.dagster_home / "dagster.yaml"
+    )
     with postgres_server() as (host, port, user):
         connection = psycopg2.connect(host=host, port=port, user=user, dbname="postgres")
         connection.autocommit = True
         connection.cursor().execute("CREATE DATABASE dagster")
         connection.close()
-        env = {"DAGSTER_PG_USERNAME": user, "DAGSTER_PG_PASSWORD": "unused-with-trust-auth",
-               "DAGSTER_PG_HOST": host, "DAGSTER_PG_DB": "dagster", "DAGSTER_PG_PORT": str(port)}
+        env = {
+            "DAGSTER_PG_USERNAME": user,
+            "DAGSTER_PG_PASSWORD": "unused-with-trust-auth",
+            "DAGSTER_PG_HOST": host,
+            "DAGSTER_PG_DB": "dagster",
+            "DAGSTER_PG_PORT": str(port),
+        }
         result = platform.dap("run", **env)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 

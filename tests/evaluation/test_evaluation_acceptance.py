@@ -61,8 +61,12 @@ def default_effect(tmp_path_factory):
 
 def _row(result, programme, design, estimand_prefix="rate ratio"):
     e = result.effect_estimates
-    rows = e.loc[(e["programme"] == programme) & (e["design"] == design) & (e["outcome"] == "da_incidents")
-                 & e["estimand"].str.startswith(estimand_prefix)]
+    rows = e.loc[
+        (e["programme"] == programme)
+        & (e["design"] == design)
+        & (e["outcome"] == "da_incidents")
+        & e["estimand"].str.startswith(estimand_prefix)
+    ]
     assert len(rows) == 1, f"expected one {design} row for {programme}"
     return rows.iloc[0]
 
@@ -72,8 +76,10 @@ def test_zero_effect_naive_falls_matched_did_covers_zero(zero_effect):
     assert truth["DRIVE"]["true_effect"] == 0
     naive = _row(result, "DRIVE", "naive_pre_post")
     did = _row(result, "DRIVE", "matched_did")
-    print(f"zero effect: naive {naive['estimate']:.3f}; matched DiD {did['estimate']:.3f} "
-          f"[{did['ci_low']:.3f}, {did['ci_high']:.3f}]")
+    print(
+        f"zero effect: naive {naive['estimate']:.3f}; matched DiD {did['estimate']:.3f} "
+        f"[{did['ci_low']:.3f}, {did['ci_high']:.3f}]"
+    )
     assert naive["estimate"] < 0.75 and naive["ci_high"] < 1  # a large fall from regression to the mean
     assert did["ci_low"] <= 1.0 <= did["ci_high"]
 
@@ -82,7 +88,9 @@ def test_default_effect_matched_did_covers_truth_and_excludes_zero(default_effec
     result, truth, _ = default_effect
     true_ratio = 1 + truth["DRIVE"]["true_effect"]
     did = _row(result, "DRIVE", "matched_did")
-    print(f"DRIVE truth {true_ratio:.2f}: matched DiD {did['estimate']:.3f} [{did['ci_low']:.3f}, {did['ci_high']:.3f}]")
+    print(
+        f"DRIVE truth {true_ratio:.2f}: matched DiD {did['estimate']:.3f} [{did['ci_low']:.3f}, {did['ci_high']:.3f}]"
+    )
     assert did["ci_low"] <= true_ratio <= did["ci_high"]
     assert did["ci_high"] < 1.0
 
@@ -91,7 +99,9 @@ def test_rct_itt_covers_truth(default_effect):
     result, truth, _ = default_effect
     true_ratio = 1 + truth["focused deterrence"]["true_effect"]
     itt = _row(result, "focused deterrence", "rct_itt")
-    print(f"RCT truth {true_ratio:.2f}: ITT {itt['estimate']:.3f} [{itt['ci_low']:.3f}, {itt['ci_high']:.3f}]")
+    print(
+        f"RCT truth {true_ratio:.2f}: ITT {itt['estimate']:.3f} [{itt['ci_low']:.3f}, {itt['ci_high']:.3f}]"
+    )
     assert itt["ci_low"] <= true_ratio <= itt["ci_high"]
 
 
@@ -108,17 +118,35 @@ def test_dagster_assets_write_tables_and_reports(default_effect, tmp_path):
     shutil.copy(warehouse, copy)
     platform = PlatformResource(warehouse_path=str(copy), output_dir=str(tmp_path / "reports"))
     config = {"config": {"bootstrap_reps": 199}}
-    run_config = dg.RunConfig(ops={name: config for name in (
-        "analytics__rfg_scores", "analytics__power_few", "analytics__concentration", "programme_evaluation",
-        "reports__evaluation")})
+    run_config = dg.RunConfig(
+        ops={
+            name: config
+            for name in (
+                "analytics__rfg_scores",
+                "analytics__power_few",
+                "analytics__concentration",
+                "programme_evaluation",
+                "reports__evaluation",
+            )
+        }
+    )
     result = dg.materialize(evaluation.ASSETS, resources={"platform": platform}, run_config=run_config)
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["participants_valid"].passed
     con = duckdb.connect(str(copy), read_only=True)
     try:
-        for table in ("rfg_scores", "power_few", "concentration", "reoffending_rates", "harm_blocks",
-                      "effect_estimates", "balance", "equality_monitoring", "stage_funnel"):
+        for table in (
+            "rfg_scores",
+            "power_few",
+            "concentration",
+            "reoffending_rates",
+            "harm_blocks",
+            "effect_estimates",
+            "balance",
+            "equality_monitoring",
+            "stage_funnel",
+        ):
             assert con.execute(f"SELECT count(*) FROM analytics.{table}").fetchone()[0] > 0, table
     finally:
         con.close()

@@ -23,12 +23,17 @@ def _incidents(rows):
 
 @pytest.fixture
 def small_incidents():
-    return _incidents([
-        ("A", "2020-01-01", 10), ("A", "2020-03-01", 50), ("A", "2020-12-20", 100),
-        ("B", "2020-01-01", 5),
-        ("C", "2020-12-25", 20), ("C", "2020-12-30", 20),
-        ("D", "2019-01-01", 1000),
-    ])
+    return _incidents(
+        [
+            ("A", "2020-01-01", 10),
+            ("A", "2020-03-01", 50),
+            ("A", "2020-12-20", 100),
+            ("B", "2020-01-01", 5),
+            ("C", "2020-12-25", 20),
+            ("C", "2020-12-30", 20),
+            ("D", "2019-01-01", 1000),
+        ]
+    )
 
 
 def test_window_queries(small_incidents):
@@ -54,7 +59,10 @@ def test_rfg_scores_bands_rank_and_snapshot(small_incidents):
     assert by_id.loc["A", "frequency_score"] == 3 and by_id.loc["A", "n_da_incidents_lookback"] == 3
     assert by_id.loc["C", "recency_score"] == 5 and by_id.loc["B", "recency_score"] == 2  # 366 days
     assert by_id.loc["A", "gravity_score"] == 4  # 160 in (100, 500]
-    assert by_id.loc["A", "rfg_score"] == by_id.loc["A", ["recency_score", "frequency_score", "gravity_score"]].sum()
+    assert (
+        by_id.loc["A", "rfg_score"]
+        == by_id.loc["A", ["recency_score", "frequency_score", "gravity_score"]].sum()
+    )
     assert by_id.sort_values("rfg_rank").index.tolist() == ["A", "C", "B"]
     # The snapshot records what is needed to reproduce it: the same config gives the same ranking.
     again = score_rfg(index, ["2021-01-01"], config)
@@ -78,18 +86,24 @@ def test_reoffending_counts_censoring(small_incidents):
     # A reoffends within 90 days (60 days later), B does not, C reoffends (5 days) but its window is cut: censored.
     assert (row["n_people"], row["n_reoffended"], row["n_censored"]) == (3, 1, 1)
     assert 0 < row["km_rate"] < 1
-    after = reoffending_around(index, index.code_of(["A", "B"]), to_days(["2020-02-01", "2020-02-01"]), 60, "after")
+    after = reoffending_around(
+        index, index.code_of(["A", "B"]), to_days(["2020-02-01", "2020-02-01"]), 60, "after"
+    )
     assert (after["n_people"], after["n_reoffended"], after["n_censored"]) == (2, 1, 0)
     before = reoffending_around(index, index.code_of(["A"]), to_days(["2019-06-01"]), 365, "before")
     assert before["n_censored"] == 1  # the window starts before the extract (2019-01-01)
 
 
 def test_participants_out_of_order_and_missing_raise_clear_errors():
-    participants = pd.DataFrame({
-        "person_id": ["A", "B", "ZZZ"], "programme": ["DRIVE", "DRIVE", "DRIVE"],
-        "selected_on": ["2020-05-01", "2020-05-01", "2020-05-01"],
-        "exited_on": ["2020-04-01", None, None], "referred_on": [None, "2020-06-01", None],
-    })
+    participants = pd.DataFrame(
+        {
+            "person_id": ["A", "B", "ZZZ"],
+            "programme": ["DRIVE", "DRIVE", "DRIVE"],
+            "selected_on": ["2020-05-01", "2020-05-01", "2020-05-01"],
+            "exited_on": ["2020-04-01", None, None],
+            "referred_on": [None, "2020-06-01", None],
+        }
+    )
     with pytest.raises(ParticipantError) as error:
         validate_participants(participants, known_offender_ids=["A", "B"])
     message = str(error.value)
@@ -115,14 +129,16 @@ def test_bootstrap_ratio_and_rct_model_on_known_rates():
 
 @pytest.fixture(scope="module")
 def zero_effect_panel():
-    return simulate_panel(n_offenders=20000, seed=1, matched_effect=0.0, rct_effect=0.0, per_panel=5,
-                          rct_per_panel=5)
+    return simulate_panel(
+        n_offenders=20000, seed=1, matched_effect=0.0, rct_effect=0.0, per_panel=5, rct_per_panel=5
+    )
 
 
 @pytest.fixture(scope="module")
 def effect_panel():
-    return simulate_panel(n_offenders=20000, seed=2, matched_effect=-0.30, rct_effect=-0.30, per_panel=5,
-                          rct_per_panel=5)
+    return simulate_panel(
+        n_offenders=20000, seed=2, matched_effect=-0.30, rct_effect=-0.30, per_panel=5, rct_per_panel=5
+    )
 
 
 def _row(result, programme, design, outcome="da_incidents"):
@@ -132,7 +148,9 @@ def _row(result, programme, design, outcome="da_incidents"):
 
 def test_zero_effect_naive_falls_but_matched_did_covers_no_change(zero_effect_panel):
     sim = zero_effect_panel
-    result = run_evaluation(sim.incidents, sim.offenders, sim.participants, EvaluationConfig(bootstrap_reps=499))
+    result = run_evaluation(
+        sim.incidents, sim.offenders, sim.participants, EvaluationConfig(bootstrap_reps=499)
+    )
     naive = _row(result, "DRIVE", "naive_pre_post")
     did = _row(result, "DRIVE", "matched_did")
     rtm = _row(result, "DRIVE", "rtm_comparison_fall")
@@ -144,21 +162,34 @@ def test_zero_effect_naive_falls_but_matched_did_covers_no_change(zero_effect_pa
 
 def test_known_effect_recovered_by_matched_did_and_rct(effect_panel):
     sim = effect_panel
-    result = run_evaluation(sim.incidents, sim.offenders, sim.participants, EvaluationConfig(bootstrap_reps=499))
+    result = run_evaluation(
+        sim.incidents, sim.offenders, sim.participants, EvaluationConfig(bootstrap_reps=499)
+    )
     did = _row(result, "DRIVE", "matched_did")
     assert did["ci_low"] <= 0.70 <= did["ci_high"]
-    itt = result.effect_estimates.loc[(result.effect_estimates["design"] == "rct_itt")
-                                      & (result.effect_estimates["outcome"] == "da_incidents")
-                                      & result.effect_estimates["estimand"].str.startswith("rate ratio")].iloc[0]
+    itt = result.effect_estimates.loc[
+        (result.effect_estimates["design"] == "rct_itt")
+        & (result.effect_estimates["outcome"] == "da_incidents")
+        & result.effect_estimates["estimand"].str.startswith("rate ratio")
+    ].iloc[0]
     assert itt["ci_low"] <= 0.70 <= itt["ci_high"]
     # Every estimate carries its interval, group sizes and window.
     e = result.effect_estimates
     assert e[["n_treated", "window", "estimand"]].notna().all().all()
-    assert set(e["design"]) >= {"naive_pre_post", "matched_did", "rtm_comparison_fall", "rct_itt",
-                                "rct_per_protocol", "survival_cox"}
+    assert set(e["design"]) >= {
+        "naive_pre_post",
+        "matched_did",
+        "rtm_comparison_fall",
+        "rct_itt",
+        "rct_per_protocol",
+        "survival_cox",
+    }
     funnel = result.stage_funnel.loc[result.stage_funnel["programme"] == "DRIVE"].set_index("stage")
-    assert funnel.loc["selected", "n_people"] >= funnel.loc["fully engaged", "n_people"] >= funnel.loc[
-        "completed", "n_people"]
+    assert (
+        funnel.loc["selected", "n_people"]
+        >= funnel.loc["fully engaged", "n_people"]
+        >= funnel.loc["completed", "n_people"]
+    )
     eq = result.equality_monitoring
     assert set(eq["group"]) == {"cohort", "eligible pool", "all DA perpetrators"}
 
@@ -181,13 +212,21 @@ def test_report_suppresses_small_cells_and_names_lineage(effect_panel):
     # A tiny third programme: every count is under 5 and must be suppressed.
     tiny = participants.loc[participants["programme"] == "DRIVE"].head(3).assign(programme="pilot")
     tiny["person_id"] = sim.offenders["offender_id"].iloc[-3:].to_numpy()
-    result = run_evaluation(sim.incidents, sim.offenders, pd.concat([participants, tiny]),
-                            EvaluationConfig(bootstrap_reps=99))
+    result = run_evaluation(
+        sim.incidents, sim.offenders, pd.concat([participants, tiny]), EvaluationConfig(bootstrap_reps=99)
+    )
     page = evaluation_report(result, "pilot", Lineage("run-1", "evaluation-1", {"crimes": "abc123"}))
     assert "&lt;5" in page and "run-1" in page and "abc123" in page
     funnel = result.stage_funnel.loc[result.stage_funnel["programme"] == "pilot"]
     assert funnel["is_small_cell"].any()
     page = evaluation_report(result, "DRIVE")
-    for section in ("Stage funnel", "Effect estimates", "Balance of the matched comparison", "Equality monitoring",
-                    "Kaplan", "Caveats", "not an effect"):
+    for section in (
+        "Stage funnel",
+        "Effect estimates",
+        "Balance of the matched comparison",
+        "Equality monitoring",
+        "Kaplan",
+        "Caveats",
+        "not an effect",
+    ):
         assert section in page

@@ -20,8 +20,14 @@ from urllib.parse import urlparse
 import attr
 import jsonschema
 
-FORMATS = {"eventTime": "date-time", "runId": "uuid", "producer": "uri", "schemaURL": "uri",
-           "_producer": "uri", "_schemaURL": "uri"}
+FORMATS = {
+    "eventTime": "date-time",
+    "runId": "uuid",
+    "producer": "uri",
+    "schemaURL": "uri",
+    "_producer": "uri",
+    "_schemaURL": "uri",
+}
 
 
 def _type_schema(tp, defs: dict) -> dict:
@@ -31,7 +37,11 @@ def _type_schema(tp, defs: dict) -> dict:
         return {}
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         options = [a for a in args if a is not type(None)]
-        return _type_schema(options[0], defs) if len(options) == 1 else {"anyOf": [_type_schema(a, defs) for a in options]}
+        return (
+            _type_schema(options[0], defs)
+            if len(options) == 1
+            else {"anyOf": [_type_schema(a, defs) for a in options]}
+        )
     if origin in (list, typing.List, typing.Sequence):  # noqa: UP006
         return {"type": "array", "items": _type_schema(args[0], defs) if args else {}}
     if origin in (dict, typing.Dict, typing.Mapping):  # noqa: UP006
@@ -145,7 +155,10 @@ def event_errors(event: dict) -> list[str]:
     """Every schema violation of one serialised RunEvent, including its named facets; [] when valid."""
     errors = [f"event: {e.message}" for e in validator().iter_errors(event)]
     facets = _facet_classes()
-    holders = [("run", event.get("run", {}).get("facets", {})), ("job", event.get("job", {}).get("facets", {}))]
+    holders = [
+        ("run", event.get("run", {}).get("facets", {})),
+        ("job", event.get("job", {}).get("facets", {})),
+    ]
     for side in ("inputs", "outputs"):
         for dataset in event.get(side, []):
             holders.append((f"{side}:{dataset.get('name')}", dataset.get("facets", {})))
@@ -154,6 +167,8 @@ def event_errors(event: dict) -> list[str]:
     for where, found in holders:
         for name, facet in (found or {}).items():
             if name in facets:
-                errors += [f"{where} facet {name}: {e.message}"
-                           for e in validator(facet_schema(facets[name])).iter_errors(facet)]
+                errors += [
+                    f"{where} facet {name}: {e.message}"
+                    for e in validator(facet_schema(facets[name])).iter_errors(facet)
+                ]
     return errors

@@ -23,8 +23,16 @@ from tests.lineage.conftest import make_manifest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 LOCATION = "orchestration.definitions"
 
 
@@ -39,7 +47,9 @@ def _chromium() -> str:
 @pytest.fixture(scope="module")
 def browser():
     executable = _chromium()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright Python package is not installed"
+    )
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -60,11 +70,20 @@ def webserver(tmp_path_factory):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     port = _free_port()
     log = open(home / "webserver.log", "w")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "GX_ANALYTICS_ENABLED": "false",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     webserver_bin = Path(sys.executable).with_name("dagster-webserver")
-    process = subprocess.Popen([str(webserver_bin), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(webserver_bin), "-m", LOCATION, "-h", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 600
     try:
@@ -106,10 +125,13 @@ def _open(browser, url: str):
     return page
 
 
-@pytest.mark.parametrize(("key", "names"), [
-    ("raw/crimes", ["crimes", "base_wmp__crimes", "run_manifest"]),
-    ("marts/dim_offenders", ["dim_offenders", "fct_offences", "cluster_profiles"]),
-])
+@pytest.mark.parametrize(
+    ("key", "names"),
+    [
+        ("raw/crimes", ["crimes", "base_wmp__crimes", "run_manifest"]),
+        ("marts/dim_offenders", ["dim_offenders", "fct_offences", "cluster_profiles"]),
+    ],
+)
 def test_asset_graph_shows_the_key_assets(browser, webserver, tmp_path, key, names):
     """The lineage graph around a key asset: the asset, its neighbours and the audit manifest downstream."""
     page = _open(browser, f"{webserver}/assets/{key}?view=lineage")

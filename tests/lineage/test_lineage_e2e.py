@@ -72,9 +72,13 @@ def test_audit_schema_holds_the_run(audited):
     con = duckdb.connect(str(platform.warehouse), read_only=True)
     try:
         run_id = manifest["run"]["run_id"]
-        counts = {t: con.execute(f"SELECT count(*) FROM audit.{t} WHERE run_id = ?", [run_id]).fetchone()[0]
-                  for t in ("runs", "run_inputs", "run_assets", "run_checks", "run_outputs")}
-        hashes = dict(con.execute("SELECT \"table\", sha256 FROM audit.run_inputs WHERE run_id = ?", [run_id]).fetchall())
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM audit.{t} WHERE run_id = ?", [run_id]).fetchone()[0]
+            for t in ("runs", "run_inputs", "run_assets", "run_checks", "run_outputs")
+        }
+        hashes = dict(
+            con.execute('SELECT "table", sha256 FROM audit.run_inputs WHERE run_id = ?', [run_id]).fetchall()
+        )
     finally:
         con.close()
     assert counts["runs"] == 1 and counts["run_inputs"] == len(manifest["inputs"])
@@ -91,7 +95,9 @@ def test_openlineage_file_validates(audited):
     started = {e["job"]["name"] for e in events if e["eventType"] == "START"}
     expected = {lineage.relation_of(a["key"]) for a in manifest["assets"]}
     assert completed == expected and started == expected
-    dim = next(e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == "marts.dim_offenders")
+    dim = next(
+        e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == "marts.dim_offenders"
+    )
     assert dim["outputs"][0]["facets"]["columnLineage"]["fields"]
 
 

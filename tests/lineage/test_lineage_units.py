@@ -21,9 +21,15 @@ def test_manifest_records_input_hashes_and_rows(small_run):
         assert entry["rows"] == 2 and entry["unchanged_during_run"] is True
     assert {e["table"] for e in stored["inputs"]} == {"crimes", "offenders"}
     assert stored["outputs"][0]["path"] == "typology.html"
-    assert stored["check_summary"] == {"total": 3, "passed": 2, "failed": 1,
-                                       "by_kind": {"great_expectations": {"total": 2, "passed": 1, "failed": 1},
-                                                   "dbt_test": {"total": 1, "passed": 1, "failed": 0}}}
+    assert stored["check_summary"] == {
+        "total": 3,
+        "passed": 2,
+        "failed": 1,
+        "by_kind": {
+            "great_expectations": {"total": 2, "passed": 1, "failed": 1},
+            "dbt_test": {"total": 1, "passed": 1, "failed": 0},
+        },
+    }
 
 
 def test_input_changed_during_run_is_flagged(tmp_path):
@@ -45,11 +51,14 @@ def test_package_versions_cover_the_pinned_stack():
         assert versions[name][0].isdigit()
 
 
-@pytest.mark.parametrize(("name", "metadata", "kind"), [
-    ("not_null_x_id", {"unique_id": "test.da_platform.not_null_x_id.abc"}, "dbt_test"),
-    ("contract", {"suite": "raw_crimes", "success_percent": 100.0}, "great_expectations"),
-    ("silhouette_ok", {"silhouette": 0.2}, "python"),
-])
+@pytest.mark.parametrize(
+    ("name", "metadata", "kind"),
+    [
+        ("not_null_x_id", {"unique_id": "test.da_platform.not_null_x_id.abc"}, "dbt_test"),
+        ("contract", {"suite": "raw_crimes", "success_percent": 100.0}, "great_expectations"),
+        ("silhouette_ok", {"silhouette": 0.2}, "python"),
+    ],
+)
 def test_check_kinds(name, metadata, kind):
     assert lineage.classify_check(name, metadata) == kind
 
@@ -89,7 +98,14 @@ def test_audit_finds_a_run_by_id_in_the_published_and_build_folders(small_run, t
     build_reports = warehouse.with_name("warehouse.duckdb.builds") / manifest["run"]["run_id"] / "reports"
     (build_reports / "audit").mkdir(parents=True)
     (build_reports / "audit" / "manifest.json").write_text(json_path.read_text())
-    args = ["audit", manifest["run"]["run_id"][:8], "--warehouse", str(warehouse), "--output", str(tmp_path / "out")]
+    args = [
+        "audit",
+        manifest["run"]["run_id"][:8],
+        "--warehouse",
+        str(warehouse),
+        "--output",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 0
     assert manifest["run"]["run_id"] in capsys.readouterr().out
     assert main(["audit", "ffffffff", "--warehouse", str(warehouse), "--output", str(tmp_path / "out")]) == 2
@@ -121,8 +137,12 @@ def test_trace_of_a_column_follows_column_lineage_to_the_file_column(small_run, 
 def test_column_trace_through_a_python_step_falls_back_to_its_inputs():
     assets = {
         "analytics/x": {"key": "analytics/x", "kind": "python", "upstream": ["marts/m"]},
-        "marts/m": {"key": "marts/m", "kind": "dbt", "upstream": ["raw/a"],
-                    "column_lineage": {"id": [{"asset": "raw/a", "column": "id"}]}},
+        "marts/m": {
+            "key": "marts/m",
+            "kind": "dbt",
+            "upstream": ["raw/a"],
+            "column_lineage": {"id": [{"asset": "raw/a", "column": "id"}]},
+        },
         "raw/a": {"key": "raw/a", "kind": "raw", "upstream": []},
     }
     steps = lineage.walk_upstream(assets, "analytics/x", "cluster")
@@ -139,8 +159,13 @@ def test_openlineage_events_validate_and_pair_up(small_run, tmp_path, monkeypatc
     manifest, _, _ = small_run
     monkeypatch.setenv(lineage.OPENLINEAGE_LOG_VARIABLE, str(tmp_path / "cumulative.jsonl"))
     failed_run = "6f1c2a8e-3d4b-4c5d-8e9f-0a1b2c3d4e5f"  # an earlier attempt that failed
-    failure = {"keys": ["analytics/cluster_profiles"], "dagster_run_id": failed_run,
-               "started_at": "2026-01-01T10:00:00+00:00", "failed_at": "2026-01-01T10:01:00+00:00", "message": "boom"}
+    failure = {
+        "keys": ["analytics/cluster_profiles"],
+        "dagster_run_id": failed_run,
+        "started_at": "2026-01-01T10:00:00+00:00",
+        "failed_at": "2026-01-01T10:01:00+00:00",
+        "message": "boom",
+    }
     events = lineage.openlineage_events(manifest, [failure])
     paths = lineage.openlineage_log_paths(tmp_path / "out")
     assert lineage.emit_openlineage(events, paths) == len(events)
@@ -157,8 +182,10 @@ def test_openlineage_events_validate_and_pair_up(small_run, tmp_path, monkeypatc
     complete = {e["job"]["name"]: e for e in written if e["eventType"] == "COMPLETE"}
     dim = complete["marts.dim_offenders"]
     assert dim["outputs"][0]["namespace"] == "duckdb://warehouse.duckdb"
-    assert dim["outputs"][0]["facets"]["columnLineage"]["fields"]["offender_id"]["inputFields"][0]["name"] == \
-        "staging.stg_wmp__crimes"
+    assert (
+        dim["outputs"][0]["facets"]["columnLineage"]["fields"]["offender_id"]["inputFields"][0]["name"]
+        == "staging.stg_wmp__crimes"
+    )
     assert {i["name"] for i in dim["inputs"]} == {"staging.stg_wmp__crimes", "staging.stg_wmp__offenders"}
     raw = complete["raw.crimes"]
     assert raw["inputs"][0]["namespace"] == "file"
@@ -168,12 +195,19 @@ def test_openlineage_events_validate_and_pair_up(small_run, tmp_path, monkeypatc
 
 
 def test_schema_rejects_a_malformed_event():
-    good = {"eventTime": "2026-01-01T00:00:00+00:00", "eventType": "START", "producer": lineage.PRODUCER,
-            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-            "run": {"runId": "0b8a9d2e-1c1c-4f3e-9b55-6f5f0e2a1a11"}, "job": {"namespace": "n", "name": "j"}}
+    good = {
+        "eventTime": "2026-01-01T00:00:00+00:00",
+        "eventType": "START",
+        "producer": lineage.PRODUCER,
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0b8a9d2e-1c1c-4f3e-9b55-6f5f0e2a1a11"},
+        "job": {"namespace": "n", "name": "j"},
+    }
     assert event_errors(good) == []
     assert event_errors({**good, "eventTime": "yesterday"})
     assert event_errors({**good, "run": {"runId": "run-1"}})
     assert event_errors({k: v for k, v in good.items() if k != "job"})
     facet = {"_producer": lineage.PRODUCER, "_schemaURL": "https://openlineage.io/x", "fields": {"a": {}}}
-    assert event_errors({**good, "outputs": [{"namespace": "n", "name": "t", "facets": {"columnLineage": facet}}]})
+    assert event_errors(
+        {**good, "outputs": [{"namespace": "n", "name": "t", "facets": {"columnLineage": facet}}]}
+    )

@@ -33,8 +33,10 @@ def broken(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A tiny CSV extract with one row broken per corruption; returns the warehouse and the broken keys."""
     root = tmp_path_factory.mktemp("bad_input")
     extract = generate_extract("tiny", 3, root / "extract", fmt="csv")
-    read = {t: pd.read_csv(extract / f"{t}.csv", dtype=str, keep_default_na=False)
-            for t in ("crimes", "offenders", "victims")}
+    read = {
+        t: pd.read_csv(extract / f"{t}.csv", dtype=str, keep_default_na=False)
+        for t in ("crimes", "offenders", "victims")
+    }
     crimes, offenders, victims = read["crimes"], read["offenders"], read["victims"]
     marked: dict[str, str] = {}
     rows = iter(range(5, len(crimes)))
@@ -84,7 +86,8 @@ def test_broken_row_is_quarantined_with_a_reason(broken, corruption):
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
-            f'SELECT rule, reason FROM quarantine."qua_wmp__{table}" WHERE crime_number = ?', [marked[corruption]]
+            f'SELECT rule, reason FROM quarantine."qua_wmp__{table}" WHERE crime_number = ?',
+            [marked[corruption]],
         ).fetchall()
     finally:
         con.close()
@@ -102,7 +105,9 @@ def test_nothing_is_lost(broken):
         conservation = con.execute(
             "SELECT table_name, rows_read, rows_staged, rows_quarantined FROM audit.audit_row_conservation"
         ).fetchall()
-        raw_counts = {t: con.execute(f'SELECT count(*) FROM raw."{t}"').fetchone()[0] for t, *_ in conservation}
+        raw_counts = {
+            t: con.execute(f'SELECT count(*) FROM raw."{t}"').fetchone()[0] for t, *_ in conservation
+        }
     finally:
         con.close()
     for table, read, staged, quarantined in conservation:

@@ -28,6 +28,11 @@ def test_platform_assets_carry_source_versions():
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    for key in ("analytics/k_sweep", "analytics/regression_results", "analytics/effect_estimates", "raw/crimes"):
+    for key in (
+        "analytics/k_sweep",
+        "analytics/regression_results",
+        "analytics/effect_estimates",
+        "raw/crimes",
+    ):
         version = graph.get(dg.AssetKey(key.split("/"))).code_version
         assert version and len(version) == 12, key

@@ -15,8 +15,30 @@ from dap.extract import ExtractError, load_raw
 
 ROWS = {
     "crimes": [
-        ["CR1", "crime", "8N", "true", "2015-03-01 10:00:00", "2015-03-01 09:00:00", "", "E01000001", "medium", "1"],
-        ["CR2", "non-crime", "NC1", "true", "2015-03-01 10:00:00", "2015-03-01 09:30:00", "", "E01000001", "standard", ""],
+        [
+            "CR1",
+            "crime",
+            "8N",
+            "true",
+            "2015-03-01 10:00:00",
+            "2015-03-01 09:00:00",
+            "",
+            "E01000001",
+            "medium",
+            "1",
+        ],
+        [
+            "CR2",
+            "non-crime",
+            "NC1",
+            "true",
+            "2015-03-01 10:00:00",
+            "2015-03-01 09:30:00",
+            "",
+            "E01000001",
+            "standard",
+            "",
+        ],
     ],
     "offenders": [["CR1", "P1", "30", "male", "W1"], ["CR2", "P1", "30", "male", "W1"]],
     "victims": [["CR1", "P2", "28", "female", "W1"]],
@@ -62,11 +84,18 @@ def test_loads_every_table_as_text_with_row_numbers(extract, tmp_path):
     con, summary = load(extract, tmp_path)
     assert summary.tables["crimes"].rows == 2
     assert summary.tables["witnesses"].source == "absent" and summary.tables["witnesses"].rows == 0
-    types = {r[0] for r in con.execute(
-        "SELECT DISTINCT data_type FROM information_schema.columns WHERE table_schema='raw' "
-        "AND table_name='crimes' AND column_name <> '_row_number'").fetchall()}
+    types = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT data_type FROM information_schema.columns WHERE table_schema='raw' "
+            "AND table_name='crimes' AND column_name <> '_row_number'"
+        ).fetchall()
+    }
     assert types == {"VARCHAR"}
-    assert con.execute("SELECT list(_row_number ORDER BY _row_number) FROM raw.crimes").fetchone()[0] == [1, 2]
+    assert con.execute("SELECT list(_row_number ORDER BY _row_number) FROM raw.crimes").fetchone()[0] == [
+        1,
+        2,
+    ]
     # optional tables exist (empty) so that dbt can always run
     assert con.execute("SELECT count(*) FROM raw.programme_participants").fetchone()[0] == 0
     assert len(summary.tables["crimes"].sha256) == 64
@@ -76,15 +105,28 @@ def test_parquet_and_csv_load_the_same_text(extract, tmp_path):
     con, _ = load(extract, tmp_path)
     csv_rows = con.execute("SELECT * FROM raw.crimes ORDER BY _row_number").fetchall()
     con.close()
-    table = pa.table({
-        "crime_number": ["CR1", "CR2"], "record_type": ["crime", "non-crime"], "offence_code": ["8N", "NC1"],
-        "da_flag": [True, True],
-        "reported_at": pa.array([pa.scalar(1425204000, pa.timestamp("s")).as_py()] * 2, pa.timestamp("s")),
-        "committed_from": pa.array([pa.scalar(1425200400, pa.timestamp("s")).as_py(),
-                                    pa.scalar(1425202200, pa.timestamp("s")).as_py()], pa.timestamp("s")),
-        "committed_to": pa.array([None, None], pa.timestamp("s")), "lsoa_code": ["E01000001"] * 2,
-        "risk_level": ["medium", "standard"], "outcome_code": pa.array([1, None], pa.int32()),
-    })
+    table = pa.table(
+        {
+            "crime_number": ["CR1", "CR2"],
+            "record_type": ["crime", "non-crime"],
+            "offence_code": ["8N", "NC1"],
+            "da_flag": [True, True],
+            "reported_at": pa.array(
+                [pa.scalar(1425204000, pa.timestamp("s")).as_py()] * 2, pa.timestamp("s")
+            ),
+            "committed_from": pa.array(
+                [
+                    pa.scalar(1425200400, pa.timestamp("s")).as_py(),
+                    pa.scalar(1425202200, pa.timestamp("s")).as_py(),
+                ],
+                pa.timestamp("s"),
+            ),
+            "committed_to": pa.array([None, None], pa.timestamp("s")),
+            "lsoa_code": ["E01000001"] * 2,
+            "risk_level": ["medium", "standard"],
+            "outcome_code": pa.array([1, None], pa.int32()),
+        }
+    )
     (extract / "crimes.csv").unlink()
     pq.write_table(table, extract / "crimes.parquet")
     (tmp_path / "parquet").mkdir()
@@ -131,7 +173,9 @@ def test_empty_file_is_refused(extract, tmp_path):
 
 def test_truncated_parquet_is_refused(extract, tmp_path):
     (extract / "victims.csv").unlink()
-    pq.write_table(pa.table({c: ["x"] * 100 for c in TABLES["victims"].column_names}), extract / "victims.parquet")
+    pq.write_table(
+        pa.table({c: ["x"] * 100 for c in TABLES["victims"].column_names}), extract / "victims.parquet"
+    )
     data = (extract / "victims.parquet").read_bytes()
     (extract / "victims.parquet").write_bytes(data[: len(data) // 2])
     with pytest.raises(ExtractError, match=r"victims.parquet: cannot read Parquet"):
@@ -179,4 +223,6 @@ def test_keyed_pseudonymisation_is_stable_across_extracts_and_hides_ids(extract,
     third = tmp_path / "third"
     third.mkdir()
     con3, _ = load(extract, third)
-    assert {r[0] for r in con3.execute("SELECT person_id FROM raw.offenders").fetchall()}.isdisjoint(offenders)
+    assert {r[0] for r in con3.execute("SELECT person_id FROM raw.offenders").fetchall()}.isdisjoint(
+        offenders
+    )

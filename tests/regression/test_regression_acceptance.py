@@ -107,4 +107,6 @@ def test_planted_nulls_significant_at_no_more_than_the_nominal_rate(acceptance_t
     nulls = acceptance_table.loc[~acceptance_table["planted"]]
     assert len(nulls) > 0
     rejected = int((nulls["p_value"] < ALPHA).sum())
-    assert rejected <= stats.binom.ppf(0.999, len(nulls), ALPHA), nulls[["seed", "term", "estimate", "p_value"]]
+    assert rejected <= stats.binom.ppf(0.999, len(nulls), ALPHA), nulls[
+        ["seed", "term", "estimate", "p_value"]
+    ]

@@ -26,7 +26,9 @@ def _warehouse(tmp_path, with_clusters: bool):
     con.register("offences_frame", offences)
     con.execute("CREATE TABLE marts.fct_offences AS SELECT * FROM offences_frame")
     if with_clusters:
-        clusters = pd.DataFrame({"offender_id": offenders["offender_id"], "cluster": np.arange(3_000) % 5 + 1})
+        clusters = pd.DataFrame(
+            {"offender_id": offenders["offender_id"], "cluster": np.arange(3_000) % 5 + 1}
+        )
         con.execute("CREATE SCHEMA analytics")
         con.register("clusters_frame", clusters)
         con.execute("CREATE TABLE analytics.offender_clusters AS SELECT * FROM clusters_frame")

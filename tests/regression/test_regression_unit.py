@@ -122,7 +122,9 @@ def test_indicator_design_uses_non_da_offences_once_per_offender():
 def test_controls_refuse_sex_and_ethnicity_and_derive_history():
     offenders = pd.DataFrame({"n_non_da_incidents": [0, 2, 5], "modal_sex": ["m", "f", "m"],
                               "non_da_volume_band": ["none", "low", "high"]})  # fmt: skip
-    controls = reg.resolve_controls(offenders, ["has_non_da_history", "n_non_da_incidents", "has_high_non_da_volume"])
+    controls = reg.resolve_controls(
+        offenders, ["has_non_da_history", "n_non_da_incidents", "has_high_non_da_volume"]
+    )
     np.testing.assert_array_equal(controls["has_non_da_history"], [0, 1, 1])
     np.testing.assert_array_equal(controls["has_high_non_da_volume"], [0, 0, 1])
     for forbidden in ("modal_sex", "modal_ethnicity"):
@@ -232,7 +234,10 @@ def test_risk_models_recover_known_coefficients():
         assert abs(first.loc[term, "estimate"] - truth) < 4 * first.loc[term, "std_error"]
         assert first.loc[term, "p_value"] < 0.01
     share_fit = fits["risk_share_high"].set_index("term")
-    assert abs(share_fit.loc["share_high_risk", "estimate"] - 300) < 4 * share_fit.loc["share_high_risk", "std_error"]
+    assert (
+        abs(share_fit.loc["share_high_risk", "estimate"] - 300)
+        < 4 * share_fit.loc["share_high_risk", "std_error"]
+    )
     assert fits["risk_first_non_crime"]["n_obs"].iloc[0] < n
 
 
@@ -241,7 +246,16 @@ def test_risk_assessment_validation_hand_example():
         {
             "offender_id": list("abcdefgh"),
             "total_da_severity": [600.0, 100.0, 700.0, 50.0, 10.0, 20.0, 30.0, 520.0],
-            "first_da_risk_level": ["high", "high", "medium", "medium", "standard", "standard", "standard", None],
+            "first_da_risk_level": [
+                "high",
+                "high",
+                "medium",
+                "medium",
+                "standard",
+                "standard",
+                "standard",
+                None,
+            ],
             "first_non_crime_da_risk_level": [None] * 8,
             "ever_high_risk": [True, True, False, False, False, False, False, True],
         }
@@ -255,7 +269,9 @@ def test_risk_assessment_validation_hand_example():
     assert value["ever_high", "ever high", "median_total_da_severity"] == 520.0
     assert value["ever_high", "never high", "median_total_da_severity"] == 30.0
     assert value["ever_high", "ever vs never", "ratio_median_total_da_severity"] == pytest.approx(520 / 30)
-    assert value["first_da_grade", "high vs medium", "ratio_mean_total_da_severity"] == pytest.approx(350 / 375)
+    assert value["first_da_grade", "high vs medium", "ratio_mean_total_da_severity"] == pytest.approx(
+        350 / 375
+    )
     assert value["cluster", "1", "share_first_da_grade_high"] == pytest.approx(2 / 3)
     assert value["cluster", "2", "share_first_da_grade_high"] == 0.0  # h has no first grade: not counted
     # AUC of the grade for reaching 500: positives a (high), c (medium); negatives b(high), d(medium), e, f, g.
@@ -279,7 +295,9 @@ def test_fit_section_c_and_report_html():
                    "n_with_term", "n_obs"):  # fmt: skip
         assert column in result.results.columns
     indicators = result.results.loc[result.results["term_kind"] == "indicator"]
-    assert indicators["q_value"].notna().all() and (indicators["q_value"] >= indicators["p_value"] - 1e-12).all()
+    assert (
+        indicators["q_value"].notna().all() and (indicators["q_value"] >= indicators["p_value"] - 1e-12).all()
+    )
     assert result.results.loc[result.results["term_kind"] != "indicator", "q_value"].isna().all()
     assert result.model_fit["residuals_finite"].all() and result.model_fit["converged"].all()
     assert result.min_offenders == reg.scaled_min_offenders(4_000)
@@ -294,6 +312,8 @@ def test_fit_section_c_and_report_html():
     # a table that has small counts instead.
     from ml.regression_report import full_term_table
 
-    tiny = result.results.loc[result.results["model"] == "offence_code"].head(3).assign(n_with_term=[3, 4, 12])
+    tiny = (
+        result.results.loc[result.results["model"] == "offence_code"].head(3).assign(n_with_term=[3, 4, 12])
+    )
     shown = full_term_table(tiny, "offence_code", "Offence")
     assert list(shown["offenders"].astype(str)) == ["<5", "<5", "12"]
