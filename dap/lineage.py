@@ -551,7 +551,7 @@ def _is_uuid(text: str) -> bool:
 def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[str, Any]] = ()) -> list:
     """START and COMPLETE events for every asset materialised in the run, and START/FAIL for every failed
     step in ``failures`` (``{"keys", "dagster_run_id", "started_at", "failed_at", "message"}``)."""
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunState
     from openlineage.client.facet_v2 import (
         column_lineage_dataset,
         data_quality_assertions_dataset,
@@ -681,27 +681,15 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
             runId=step_run_id(dagster_run_id, asset["key"]),
             facets={"parent": parent(dagster_run_id), "processing_engine": engine},
         )
-        job = job_for(asset)
+        job, step_inputs = job_for(asset), input_datasets(asset)
         events.append(
-            RunEvent(
-                eventType=RunState.START,
-                eventTime=asset.get("started_at") or asset["materialized_at"],
-                run=run,
-                job=job,
-                inputs=input_datasets(asset),
-                outputs=[],
-                producer=PRODUCER,
+            _run_event(
+                RunState.START, asset.get("started_at") or asset["materialized_at"], run, job, step_inputs
             )
         )
         events.append(
-            RunEvent(
-                eventType=RunState.COMPLETE,
-                eventTime=asset["materialized_at"],
-                run=run,
-                job=job,
-                inputs=input_datasets(asset),
-                outputs=[output_dataset(asset)],
-                producer=PRODUCER,
+            _run_event(
+                RunState.COMPLETE, asset["materialized_at"], run, job, step_inputs, [output_dataset(asset)]
             )
         )
     for failure in failures:
@@ -719,29 +707,9 @@ def openlineage_events(manifest: Mapping[str, Any], failures: Iterable[Mapping[s
                     ),
                 },
             )
-            job = job_for(asset)
-            events.append(
-                RunEvent(
-                    eventType=RunState.START,
-                    eventTime=failure["started_at"],
-                    run=run,
-                    job=job,
-                    inputs=input_datasets(asset),
-                    outputs=[],
-                    producer=PRODUCER,
-                )
-            )
-            events.append(
-                RunEvent(
-                    eventType=RunState.FAIL,
-                    eventTime=failure["failed_at"],
-                    run=run,
-                    job=job,
-                    inputs=input_datasets(asset),
-                    outputs=[],
-                    producer=PRODUCER,
-                )
-            )
+            job, step_inputs = job_for(asset), input_datasets(asset)
+            events.append(_run_event(RunState.START, failure["started_at"], run, job, step_inputs))
+            events.append(_run_event(RunState.FAIL, failure["failed_at"], run, job, step_inputs))
     return events
 
 
@@ -782,3 +750,18 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
+
+
+def _run_event(state, event_time, run, job, inputs, outputs=()):
+    """One OpenLineage run event of this platform (START, COMPLETE or FAIL) for a step."""
+    from openlineage.client.event_v2 import RunEvent
+
+    return RunEvent(
+        eventType=state,
+        eventTime=event_time,
+        run=run,
+        job=job,
+        inputs=inputs,
+        outputs=list(outputs),
+        producer=PRODUCER,
+    )
