@@ -8,56 +8,29 @@ and evaluation benchmarks then read, so they always run on marts made by the cur
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import duckdb
 
-from bench.common import BENCH_DIR, bench_scale, ensure_extract, header, median_seconds, repeats
-from dap import settings
-from dap.extract import load_raw
-
-
-def _dbt_build(warehouse: Path) -> None:
-    dbt = Path(sys.executable).with_name("dbt")
-    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as target:
-        subprocess.run(
-            [
-                str(dbt),
-                "build",
-                "--exclude",
-                "test_type:unit",
-                "--project-dir",
-                str(settings.DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(settings.DBT_PROJECT_DIR),
-                "--target-path",
-                target,
-                "--log-path",
-                target,
-                "--quiet",
-            ],
-            check=True,
-            env={**os.environ, "DA_DBT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        )
+from bench.common import (
+    dbt_build,
+    ensure_extract,
+    header,
+    load_extract,
+    median_seconds,
+    repeats,
+    shared_warehouse,
+)
 
 
 def main() -> None:
     extract = ensure_extract()
     header(f"dbt build (staging → marts, with tests) on {extract.name}")
-    warehouse = BENCH_DIR / f"warehouse_{bench_scale()}.duckdb"
-    warehouse.unlink(missing_ok=True)
+    warehouse = shared_warehouse()
     start = time.perf_counter()
-    con = duckdb.connect(str(warehouse))
-    summary = load_raw(con, extract)
-    con.close()
-    load_seconds = time.perf_counter() - start
-    print(f"load extract into raw: {load_seconds:.1f} s ({summary.tables['crimes'].rows:,} crime rows)")
-    median, times = median_seconds(lambda: _dbt_build(warehouse), repeats())
+    crime_rows = load_extract(warehouse, extract)
+    print(f"load extract into raw: {time.perf_counter() - start:.1f} s ({crime_rows:,} crime rows)")
+    median, times = median_seconds(lambda: dbt_build(warehouse), repeats())
     print(
         f"dbt build: median {median:.1f} s over {len(times)} runs {[round(t, 1) for t in times]} (target <= 90 s)"
     )

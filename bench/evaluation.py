@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.common import bench_scale, header, median_seconds, repeats
+from bench.common import bench_scale, header, median_seconds, repeats, warehouse_with_marts
 from ml.evaluation.pipeline import EvaluationConfig, run_evaluation
 from ml.evaluation.report import evaluation_report
 
@@ -25,9 +25,7 @@ TARGET_SECONDS = 180
 
 def _inputs(scale: str):
     try:
-        from bench.typology import _warehouse_with_marts
-
-        warehouse = _warehouse_with_marts(scale)
+        warehouse = warehouse_with_marts(scale)
     except Exception as error:  # noqa: BLE001 - say what could not be done and fall back
         print(f"could not build the marts ({type(error).__name__}: {error})")
         warehouse = None

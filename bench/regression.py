@@ -9,71 +9,24 @@ benchmark built, or this benchmark's own, cached); otherwise a simulated design 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import duckdb
 
-from bench.common import BENCH_DIR, bench_scale, ensure_extract, header, median_seconds, repeats
+from bench.common import (
+    bench_scale,
+    header,
+    median_seconds,
+    repeats,
+    warehouse_with_marts,
+)
 from ml import regression as reg
 
 _SCALE_OFFENDERS = {"tiny": 500, "demo": 10_000, "wmp": reg.REPORT_N_OFFENDERS, "national": 2_907_840}
 
 
-def _has_marts(warehouse: Path) -> bool:
-    if not warehouse.exists():
-        return False
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error:  # being written by another benchmark right now
-        return False
-    try:
-        found = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
-            "AND table_name IN ('dim_offenders', 'fct_offences')"
-        ).fetchone()[0]
-        return found == 2
-    finally:
-        con.close()
-
-
-def _warehouse_with_marts(scale: str) -> Path | None:
-    for name in (f"warehouse_{scale}.duckdb", f"warehouse_{scale}_typology.duckdb",
-                 f"warehouse_{scale}_regression.duckdb"):  # fmt: skip
-        if _has_marts(BENCH_DIR / name):
-            return BENCH_DIR / name
-    warehouse = BENCH_DIR / f"warehouse_{scale}_regression.duckdb"
-    try:
-        extract = ensure_extract(scale)
-        from dap import settings
-        from dap.extract import load_raw
-
-        warehouse.unlink(missing_ok=True)
-        con = duckdb.connect(str(warehouse))
-        try:
-            load_raw(con, extract)
-        finally:
-            con.close()
-        dbt = Path(sys.executable).with_name("dbt")
-        with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
-            subprocess.run(
-                [str(dbt), "run", "--select", "+dim_offenders", "+fct_offences",
-                 "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir", str(settings.DBT_PROJECT_DIR),
-                 "--target-path", target, "--log-path", target],
-                env={**os.environ, "DA_DBT_WAREHOUSE": str(warehouse)}, check=True, capture_output=True,
-            )  # fmt: skip
-        return warehouse
-    except Exception as error:  # noqa: BLE001 - say what could not be done and fall back
-        print(f"could not build the marts from the extract ({type(error).__name__}: {error})")
-        return None
-
-
 def _inputs(scale: str):
-    warehouse = _warehouse_with_marts(scale)
+    warehouse = warehouse_with_marts(scale)
     if warehouse is not None:
         from orchestration.defs.regression import _read_non_da_offences, _read_offenders
 

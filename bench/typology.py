@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from bench.common import BENCH_DIR, bench_scale, ensure_extract, header
+from bench.common import bench_scale, header, warehouse_with_marts
 from ml.clara import SubsampleSilhouette, assign_to_medoids
 from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
 from ml.typology import ClaraSettings, fit_typology, k_stability, run_k_sweep, select_k
@@ -71,58 +70,8 @@ def run_r_clara(x: np.ndarray, ks: list[int], samples: int, base: int, per_k: in
     return pd.DataFrame(rows)
 
 
-def _has_marts(warehouse: Path) -> bool:
-    if not warehouse.exists():
-        return False
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error:  # being written by another benchmark right now
-        return False
-    try:
-        return bool(
-            con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema='marts' AND table_name='dim_offenders'"
-            ).fetchone()[0]
-        )
-    finally:
-        con.close()
-
-
-def _warehouse_with_marts(scale: str) -> Path | None:
-    """A DuckDB warehouse with marts.dim_offenders built from the benchmark extract: the shared benchmark
-    warehouse if another benchmark has built it, otherwise this benchmark's own (cached)."""
-    shared = BENCH_DIR / f"warehouse_{scale}.duckdb"
-    if _has_marts(shared):
-        return shared
-    warehouse = BENCH_DIR / f"warehouse_{scale}_typology.duckdb"
-    if _has_marts(warehouse):
-        return warehouse
-    extract = ensure_extract(scale)
-    try:
-        from dap import settings
-        from dap.extract import load_raw
-
-        warehouse.unlink(missing_ok=True)
-        con = duckdb.connect(str(warehouse))
-        try:
-            load_raw(con, extract)
-        finally:
-            con.close()
-        dbt = Path(sys.executable).with_name("dbt")
-        with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
-            subprocess.run(
-                [str(dbt), "build", "--exclude", "test_type:unit", "--project-dir", str(settings.DBT_PROJECT_DIR),
-                 "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", target, "--log-path", target],
-                env={**os.environ, "DA_DBT_WAREHOUSE": str(warehouse)}, check=True, capture_output=True,
-            )  # fmt: skip
-        return warehouse
-    except Exception as error:  # noqa: BLE001 - the benchmark says what it could not do and goes on
-        print(f"could not build the marts from the extract ({type(error).__name__}: {error})")
-        return None
-
-
 def feature_matrix(scale: str) -> tuple[np.ndarray, np.ndarray, str]:
-    warehouse = _warehouse_with_marts(scale)
+    warehouse = warehouse_with_marts(scale)
     if warehouse is None:
         print(
             "marts not available: using a synthetic 140,000 × 38 matrix of 30 uneven Gaussian blobs instead"
