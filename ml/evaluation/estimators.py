@@ -166,12 +166,14 @@ def matched_did(
     *,
     events: str = "events",
     anchor: str = "the anchor",
+    n_treated: int | None = None,
 ) -> dict[str, dict]:
     """Ratio-of-rate-ratios DiD with a cluster bootstrap over matched sets. Returns three results:
     ``did`` (the effect), ``comparison`` (the regression-to-the-mean ratio) and ``treated`` (naive).
     Observed days weight each person's contribution, so a comparison person censored early (e.g. joining
     a programme later) contributes only the days observed. Not estimable (``NotEstimable``) without a
-    matched set; a part whose ratio has nothing to divide by carries its own ``reason``."""
+    matched set; a part whose ratio has nothing to divide by carries its own ``reason``. ``n_treated``
+    (the cohort before matching) and ``events``/``anchor`` only word the reasons."""
     n = len(set_id)
     pre_days = np.ones(n) if pre_days is None else np.asarray(pre_days, float)
     post_days = np.ones(n) if post_days is None else np.asarray(post_days, float)
@@ -182,9 +184,10 @@ def matched_did(
     roles = frame.groupby("set_id")["t"].agg(["any", "all"])
     matched_sets = roles.index[roles["any"] & ~roles["all"]]
     if len(matched_sets) == 0:
+        cohort = int(roles["any"].sum()) if n_treated is None else n_treated
         raise NotEstimable(
-            f"{_people(int(roles['any'].sum()), 'treated')}, none with a matched comparison"
-            if len(roles)
+            f"{_people(cohort, 'treated')}, none with a matched comparison"
+            if cohort
             else "no treated person with a matched comparison"
         )
     sums = (

@@ -735,6 +735,7 @@ def _evaluate_programme(
                 pp.post_days,
                 parts=("did", "comparison"),
                 required=EFFECT_REQUIRED,
+                n_treated=int(treated.sum()),
                 **words,
             )
             for part in ("did", "comparison"):
