@@ -10,14 +10,16 @@ estimable. The table of the matrix is printed at the end of the session.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
+from dap import publication
 from ml.reporting import not_estimable_text
 from orchestration.defs.evaluation import _slug
 from tests.robustness import matrix as mx
-from tests.robustness.cases import cases
+from tests.robustness.cases import Result, cases
 from tests.robustness.conftest import MATRIX_TABLE
 
 pytestmark = pytest.mark.slow
@@ -27,8 +29,21 @@ CASES = {case.name: case for case in cases()}
 
 @pytest.fixture(scope="session")
 def results(tmp_path_factory, request):
-    root = tmp_path_factory.mktemp("robustness_matrix")
-    found = mx.run_matrix(root, list(CASES.values()), int(os.environ.get("DA_MATRIX_WORKERS", "2")))
+    """The matrix, run once per session. Under pytest-xdist every worker asks for it: the first runs it
+    (in a folder shared by the workers), the others wait on its lock and read its results."""
+    shared = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    root = (
+        tmp_path_factory.getbasetemp().parent / "robustness_matrix"
+        if shared
+        else tmp_path_factory.mktemp("robustness_matrix")
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    with publication.exclusive_lock(root / "matrix.lock", wait=True):
+        saved = root / "results.json"
+        if shared and saved.exists():
+            found = {r["case"]: Result(**r) for r in json.loads(saved.read_text())}
+        else:
+            found = mx.run_matrix(root, list(CASES.values()), int(os.environ.get("DA_MATRIX_WORKERS", "2")))
     request.config.stash[MATRIX_TABLE] = mx.table(found) + f"\n(runs in {root})"
     return root, found
 
