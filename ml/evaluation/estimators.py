@@ -549,10 +549,12 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
             ties="efron",
         )
         fit = model.fit(groups=None if clusters is None or strata is not None else np.asarray(clusters))
+    if not (getattr(fit, "mle_retvals", None) or {}).get("converged", True):
+        raise NotEstimable("the Cox model did not converge (too few events to separate the groups)")
     beta, se = float(fit.params[0]), float(fit.bse[0])
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(np.exp(beta + Z95 * se))):
         raise NotEstimable(
-            "the Cox model gives no standard error on this data (too few events within strata)"
+            "the Cox model gives no finite interval on this data (too few events within strata)"
         )
     p = float(2 * stats.norm.sf(abs(beta / se)))
     return {
