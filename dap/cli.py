@@ -22,7 +22,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit code 2."""
+    """A user-facing error: printed without a traceback; exit code 2 (bad usage) unless told otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CliError as error:
         print(f"dap {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
