@@ -1,10 +1,13 @@
-"""Crash recovery the hard way: `dap run` killed with SIGKILL in the middle of each kind of step, then a
-fresh `dap run` and `dap run --resume` of every killed run must finish and publish. Also SIGTERM, and
-giving up on a wait. Slow (real runs on the tiny extract), offline, Linux (/proc).
+"""Crash recovery the hard way: `dap run` killed with SIGKILL in the middle of each kind of step (raw
+load, dbt, a Python asset, publication); a fresh `dap run` after each kill must get past what the killed
+run left behind, and `dap run --resume` of every killed run must finish and publish. Also SIGTERM, and
+waits that give up. Slow (real runs on the tiny extract), offline, Linux (/proc).
 
-One platform for the whole module, so that the runs are few: four runs are killed one after another (each
-starts after the previous one died, so each also has to get past what the earlier ones left behind); then
-one fresh run faces everything they left at once; then each killed run is resumed.
+To keep the runs few, the kills form a chain on one platform: each killed run is the fresh run after the
+previous kill, so it has to clear the previous run's leftovers (its recovery marks that run failed and
+stops what it left running) and execute every step up to its own kill point (the run after the Python-
+asset kill executes everything up to publication); the fresh run after the publication kill must finish
+and publish. Then each killed run is resumed.
 
 The kill lands while the step really executes: a pause point (``dap.testpoints``, inert unless
 DA_TEST_PAUSE_AT is set) stops the process there and writes a marker file; for dbt, the test waits until
@@ -86,8 +89,9 @@ def _wait(condition, process: subprocess.Popen, log: Path, what: str, timeout: f
         time.sleep(0.5)
 
 
-def _start_and_kill(platform, kind: str, point: str | None) -> str:
-    """Start `dap run`, SIGKILL it in the middle of the step of ``kind``; return the killed run's id."""
+def _start_and_kill(platform, kind: str, point: str | None) -> tuple[str, str]:
+    """Start `dap run`, SIGKILL it in the middle of the step of ``kind``; return the killed run's id and
+    what it printed."""
     before = set(_runs(platform))
     tag = kind.replace(" ", "_")
     marker, log = platform.root / f"paused_{tag}", platform.root / f"killed_{tag}.log"
@@ -114,34 +118,34 @@ def _start_and_kill(platform, kind: str, point: str | None) -> str:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
     assert _runs(platform)[run_id].status.value == "STARTED"  # nobody could record its end
-    return run_id
+    return run_id, log.read_text()
 
 
 @pytest.fixture(scope="module")
 def crashed(published):
-    """The published platform after four runs were killed (one per kind of step), a run was stopped with
-    SIGTERM, and a fresh run then published."""
+    """The published platform after the chain of kills (one per kind of step), a fresh run after them,
+    and a run stopped with SIGTERM."""
     platform = published
     version_before, digests_before = (
         publication.current_version(_layout(platform)),
         table_digests(platform.warehouse),
     )
-    killed = {}
+    killed, outputs = {}, {}
     for kind, point in KINDS.items():
-        killed[kind] = _start_and_kill(platform, kind, point)
+        killed[kind], outputs[kind] = _start_and_kill(platform, kind, point)
         # a killed run changes nothing that is published
         assert publication.current_version(_layout(platform)) == version_before, kind
         assert table_digests(platform.warehouse) == digests_before, kind
     tokens = {kind: _runs(platform)[run_id].tags[recovery.TAG_TOKEN] for kind, run_id in killed.items()}
-
-    sigterm = _sigterm_during_dbt(platform)
     fresh = platform.dap("run")
+    sigterm = _sigterm_during_dbt(platform) if fresh.returncode == 0 else None
     return {
         "platform": platform,
         "killed": killed,
+        "outputs": outputs,
         "tokens": tokens,
-        "sigterm": sigterm,
         "fresh": fresh,
+        "sigterm": sigterm,
         "version_before": version_before,
         "digests_before": digests_before,
     }
@@ -170,22 +174,29 @@ def _sigterm_during_dbt(platform) -> dict:
     }
 
 
-def test_fresh_run_after_kills_finishes_and_publishes(crashed):
-    platform, fresh = crashed["platform"], crashed["fresh"]
+def test_the_run_after_each_kill_clears_its_leftovers_and_the_last_one_publishes(crashed):
+    platform, fresh, killed = crashed["platform"], crashed["fresh"], crashed["killed"]
     assert fresh.returncode == 0, fresh.stdout[-4000:] + fresh.stderr[-4000:]
     version = publication.current_version(_layout(platform))
     assert version != crashed["version_before"]
     assert table_digests(platform.warehouse) == crashed["digests_before"]  # same extract, same tables
+    kinds = list(killed)
+    # what each next run printed before it started: the previous killed run, marked failed
+    next_output = [crashed["outputs"][kind] for kind in kinds[1:]] + [fresh.stdout]
     runs = _runs(platform)
-    for kind, run_id in crashed["killed"].items():
-        assert f"run {run_id} was left in progress by a process that is gone" in fresh.stdout, kind
+    for kind, output in zip(kinds, next_output, strict=True):
+        run_id = killed[kind]
+        assert f"run {run_id} was left in progress by a process that is gone" in output, kind
         assert runs[run_id].status.value == "FAILURE", kind
         assert recovery.leftover_processes(crashed["tokens"][kind]) == [], kind
+    # (the dbt of the run killed in dbt outlives it; the next run stops it if it is still running then:
+    # "stopping process <pid> it left running: .../dbt build ...")
     assert "Step still blocked" not in fresh.stdout + fresh.stderr
 
 
 def test_sigterm_ends_the_run_promptly_and_marks_it_failed(crashed):
     stopped = crashed["sigterm"]
+    assert stopped is not None, "the fresh run failed: see the test above"
     assert stopped["code"] == 128 + signal.SIGTERM, stopped["output"][-3000:]
     assert stopped["seconds"] < 60, stopped["seconds"]
     assert stopped["status"] == "FAILURE"
