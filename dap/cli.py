@@ -65,4 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m dap.cli` runs this file as __main__: use the module `dap.cli` the subcommands import,
+    # so that their CliError is the one caught above.
+    from dap.cli import main as dap_main
+
+    sys.exit(dap_main())

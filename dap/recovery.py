@@ -62,7 +62,7 @@ def _process_start(pid: int) -> str | None:
         return None
 
 
-def _in_progress_statuses():
+def in_progress_statuses():
     from dagster._core.storage.dagster_run import DagsterRunStatus
 
     return [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
@@ -153,7 +153,7 @@ def recover(instance, warehouse: Path, say: Callable[[str], None]) -> list[str]:
     from dagster._core.storage.dagster_run import RunsFilter
 
     marked = []
-    for run in instance.get_runs(filters=RunsFilter(statuses=_in_progress_statuses())):
+    for run in instance.get_runs(filters=RunsFilter(statuses=in_progress_statuses())):
         if not is_dead(run, warehouse):
             continue
         pid = run.tags.get(TAG_PID, "?")
@@ -186,7 +186,7 @@ def free_stale_slots(instance, say: Callable[[str], None]) -> int:
         info = storage.get_concurrency_info(pool)
         for slot in [*info.claimed_slots, *info.pending_steps]:
             holders.setdefault(slot.run_id, set()).add(pool)
-    in_progress = set(_in_progress_statuses())
+    in_progress = set(in_progress_statuses())
     freed = 0
     for run_id, pools in sorted(holders.items()):
         run = instance.get_run_by_id(run_id)
@@ -285,7 +285,7 @@ class Watchdog:
         run_id = self.progress.run_id
         try:
             run = self.instance.get_run_by_id(run_id) if run_id else None
-            if run is not None and run.status in _in_progress_statuses():
+            if run is not None and run.status in in_progress_statuses():
                 self.instance.report_run_failed(run, reason)
                 if self.instance.event_log_storage.supports_global_concurrency_limits:
                     self.instance.event_log_storage.free_concurrency_slots_for_run(run_id)

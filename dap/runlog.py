@@ -113,7 +113,7 @@ class Progress:
         if kind == "STEP_START":
             self._blocked = None
             self.step = step
-            self.say(f"{self.elapsed():>7}  [{self.done:>3}/{self.total}]  {step}")
+            self.say(f"{self.elapsed():>7}  {self.done:>3}/{self.total} assets  {step}")
         elif kind == "ASSET_MATERIALIZATION":
             self.done += 1
             self._quarantine(event)

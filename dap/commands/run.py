@@ -234,6 +234,8 @@ def _run_locked(args, layout, extract: Path, started: float, wait_timeout: float
                 with recovery.Watchdog(instance, progress, wait_timeout) as watchdog:
                     if parent is not None:
                         progress.say(f"resuming run {parent.run_id} from failure")
+                    progress.say("loading the pipeline's definitions…")
+                    if parent is not None:
                         result = _resume(instance, job, parent, run_config, tags)
                     else:
                         kwargs = {"asset_selection": _selection(args.select)} if args.select else {}
@@ -284,7 +286,7 @@ def _mark_failed_if_in_progress(instance, run_id: str | None, reason: str) -> No
     if not run_id:
         return
     run = instance.get_run_by_id(run_id)
-    if run is not None and run.status in recovery._in_progress_statuses():
+    if run is not None and run.status in recovery.in_progress_statuses():
         instance.report_run_failed(run, reason)
 
 
@@ -312,7 +314,7 @@ def _resume_parent(instance, run_id: str):
         parent = instance.get_run_by_id(run_id)
         if parent is None:
             raise CliError(f"no run with id {run_id}")
-    if parent.status in recovery._in_progress_statuses():
+    if parent.status in recovery.in_progress_statuses():
         if recovery.TAG_TOKEN in parent.tags:
             raise CliError(
                 f"run {parent.run_id} is still running (pid {parent.tags.get(recovery.TAG_PID, '?')} on "
@@ -322,6 +324,7 @@ def _resume_parent(instance, run_id: str):
         instance.report_run_failed(
             parent, "the run's process ended without finishing (killed); resumed by dap run --resume"
         )
+        recovery.free_stale_slots(instance, say=lambda line: print(line, flush=True))
         parent = instance.get_run_by_id(parent.run_id)
     if parent.status == DagsterRunStatus.SUCCESS:
         raise CliError(f"run {parent.run_id} succeeded; nothing to resume")
