@@ -64,10 +64,10 @@ def test_progress_lines_follow_the_run(tmp_path):
     lines = terminal.getvalue().splitlines()
     assert not result.success
     assert lines[0] == f"run {result.run_id} started"
-    steps = [line.split("]")[-1].strip() for line in lines if "]  " in line]
+    steps = [line.split(" assets  ")[-1] for line in lines if " assets  " in line]
     assert steps == ["raw__crimes", "quarantine__crimes", "analytics__model", "analytics__broken"]
-    assert "[  0/4]  raw__crimes" in lines[1]
-    assert any("[  2/4]  analytics__model" in line for line in lines)  # two assets done before it
+    assert lines[1].endswith("  0/4 assets  raw__crimes") and lines[1].strip().startswith("0:0")
+    assert any(line.endswith("  2/4 assets  analytics__model") for line in lines)  # two done before it
     assert "        quarantined 3 row(s) in quarantine.crimes" in lines
     assert "        ! analytics__model: 12 offenders dropped for missing values" in lines
     assert "        ! check analytics/model:fits failed (WARN)" in lines
