@@ -209,3 +209,33 @@ def test_another_runs_interrupted_publication_is_not_taken(tmp_path, monkeypatch
     other = publication.prepare_build(layout, "run-2")
     assert not (other / "warehouse.duckdb").exists()  # nothing published to start from; run 1's untouched
     assert len(publication.versions(layout)) == 1
+
+
+WATCHDOG_SCRIPT = """
+import signal, sys, time
+from dap import recovery
+
+class Progress:
+    run_id = None
+    def say(self, text): print(text, flush=True)
+    def blocked(self): return None
+    def failed_outside_dagster(self, reason): print("FAILED:", reason, flush=True)
+
+signal.signal(signal.SIGTERM, lambda *_: None)  # a handler that does not end the process (a stuck step)
+with recovery.Watchdog(instance=None, progress=Progress(), wait_timeout=60, grace=0.5):
+    signal.raise_signal(signal.SIGTERM)
+    time.sleep(30)
+print("not stopped", flush=True)
+"""
+
+
+def test_sigterm_ends_the_process_after_the_grace_period_even_if_the_step_does_not_stop():
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", WATCHDOG_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 128 + 15, result.stdout + result.stderr
+    assert time.monotonic() - started < 20
+    assert "SIGTERM received: stopping the run" in result.stdout
+    assert "FAILED: stopped by SIGTERM: the step did not end within 0.5 s of the signal" in result.stdout
+    assert "not stopped" not in result.stdout
