@@ -41,7 +41,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not browser and not postgres" $(PYTEST_ARGS)
 
 dev: setup
-	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -c 'import pathlib, sys; from dap.commands.run import ensure_instance_config; ensure_instance_config(pathlib.Path(sys.argv[1]))' "$(DAGSTER_HOME)"
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 bench: setup

@@ -22,7 +22,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit code 2."""
+    """A user-facing error: printed without a traceback; exit code 2 (bad usage) unless told otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,11 +58,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except CliError as error:
         print(f"dap {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m dap.cli` runs this file as __main__: use the module `dap.cli` the subcommands import,
+    # so that their CliError is the one caught above.
+    from dap.cli import main as dap_main
+
+    sys.exit(dap_main())

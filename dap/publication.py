@@ -18,13 +18,35 @@ import fcntl
 import json
 import os
 import shutil
+import sys
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dap import testpoints
+
 DEFAULT_KEEP_VERSIONS = 5
 RUN_ID_PLACEHOLDER = "{run_id}"
+WAIT_TIMEOUT_VARIABLE = "DA_WAIT_TIMEOUT"
+DEFAULT_WAIT_TIMEOUT_SECONDS = 3600.0
+# In a version folder: the publication that moved it there was interrupted before the links were switched.
+PUBLISHING_MARKER = "PUBLISHING"
+
+
+class LockTimeout(TimeoutError):
+    """Waited longer than allowed for another process to release a lock."""
+
+
+def wait_timeout_seconds() -> float:
+    """How long anything waits for another run before giving up: $DA_WAIT_TIMEOUT seconds (default 1 h)."""
+    value = os.environ.get(WAIT_TIMEOUT_VARIABLE, "").strip()
+    try:
+        return float(value) if value else DEFAULT_WAIT_TIMEOUT_SECONDS
+    except ValueError:
+        raise ValueError(f"{WAIT_TIMEOUT_VARIABLE}={value!r} is not a number of seconds") from None
 
 
 @dataclass(frozen=True)
@@ -54,17 +76,74 @@ class Layout:
         return self.builds_dir / run_id
 
 
+def lock_holder(lock_file: Path) -> str:
+    """What the process holding ``lock_file`` wrote about itself ("" if nothing)."""
+    try:
+        return lock_file.read_text().strip()
+    except OSError:
+        return ""
+
+
 @contextmanager
-def exclusive_lock(lock_file: Path, wait: bool = True):
-    """One writer at a time: an advisory lock on a file beside the warehouse."""
+def exclusive_lock(
+    lock_file: Path,
+    wait: bool = True,
+    timeout: float | None = None,
+    holder: str = "",
+    on_wait: Callable[[str], None] | None = None,
+):
+    """One writer at a time: an advisory lock on a file beside the warehouse.
+
+    The kernel releases the lock when its process ends, however it ends (kill -9 included), so a crashed
+    run never leaves it behind. ``wait=False`` raises BlockingIOError at once if another process holds it;
+    otherwise ``on_wait`` is told who holds it (what that process wrote as ``holder``) and LockTimeout is
+    raised after ``timeout`` seconds (None: the $DA_WAIT_TIMEOUT default).
+    """
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a+") as handle:
-        flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
-        fcntl.flock(handle, flags)
         try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise
+            limit = wait_timeout_seconds() if timeout is None else timeout
+            if on_wait:
+                on_wait(lock_holder(lock_file))
+            deadline = time.monotonic() + limit
+            while True:
+                time.sleep(0.5)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LockTimeout(
+                            f"gave up after {limit:g} s waiting for {lock_file}, held by: "
+                            f"{lock_holder(lock_file) or 'another process'}"
+                        ) from None
+        try:
+            if holder:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(holder + "\n")
+                handle.flush()
             yield
         finally:
+            if holder:
+                handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _publication_lock(layout: Layout, what: str):
+    """The short lock around switching the published links (held for file renames only)."""
+
+    def waiting(holder: str) -> None:
+        print(
+            f"waiting for the publication lock {layout.lock_file} ({holder or 'holder unknown'})",
+            file=sys.stderr,
+        )
+
+    return exclusive_lock(layout.lock_file, holder=f"{what} (pid {os.getpid()})", on_wait=waiting)
 
 
 def _switch_link(link: Path, target: Path) -> None:
@@ -81,6 +160,20 @@ def prepare_build(layout: Layout, run_id: str) -> Path:
     a partial materialisation (one asset from the UI) still sees everything upstream of it."""
     build = layout.build_dir(run_id)
     warehouse = build / "warehouse.duckdb"
+    interrupted = None if warehouse.exists() else _interrupted_publication(layout, run_id)
+    if interrupted is not None:
+        # The run was killed while publishing: its build had become a version, but the links were not
+        # switched. Take the build back, so that re-executing the publication publishes this run's data.
+        with _publication_lock(layout, f"taking back the interrupted publication of run {run_id}"):
+            if build.exists():  # only what this re-execution wrote so far (its log): keep it
+                for path in sorted(build.rglob("*"), reverse=True):
+                    target = interrupted / path.relative_to(build)
+                    if path.is_file():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(path, target)
+                shutil.rmtree(build)
+            os.replace(interrupted, build)
+            (build / PUBLISHING_MARKER).unlink(missing_ok=True)
     if not warehouse.exists():
         build.mkdir(parents=True, exist_ok=True)
         (build / "reports").mkdir(exist_ok=True)
@@ -94,7 +187,7 @@ def publish(
     layout: Layout, build_dir: Path, run_id: str, keep: int = DEFAULT_KEEP_VERSIONS, info: dict | None = None
 ) -> Path:
     """Make ``build_dir`` the published version (atomically) and prune old versions. Returns the version folder."""
-    with exclusive_lock(layout.lock_file):
+    with _publication_lock(layout, f"publishing run {run_id}"):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         version = layout.versions_dir / f"{stamp}_{run_id[:8]}"
         layout.versions_dir.mkdir(parents=True, exist_ok=True)
@@ -106,11 +199,24 @@ def publish(
                 {"version": version.name, "run_id": run_id, "published_at": stamp, **(info or {})}, indent=2
             )
         )
+        (build_dir / PUBLISHING_MARKER).write_text(run_id)
         os.replace(build_dir, version)
+        testpoints.reached("publish: build moved into place")
         _switch_link(layout.published_warehouse, version / "warehouse.duckdb")
         _switch_link(layout.reports_link, version / "reports")
+        (version / PUBLISHING_MARKER).unlink()
         _prune(layout, keep)
         return version
+
+
+def _interrupted_publication(layout: Layout, run_id: str) -> Path | None:
+    """The version folder this run moved into place before it was killed, if the links never pointed to it."""
+    current = current_version(layout)
+    for version in versions(layout):
+        marker = version / PUBLISHING_MARKER
+        if marker.exists() and marker.read_text().strip() == run_id and version.resolve() != current:
+            return version
+    return None
 
 
 def versions(layout: Layout) -> list[Path]:
@@ -128,7 +234,7 @@ def current_version(layout: Layout) -> Path | None:
 
 def rollback(layout: Layout, to: str | None = None) -> Path:
     """Publish an earlier version again: the one named ``to``, or the one before the current one."""
-    with exclusive_lock(layout.lock_file):
+    with _publication_lock(layout, "rolling back"):
         available = versions(layout)
         current = current_version(layout)
         if to:

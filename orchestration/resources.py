@@ -9,13 +9,14 @@ Tests may give plain paths instead.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from dap import publication, settings
+from dap import publication, settings, testpoints
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -65,6 +66,8 @@ class PlatformResource(dg.ConfigurableResource):
         path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
         con.execute(f"SET threads = {int(self.threads)}")
+        if not read_only and os.environ.get(testpoints.PAUSE_AT):
+            testpoints.reached(f"{_step_key()}: warehouse opened for writing")
         return con
 
     def output_path(self, *parts: str) -> Path:
@@ -72,6 +75,13 @@ class PlatformResource(dg.ConfigurableResource):
         path = self.resolved_output_dir.joinpath(*parts)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _step_key() -> str:
+    try:
+        return dg.AssetExecutionContext.get().op_def.name
+    except dg.DagsterInvariantViolationError:
+        return "(no step)"
 
 
 def default_platform() -> PlatformResource:

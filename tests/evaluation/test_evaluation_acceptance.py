@@ -14,27 +14,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _generator():
-    try:
-        from synth.generate import generate
-    except ImportError:
-        pytest.skip("the synthetic generator (synth.generate) is not available")
-    return generate
-
-
-def _build_marts():
-    try:
-        from tests.helpers import build_marts
-    except ImportError:
-        pytest.skip("tests/helpers.py::build_marts is not available yet")
-    return build_marts
-
-
 def _evaluate(tmp_path_factory, name: str, **options):
     from ml.evaluation.pipeline import EvaluationConfig, run_evaluation
     from orchestration.defs.evaluation import _read_inputs
+    from synth.generate import generate
+    from tests.helpers import build_marts
 
-    generate, build_marts = _generator(), _build_marts()
     root = tmp_path_factory.mktemp(name)
     generate("demo", 1, root / "extract", **options)
     warehouse = root / "warehouse.duckdb"

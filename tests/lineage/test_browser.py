@@ -1,8 +1,8 @@
 """In a real browser: the Dagster asset graph served by the web server, and the audit manifest page.
 
 Uses the system's Chromium (Debian package `chromium`, installed by .ci/install-system-deps) driven by
-Playwright; skips with the reason when no Chromium or no Playwright is available. Screenshots are saved
-in the test's temporary folder.
+Playwright; skips with the reason when no Chromium or no Playwright is available (under CI a skip is a
+failure: tests/conftest.py). Screenshots are saved in the test's temporary folder.
 """
 
 from __future__ import annotations

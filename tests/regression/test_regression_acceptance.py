@@ -35,14 +35,9 @@ def _seeds() -> list[int]:
 
 
 def _require_generator_and_marts():
-    try:
-        generator = importlib.import_module("synth.generate")
-    except ImportError:
-        pytest.skip("the synthetic generator (synth.generate) is not available")
-    try:
-        from tests.helpers import build_marts
-    except ImportError as error:
-        pytest.skip(f"tests.helpers.build_marts is not available: {error}")
+    from tests.helpers import build_marts
+
+    generator = importlib.import_module("synth.generate")
 
     def generate_extract(scale, seed, out_dir):
         # The function of the submodule: after a first call, the attribute ``synth.generate`` is the
@@ -58,8 +53,7 @@ def _fit_seed(seed: int, tmp_path_factory) -> pd.DataFrame:
     root = tmp_path_factory.mktemp(f"regression_seed{seed}")
     extract = generate_extract("demo", seed, root / "extract")
     truth_path = extract / "_truth" / "regression_effects.csv"
-    if not truth_path.exists():
-        pytest.skip("the generator wrote no _truth/regression_effects.csv")
+    assert truth_path.exists(), "the generator wrote no _truth/regression_effects.csv"
     warehouse = root / "warehouse.duckdb"
     # Only the models the regressions read (dbt tests run in the transform suite).
     build_marts(extract, warehouse, dbt_args=["run", "--select", "+dim_offenders", "+fct_offences"])

@@ -18,24 +18,8 @@ from ml.typology import ClaraSettings, fit_typology, run_k_sweep, select_k
 N_OFFENDERS = 1500
 
 
-def _pipeline_ready() -> str | None:
-    try:
-        import synth
-        from tests import helpers
-    except ImportError as error:  # pragma: no cover - depends on what has been built
-        return f"pipeline pieces missing: {error}"
-    if not hasattr(synth, "generate"):
-        return "synth.generate is not available yet"
-    if not hasattr(helpers, "build_marts"):
-        return "tests/helpers.py::build_marts is not available yet"
-    return None
-
-
 @pytest.fixture(scope="module")
 def separated_marts(tmp_path_factory) -> Path:
-    reason = _pipeline_ready()
-    if reason:
-        pytest.skip(reason)
     from tests.helpers import build_marts, generate_extract
 
     folder = tmp_path_factory.mktemp("separated")
