@@ -159,3 +159,43 @@ DA_MARKERS = (
 SUBSTANCE_MARKERS = ("drugs involved", "alcohol involved", "solvent abuse")
 RISK_LEVELS = ("standard", "medium", "high")
 RECORD_TYPES = ("crime", "non-crime")
+
+# Bad rows. A row that breaks a row-level rule is quarantined with the rule and a reason (the rules are the
+# dbt staging layer's: dbt_project/macros/validation.sql and rules.sql). A run is refused only when a table
+# has more than this share of its rows quarantined, and more than one row: a single bad row never stops a
+# run. Dagster run config of `raw_extract` (`max_quarantined_share`) overrides it for a run.
+MAX_QUARANTINED_SHARE = 0.05
+
+# Parquet declares one type per column, so a column of the wrong type is a fault of the file, not of a row.
+# What each logical type of the contract accepts, as DuckDB reads Parquet (values are then read as text and
+# parsed row by row, exactly as a CSV value would be). Refused on purpose: a timestamp with a time zone (the
+# contract's timestamps are local time without zone), a date where a timestamp is wanted (it has no time of
+# day), integers for a date or timestamp (epoch units are ambiguous), floats for identifiers.
+_INTEGERS = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+_NUMBERS = (*_INTEGERS, "FLOAT", "DOUBLE", "DECIMAL")
+_TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+PARQUET_TYPES: dict[str, tuple[str, ...]] = {
+    "string": ("VARCHAR", "UUID", *_INTEGERS),
+    "int": ("VARCHAR", *_NUMBERS),
+    "double": ("VARCHAR", *_NUMBERS),
+    "bool": ("VARCHAR", "BOOLEAN", *_INTEGERS),
+    "date": ("VARCHAR", "DATE", *_TIMESTAMPS),
+    "timestamp": ("VARCHAR", *_TIMESTAMPS),
+}
+
+
+def parquet_type_accepted(logical_type: str, duckdb_type: str) -> bool:
+    """Whether a Parquet column of ``duckdb_type`` (as DuckDB names it) may hold the contract's ``logical_type``.
+    A column with no values at all (type NULL) is accepted for any type."""
+    base = duckdb_type.split("(")[0].strip().upper()
+    return base in ('"NULL"', "NULL") or base in PARQUET_TYPES[logical_type]

@@ -1,6 +1,6 @@
 {#- Development fixture: creates the `raw` schema with a handful of hand-written rows per table, in the
-    shape the Python ingest produces (every column text, plus _row_number). It exercises the grouping
-    rule, the DA and substance labels, victimisation and every quarantine rule.
+    shape the Python ingest produces (every column text, plus _row_number; and raw._load_log). It exercises
+    the grouping rule, the DA and substance labels, victimisation and every quarantine rule.
       dbt run-operation load_dev_fixture --profiles-dir .
     Never run it against a real warehouse: it replaces the raw tables. -#}
 {% macro load_dev_fixture() %}
@@ -137,4 +137,14 @@
         {%- endfor -%}
         {{ log('raw.' ~ table ~ ': ' ~ rows.get(table, []) | length ~ ' rows', info=true) }}
     {%- endfor -%}
+    {#- The load log the Python loader writes. The fixture breaks rules on purpose in most tables, so its
+        bad-row threshold is 1 (no table is refused; macros/quarantine_threshold.sql). -#}
+    {%- set load_log -%}
+        create or replace table raw._load_log as
+        select table_name, 'fixture' as source, cast(null as varchar) as file, cast(null as varchar) as format,
+            cast(null as varchar) as sha256, cast(null as bigint) as rows_read, '' as extra_columns,
+            1.0::double as max_quarantined_share
+        from (values {% for table in wmp_tables() %}('{{ table }}'){{ ", " if not loop.last }}{% endfor %}) as t(table_name)
+    {%- endset -%}
+    {%- do run_query(load_log) -%}
 {% endmacro %}

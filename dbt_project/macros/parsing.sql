@@ -28,6 +28,27 @@
     end
 {%- endmacro %}
 
+{#- The timestamps the platform reads: the contract's `YYYY-MM-DD HH:MM:SS` (local time, no zone) and the
+    unambiguous ISO 8601 spellings of the same thing: `T` for the space, no seconds, fractions of a second,
+    one-digit month, day or hour. Not read (the row is quarantined): a date without a time (it would invent
+    midnight), day-first or month-first dates (ambiguous), a value with a time zone (rule
+    timestamp_has_time_zone: the contract's times are local and the platform will not guess a conversion). -#}
+{% macro local_timestamp_pattern() -%}
+    \d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(:\d{2}(\.\d{1,9})?)?
+{%- endmacro %}
+
+{#- A local timestamp followed by a zone: Z, an offset (+01:00, -0500), UTC/GMT (with an offset), BST, or a
+    tz database name (Europe/London). -#}
+{% macro zoned_timestamp_pattern() -%}
+    (?i){{ local_timestamp_pattern() }}\s*(Z|(UTC|GMT)?[+-]\d{1,2}(:?\d{2})?|UTC|GMT|BST|[a-z]+/[a-z_]+)
+{%- endmacro %}
+
+{#- Dates: `YYYY-MM-DD`, or the same at midnight (`YYYY-MM-DD 00:00:00`, as a Parquet timestamp column or a
+    spreadsheet writes a date). A date with another time of day is not read: which date was meant is a guess. -#}
+{% macro local_date_pattern() -%}
+    \d{4}-\d{1,2}-\d{1,2}([ T]00:00(:00(\.0+)?)?)?
+{%- endmacro %}
+
 {% macro parse_value(column, kind) -%}
     {%- if kind == 'text' -%} {{ clean_text(column) }}
     {%- elif kind == 'code' -%} upper({{ clean_text(column) }})
@@ -36,11 +57,19 @@
     {%- elif kind == 'int' -%} {{ parse_int(column) }}
     {%- elif kind == 'double' -%} try_cast({{ clean_text(column) }} as double)
     {%- elif kind == 'bool' -%} {{ parse_bool(column) }}
-    {#- Fast path for the contract's own formats; anything else ISO-like through a (slower) cast. -#}
+    {#- Fast path for the contract's own formats; the other accepted spellings through a (slower) cast. -#}
     {%- elif kind == 'date' -%}
-        coalesce(cast(try_strptime({{ column }}, '%Y-%m-%d') as date), try_cast({{ clean_text(column) }} as date))
+        coalesce(
+            cast(try_strptime({{ column }}, '%Y-%m-%d') as date),
+            case when regexp_full_match({{ clean_text(column) }}, '{{ local_date_pattern() }}')
+                then try_cast({{ clean_text(column) }} as date) end
+        )
     {%- elif kind == 'timestamp' -%}
-        coalesce(try_strptime({{ column }}, '%Y-%m-%d %H:%M:%S'), try_cast({{ clean_text(column) }} as timestamp))
+        coalesce(
+            try_strptime({{ column }}, '%Y-%m-%d %H:%M:%S'),
+            case when regexp_full_match({{ clean_text(column) }}, '{{ local_timestamp_pattern() }}')
+                then try_cast({{ clean_text(column) }} as timestamp) end
+        )
     {%- else -%} {{ exceptions.raise_compiler_error("unknown column kind " ~ kind) }}
     {%- endif -%}
 {%- endmacro %}

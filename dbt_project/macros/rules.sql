@@ -24,18 +24,21 @@
                 'when': 'outcome_code__value not between 1 and 22',
                 'reason': "'outcome_code ' || outcome_code__value || ' out of range 1–22 (Home Office outcome codes)'",
             },
+        ] + parent_checks(
+            'offence_code', 'offence_code', 'ref_offences', 'unknown_offence_code', 'offence_code_quarantined'
+        ) + [
             {
-                'rule': 'unknown_offence_code',
-                'when': 'not _offence_code_is_known',
-                'reason': "'offence_code ' || " ~ quoted('offence_code') ~ " || ' is not in ref_offences'",
+                'rule': 'crime_without_offender',
+                'when': 'not _has_offender_row',
+                'reason': "'crime_number ' || " ~ quoted('crime_number__value') ~ " || ' has no row in offenders'",
             },
         ]) -%}
     {%- elif table in ('offenders', 'victims', 'witnesses') -%}
-        {%- do checks.extend([age_check('age'), staged_crime_check()]) -%}
+        {%- do checks.extend([age_check('age')] + crime_checks()) -%}
     {%- elif table in ('relationships', 'special_interest_markers') -%}
-        {%- do checks.append(staged_crime_check()) -%}
+        {%- do checks.extend(crime_checks()) -%}
     {%- elif table == 'custody' -%}
-        {%- do checks.extend(date_range_checks(table) + [staged_crime_check()]) -%}
+        {%- do checks.extend(date_range_checks(table) + crime_checks()) -%}
     {%- elif table == 'child_flags' -%}
         {%- do checks.extend([
             {
@@ -43,8 +46,7 @@
                 'when': 'children_count__value < 0',
                 'reason': "'children_count ' || children_count__value || ' is negative'",
             },
-            staged_crime_check(),
-        ]) -%}
+        ] + crime_checks()) -%}
     {%- elif table == 'programme_participants' -%}
         {#- Stage order: referred <= selected <= disruption started <= full engagement <= completed / exited.
             Every pair of stages present on a row is compared; the first pair out of order is named. -#}
@@ -60,11 +62,9 @@
                 }) -%}
             {%- endfor -%}
         {%- endfor -%}
-        {%- do checks.append({
-            'rule': 'unknown_person',
-            'when': 'not _person_is_staged_offender',
-            'reason': "'person_id ' || " ~ quoted('person_id__value') ~ " || ' is not among the staged offenders'",
-        }) -%}
+        {%- do checks.extend(
+            parent_checks('person', 'person_id', 'offenders', 'unknown_person', 'offender_quarantined')
+        ) -%}
     {%- elif table == 'ref_lsoa' -%}
         {%- do checks.append({
             'rule': 'imd_decile_out_of_range',
@@ -102,8 +102,9 @@
 
 {#- The final select of a base model: `checked` is the caller's CTE with raw text, typed values and helper
     columns. Outputs _row_number, the typed values, failed_check (index of the first failing check),
-    rule, and _kept_row_number (for duplicates). Reasons are built in quarantine only (few rows). -#}
-{% macro validated_rows(table) -%}
+    rule, and _kept_row_number (for duplicates), and the `context` helper columns a reason needs (e.g. the
+    rule of a quarantined parent). Reasons are built in quarantine only (few rows). -#}
+{% macro validated_rows(table, context=[]) -%}
     {%- set checks = wmp_checks(table) -%}
     {%- set duplicate = wmp_duplicate_rule(table) -%}
     {#- continues the caller's WITH list -#}
@@ -112,6 +113,9 @@
             _row_number,
             {%- for column in wmp_contract()[table] %}
             {{ column[0] }}__value,
+            {%- endfor %}
+            {%- for column in context %}
+            {{ column }},
             {%- endfor %}
             case
                 {%- for check in checks if check.when != 'false' %}

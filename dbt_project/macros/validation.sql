@@ -16,9 +16,11 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- Rules 1 and 2 of every table: a required column is empty; a value does not parse as its type. -#}
+{#- Rules 1 and 2 of every table: a required column is empty; a value does not parse as its type (for a
+    timestamp, a value that would parse but for its time zone is named as such: timestamp_has_time_zone). -#}
 {% macro required_and_parse_checks(table) -%}
     {%- set checks = [] -%}
+    {%- set formats = {'date': ' (YYYY-MM-DD)', 'timestamp': ' (YYYY-MM-DD HH:MM:SS, local time)'} -%}
     {%- for column in wmp_contract()[table] if column[2] -%}
         {%- do checks.append({
             'rule': 'required_missing',
@@ -28,11 +30,21 @@
         }) -%}
     {%- endfor -%}
     {%- for column in wmp_contract()[table] if column[1] in ('int', 'double', 'bool', 'date', 'timestamp') -%}
+        {%- set unread = column[0] ~ '__value is null and ' ~ clean_text(adapter.quote(column[0])) ~ ' is not null' -%}
+        {%- if column[1] == 'timestamp' -%}
+            {%- do checks.append({
+                'rule': 'timestamp_has_time_zone',
+                'when': unread ~ " and regexp_full_match(" ~ clean_text(adapter.quote(column[0])) ~ ", '"
+                    ~ zoned_timestamp_pattern() ~ "')",
+                'reason': "'" ~ column[0] ~ " ' || " ~ quoted(adapter.quote(column[0]))
+                    ~ " || ' has a time zone; the contract wants local time without a zone'",
+            }) -%}
+        {%- endif -%}
         {%- do checks.append({
             'rule': 'unparseable',
-            'when': column[0] ~ '__value is null and ' ~ clean_text(adapter.quote(column[0])) ~ ' is not null',
+            'when': unread,
             'reason': "'" ~ column[0] ~ " ' || " ~ quoted(adapter.quote(column[0])) ~ " || ' is not a valid "
-                ~ column[1] ~ "'",
+                ~ column[1] ~ formats.get(column[1], '') ~ "'",
         }) -%}
     {%- endfor -%}
     {{ return(checks) }}
@@ -80,14 +92,43 @@
     }) }}
 {%- endmacro %}
 
-{#- The row's crime_number must be a staged crime (flag column `_crime_is_staged` from a left join). -#}
-{% macro staged_crime_check() -%}
-    {{ return({
-        'rule': 'unknown_crime_number',
-        'when': 'not _crime_is_staged',
-        'reason': "'crime_number ' || " ~ quoted('crime_number__value')
-            ~ " || ' is not among the staged crimes (absent from crimes, or quarantined there)'",
-    }) }}
+{#- One row per key of a parent table (its base model): the key, whether one of its rows is staged, and the
+    rule of its first row (the reason a dependant gives when none is staged). A dependant's base model
+    left-joins this on its key. -#}
+{% macro parent_keys(parent_table, key) -%}
+    select
+        {{ key }}__value as parent_key,
+        bool_or(failed_check is null) as parent_is_staged,
+        arg_min(rule, _row_number) as parent_rule
+    from {{ ref('base_wmp__' ~ parent_table) }}
+    where {{ key }}__value is not null
+    group by {{ key }}__value
+{%- endmacro %}
+
+{#- A dependant row follows its parent: `unknown_<what>` when the key is in no row of the parent table (the
+    row's own fault), `<parent>_quarantined` when the parent's rows are all quarantined (the row is
+    quarantined with it). Flag columns `_<flag>_exists`, `_<flag>_is_staged` and `_<flag>_rule` come from a
+    left join on `parent_keys` (see the base models). -#}
+{% macro parent_checks(flag, column, parent_table, unknown_rule, quarantined_rule) -%}
+    {%- set value = quoted(column ~ '__value') -%}
+    {{ return([
+        {
+            'rule': unknown_rule,
+            'when': 'not _' ~ flag ~ '_exists',
+            'reason': "'" ~ column ~ " ' || " ~ value ~ " || ' is not in " ~ parent_table ~ "'",
+        },
+        {
+            'rule': quarantined_rule,
+            'when': 'not _' ~ flag ~ '_is_staged',
+            'reason': "'" ~ column ~ " ' || " ~ value ~ " || ' is quarantined in " ~ parent_table
+                ~ " (' || coalesce(_" ~ flag ~ "_rule, '?') || ')'",
+        },
+    ]) }}
+{%- endmacro %}
+
+{#- The row's crime must be in crimes and staged there. -#}
+{% macro crime_checks() -%}
+    {{ return(parent_checks('crime', 'crime_number', 'crimes', 'unknown_crime_number', 'crime_quarantined')) }}
 {%- endmacro %}
 
 {#- Quarantine table: the raw row as it arrived (text), its _row_number, the rule and the reason (reasons

@@ -139,12 +139,35 @@ def dbt_models(
     # Column lineage is computed after dbt finished (see orchestration.lib.column_lineage).
     yield from column_lineage.attach(invocation, events, platform) if config.column_lineage else events
     if not invocation.is_successful():
+        failures = _dbt_failures(invocation)
+        if len(failures) > 3:
+            failures = [*failures[:3], f"and {len(failures) - 3} more"]
         raise dg.Failure(
-            description="dbt build failed: see the failed models and tests above",
+            description="dbt build failed: "
+            + "".join(f"{line}; " for line in failures)
+            + "see the failed models and tests above",
             metadata={"dbt_log_tail": "\n".join(str(line) for line in list(invocation.get_stdout())[-40:])}
             if hasattr(invocation, "get_stdout")
             else {},
         )
+
+
+def _dbt_failures(invocation) -> list[str]:
+    """One line per dbt model or test that failed or errored, with the last line of dbt's message (e.g. a
+    refused bad-row threshold: table, share, rules and an example value)."""
+    try:
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    except Exception:  # no artifact when dbt did not get as far as running anything
+        return []
+    lines = []
+    for result in results:
+        if result.get("status") not in ("error", "fail"):
+            continue
+        message = [line.strip() for line in (result.get("message") or "").splitlines() if line.strip()]
+        parts = str(result.get("unique_id", "?")).split(".")  # e.g. test.<project>.<name>.<hash>
+        name = parts[2] if len(parts) > 2 else parts[-1]
+        lines.append(f"{name}: {message[-1].rstrip('.') if message else '?'}")
+    return lines
 
 
 def dbt_executable() -> str:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dap.contract import TABLES
-from dap.extract import ExtractError, load_raw
+from dap.extract import ExtractError, exceeds_threshold, load_raw
 
 ROWS = {
     "crimes": [
@@ -182,16 +182,132 @@ def test_truncated_parquet_is_refused(extract, tmp_path):
         load(extract, tmp_path)
 
 
-def test_unknown_offence_code_rate_above_threshold_stops(extract, tmp_path):
+def test_unknown_offence_code_share_above_the_bad_row_threshold_stops(extract, tmp_path):
     rows = [list(r) for r in ROWS["crimes"]]
-    rows[1][2] = "ZZ99"
+    rows[0][2], rows[1][2] = "ZZ98", "ZZ99"
     write_csv(extract, "crimes", rows)
     with pytest.raises(ExtractError) as error:
         load(extract, tmp_path)
-    assert error.value.column == "offence_code" and error.value.example == "ZZ99"
-    # below the threshold it is a warning and the rows go to quarantine downstream
-    _, summary = load(extract, tmp_path, max_unknown_offence_code_share=0.6)
+    assert error.value.column == "offence_code" and error.value.example == "ZZ98"
+    assert "max_quarantined_share = 5.0%" in str(error.value)
+    # the one threshold, raised: the rows are quarantined downstream, and recorded with the threshold
+    con, summary = load(extract, tmp_path, max_quarantined_share=1.0)
+    assert summary.unknown_offence_code_share == 1.0
+    assert con.execute("SELECT DISTINCT max_quarantined_share FROM raw._load_log").fetchall() == [(1.0,)]
+
+
+def test_a_single_unknown_offence_code_never_stops_the_load(extract, tmp_path):
+    rows = [list(r) for r in ROWS["crimes"]]
+    rows[1][2] = "ZZ99"  # 50% of two crimes, but one row
+    write_csv(extract, "crimes", rows)
+    _, summary = load(extract, tmp_path)
     assert summary.unknown_offence_code_share == 0.5
+    assert any("ZZ99" in w and "quarantined" in w for w in summary.warnings)
+
+
+def test_the_bad_row_rule_is_a_share_and_more_than_one_row():
+    assert not exceeds_threshold(1, 2, 0.05)  # a single bad row never refuses a table
+    assert exceeds_threshold(2, 2, 0.05)
+    assert not exceeds_threshold(5, 100, 0.05) and exceeds_threshold(6, 100, 0.05)
+    assert not exceeds_threshold(0, 0, 0.0)
+
+
+def test_a_threshold_outside_0_to_1_is_a_usage_error(extract, tmp_path):
+    with pytest.raises(ValueError, match="max_quarantined_share"):
+        load(extract, tmp_path, max_quarantined_share=5)
+
+
+def test_header_case_spaces_byte_order_mark_and_windows_line_endings_are_read(extract, tmp_path):
+    header = ["\ufeff Crime_Number", "PERSON_ID ", "Age", " sex ", "ETHNICITY"]
+    path = write_csv(extract, "offenders", ROWS["offenders"], header)
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    con, summary = load(extract, tmp_path)
+    assert summary.tables["offenders"].extra_columns == []
+    assert con.execute(
+        "SELECT crime_number, person_id, age, ethnicity FROM raw.offenders ORDER BY 1"
+    ).fetchall() == [
+        ("CR1", "P1", "30", "W1"),
+        ("CR2", "P1", "30", "W1"),
+    ]
+
+
+def test_a_column_named_twice_is_refused(extract, tmp_path):
+    write_csv(
+        extract, "victims", [r + ["29"] for r in ROWS["victims"]], [*TABLES["victims"].column_names, " Age"]
+    )
+    with pytest.raises(ExtractError, match="column 'age' appears twice") as error:
+        load(extract, tmp_path)
+    assert error.value.column == "age"
+
+
+def test_a_line_with_the_wrong_number_of_fields_is_refused_naming_it(extract, tmp_path):
+    write_csv(extract, "victims", [ROWS["victims"][0] + ["one too many"]])
+    with pytest.raises(ExtractError, match=r"line 2 has 6 fields where the header has 5") as error:
+        load(extract, tmp_path)
+    assert error.value.example.endswith("one too many")
+
+
+def _parquet_offenders(extract: Path, **columns) -> None:
+    (extract / "offenders.csv").unlink()
+    base = {
+        "crime_number": pa.array(["CR1", "CR2"]),
+        "person_id": pa.array(["P1", "P1"]),
+        "age": pa.array([30, 30], pa.int64()),
+        "sex": pa.array(["male", "male"]),
+        "ethnicity": pa.array(["W1", None]),
+    }
+    pq.write_table(pa.table({**base, **columns}), extract / "offenders.parquet")
+
+
+@pytest.mark.parametrize(
+    "age",
+    [
+        pa.array([30.0, None], pa.float64()),  # what pandas writes for an int column with a gap
+        pa.array(["30", None], pa.string()),  # text, parsed row by row like a CSV
+        pa.array([None, None], pa.null()),  # no value at all
+        pa.array([30, 31], pa.int8()),
+    ],
+    ids=["float", "text", "null", "int8"],
+)
+def test_parquet_columns_of_a_compatible_type_are_read_as_text(extract, tmp_path, age):
+    _parquet_offenders(extract, age=age)
+    con, _ = load(extract, tmp_path)
+    values = [r[0] for r in con.execute("SELECT age FROM raw.offenders ORDER BY _row_number").fetchall()]
+    assert values == [None if v is None else str(v) for v in age.to_pylist()]
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "array", "message"),
+    [
+        ("offenders", "age", pa.array([True, False]), "type BOOLEAN where the contract wants int"),
+        ("offenders", "person_id", pa.array([1.5, 2.5]), "type DOUBLE where the contract wants string"),
+    ],
+)
+def test_parquet_column_of_a_wrong_type_is_refused(extract, tmp_path, table, column, array, message):
+    _parquet_offenders(extract, **{column: array})
+    with pytest.raises(ExtractError, match=message) as error:
+        load(extract, tmp_path)
+    assert error.value.column == column and error.value.example is not None
+    assert error.value.file.endswith("offenders.parquet")
+
+
+def test_parquet_timestamp_with_a_time_zone_is_refused_but_a_local_one_is_read(extract, tmp_path):
+    def crimes(reported_at: pa.Array) -> None:
+        (extract / "crimes.csv").unlink(missing_ok=True)
+        columns = {
+            c: pa.array([r[i] or None for r in ROWS["crimes"]])
+            for i, c in enumerate(TABLES["crimes"].column_names)
+        }
+        pq.write_table(pa.table({**columns, "reported_at": reported_at}), extract / "crimes.parquet")
+
+    stamp = pa.scalar(1425204000, pa.timestamp("s")).as_py()
+    crimes(pa.array([stamp, stamp], pa.timestamp("s", tz="UTC")))
+    with pytest.raises(ExtractError, match="local time without a time zone") as error:
+        load(extract, tmp_path)
+    assert error.value.column == "reported_at"
+    crimes(pa.array([stamp, stamp], pa.timestamp("ns")))
+    con, _ = load(extract, tmp_path)
+    assert con.execute("SELECT DISTINCT reported_at FROM raw.crimes").fetchall() == [("2015-03-01 10:00:00",)]
 
 
 def test_a_failed_load_leaves_earlier_raw_tables_untouched(extract, tmp_path):

@@ -1,4 +1,5 @@
-{#- Nothing lost: for every raw table, rows read = rows staged + rows quarantined. -#}
+{#- Nothing lost: for every raw table, rows read = rows staged + rows quarantined; and the quarantined share
+    beside the bad-row threshold the run applied (macros/quarantine_threshold.sql). -#}
 with counts as (
 {%- for table in wmp_tables() %}
     select
@@ -6,7 +7,8 @@ with counts as (
         {{ loop.index }} as table_order,
         (select count(*) from {{ source('raw', table) }}) as rows_read,
         (select count(*) from {{ ref('stg_wmp__' ~ table) }}) as rows_staged,
-        (select count(*) from {{ ref('qua_wmp__' ~ table) }}) as rows_quarantined
+        (select count(*) from {{ ref('qua_wmp__' ~ table) }}) as rows_quarantined,
+        {{ max_quarantined_share(table) }} as max_quarantined_share
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -18,6 +20,8 @@ select
     rows_read,
     rows_staged,
     rows_quarantined,
-    rows_read = rows_staged + rows_quarantined as is_conserved
+    rows_read = rows_staged + rows_quarantined as is_conserved,
+    round(rows_quarantined / nullif(rows_read, 0), 6) as quarantined_share,
+    max_quarantined_share
 from counts
 order by table_order

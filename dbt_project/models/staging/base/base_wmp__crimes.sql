@@ -6,16 +6,26 @@ with typed as (
     from {{ source('raw', 'crimes') }} as raw_rows
 ),
 
-known_offence_codes as (
-    select offence_code from {{ ref('stg_wmp__ref_offences') }}
+offence_codes as (
+    {{ parent_keys('ref_offences', 'offence_code') }}
+),
+
+{#- Crime numbers named by an offenders row (raw: an offenders row is itself checked against crimes). -#}
+offender_crimes as (
+    select distinct {{ clean_text('crime_number') }} as crime_number
+    from {{ source('raw', 'offenders') }}
 ),
 
 checked as (
     select
         typed.*,
-        known_offence_codes.offence_code is not null as _offence_code_is_known
+        offence_codes.parent_key is not null as _offence_code_exists,
+        coalesce(offence_codes.parent_is_staged, false) as _offence_code_is_staged,
+        offence_codes.parent_rule as _offence_code_rule,
+        offender_crimes.crime_number is not null as _has_offender_row
     from typed
-    left join known_offence_codes on typed.offence_code__value = known_offence_codes.offence_code
+    left join offence_codes on typed.offence_code__value = offence_codes.parent_key
+    left join offender_crimes on typed.crime_number__value = offender_crimes.crime_number
 )
 
-{{ validated_rows('crimes') }}
+{{ validated_rows('crimes', context=['_offence_code_rule']) }}

@@ -6,16 +6,18 @@ with typed as (
     from {{ source('raw', 'programme_participants') }} as raw_rows
 ),
 
-staged_offenders as (
-    select distinct person_id from {{ ref('stg_wmp__offenders') }}
+offenders as (
+    {{ parent_keys('offenders', 'person_id') }}
 ),
 
 checked as (
     select
         typed.*,
-        staged_offenders.person_id is not null as _person_is_staged_offender
+        offenders.parent_key is not null as _person_exists,
+        coalesce(offenders.parent_is_staged, false) as _person_is_staged,
+        offenders.parent_rule as _person_rule
     from typed
-    left join staged_offenders on typed.person_id__value = staged_offenders.person_id
+    left join offenders on typed.person_id__value = offenders.parent_key
 )
 
-{{ validated_rows('programme_participants') }}
+{{ validated_rows('programme_participants', context=['_person_rule']) }}

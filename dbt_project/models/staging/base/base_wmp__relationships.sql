@@ -6,16 +6,18 @@ with typed as (
     from {{ source('raw', 'relationships') }} as raw_rows
 ),
 
-staged_crimes as (
-    select crime_number from {{ ref('stg_wmp__crimes') }}
+crimes as (
+    {{ parent_keys('crimes', 'crime_number') }}
 ),
 
 checked as (
     select
         typed.*,
-        staged_crimes.crime_number is not null as _crime_is_staged
+        crimes.parent_key is not null as _crime_exists,
+        coalesce(crimes.parent_is_staged, false) as _crime_is_staged,
+        crimes.parent_rule as _crime_rule
     from typed
-    left join staged_crimes on typed.crime_number__value = staged_crimes.crime_number
+    left join crimes on typed.crime_number__value = crimes.parent_key
 )
 
-{{ validated_rows('relationships') }}
+{{ validated_rows('relationships', context=['_crime_rule']) }}
