@@ -18,8 +18,16 @@ import numpy as np
 import pandas as pd
 
 from ml import regression as reg
-from ml.estimability import ESTIMATED
-from ml.reporting import Lineage, Section, figure_to_img, html_page, suppress_small_cells, table_html
+from ml.estimability import ESTIMATED, NOT_ESTIMABLE
+from ml.reporting import (
+    Lineage,
+    Section,
+    figure_to_img,
+    html_page,
+    not_estimable_text,
+    suppress_small_cells,
+    table_html,
+)
 
 _SEVERITY = "Estimate of impact on DA total severity"
 _N_OFFENDERS = "Number of offenders with the offence"
@@ -38,6 +46,15 @@ def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return ""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def not_estimable_reason(model_fit: pd.DataFrame, model: str) -> str | None:
+    """``not estimable: <reason>`` for a model the data could not support (None when it was estimated or
+    not in the table): what the report prints where the model's figures would be."""
+    if "status" not in model_fit:
+        return None
+    row = model_fit.loc[(model_fit["model"] == model) & (model_fit["status"] == NOT_ESTIMABLE)]
+    return not_estimable_text(row["reason"].iloc[0]) if len(row) else None
 
 
 def _estimated(rows: pd.DataFrame) -> pd.DataFrame:
@@ -158,6 +175,9 @@ def _model_fit_table(model_fit: pd.DataFrame) -> pd.DataFrame:
                "n_leverage_one", "r_squared", "adj_r_squared", "sigma", "max_leverage", "residual_skewness",
                "residual_excess_kurtosis", "converged"]  # fmt: skip
     shown = model_fit[[c for c in columns if c in model_fit.columns]].copy()
+    if "reason" in model_fit:
+        shown["status"] = [not_estimable_text(r) if st == NOT_ESTIMABLE else st
+                           for st, r in zip(model_fit["status"], model_fit["reason"], strict=True)]  # fmt: skip
     return suppress_small_cells(shown, ["n_obs"])
 
 
@@ -224,9 +244,12 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
 
 
 def _filtered_table(
-    results: pd.DataFrame, model: str, label: str, caption: str, min_offenders: int, alpha: float,
-    significance_column: str, top_k: int | None = None,
+    results: pd.DataFrame, model_fit: pd.DataFrame, model: str, label: str, caption: str, min_offenders: int,
+    alpha: float, significance_column: str, top_k: int | None = None,
 ) -> str:  # fmt: skip
+    reason = not_estimable_reason(model_fit, model)
+    if reason:
+        return _p(f"{caption}: {reason}.")
     rows = reg.presentation_filter(results.loc[results["model"] == model], min_offenders, alpha,
                                    significance_column)  # fmt: skip
     if top_k is not None:
@@ -236,7 +259,10 @@ def _filtered_table(
     return table_html(figure_table(rows, label, alpha), float_format="{:,.2f}", caption=caption)
 
 
-def _summary_line(results: pd.DataFrame, model: str, alpha: float, what: str) -> str:
+def _summary_line(results: pd.DataFrame, model_fit: pd.DataFrame, model: str, alpha: float, what: str) -> str:
+    reason = not_estimable_reason(model_fit, model)
+    if reason:
+        return _p(f"{what.capitalize()}: {reason}.")
     rows = results.loc[results["model"] == model]
     if rows.empty:
         return ""
@@ -256,12 +282,14 @@ def _summary_line(results: pd.DataFrame, model: str, alpha: float, what: str) ->
 def _not_estimable_section(results: pd.DataFrame, model_fit: pd.DataFrame) -> str:
     body = []
     if "status" in model_fit:
-        failed = model_fit.loc[model_fit["status"] != ESTIMATED, ["model", "role", "reason"]]
+        failed = model_fit.loc[model_fit["status"] != ESTIMATED, ["model", "role", "reason"]].copy()
+        failed["reason"] = [not_estimable_text(r) for r in failed["reason"]]
         if len(failed):
             body.append(table_html(failed, caption="Models that could not be estimated on this data"))
     if "status" in results:
-        terms = results.loc[results["status"] != ESTIMATED, ["model", "term_label", "term_kind", "n_with_term",
-                                                              "reason"]]  # fmt: skip
+        terms = results.loc[(results["status"] != ESTIMATED) & (results["term_kind"] != "model"),
+                            ["model", "term_label", "term_kind", "n_with_term", "reason"]].copy()  # fmt: skip
+        terms["reason"] = [not_estimable_text(r) for r in terms["reason"]]
         if len(terms):
             shown = suppress_small_cells(terms.assign(n_with_term=terms["n_with_term"].astype("Int64")),
                                          ["n_with_term"])  # fmt: skip
@@ -337,24 +365,24 @@ def regression_sections(
 
     type_label = "Offence type"
     body = [
-        _filtered_table(results, "offence_type", type_label, f"Figure 12: offence types with {sig_name} < {alpha:g}",
+        _filtered_table(results, model_fit, "offence_type", type_label, f"Figure 12: offence types with {sig_name} < {alpha:g}",
                         min_offenders, alpha, significance_column),
-        _filtered_table(results, "offence_type_adjusted", type_label,
+        _filtered_table(results, model_fit, "offence_type_adjusted", type_label,
                         "Sensitivity: the same at the same non-DA volume", min_offenders, alpha, significance_column),
     ]  # fmt: skip
-    if (results["model"] == "offence_type").any():
+    if (results["model"] == "offence_type").any() and not not_estimable_reason(model_fit, "offence_type"):
         body.append(figure_to_img(coefficient_plot(results, "offence_type", "Offence types: estimates and 95% CIs"),
                                   "coefficient plot of the offence-type models"))  # fmt: skip
         body.append("<details><summary>All offence types, both standard errors and every variant</summary>"
                     + table_html(full_term_table(results, "offence_type", type_label)) + "</details>")  # fmt: skip
     sections.append(Section("Non-DA offence types and total DA severity (Figure 12)", "".join(body), "fig12"))
 
-    body = [_summary_line(results, "offence_code", alpha, "specific offences")]
+    body = [_summary_line(results, model_fit, "offence_code", alpha, "specific offences")]
     if (results["model"] == "offence_code").any():
-        body.append(_filtered_table(results, "offence_code", "Offence",
+        body.append(_filtered_table(results, model_fit, "offence_code", "Offence",
                                     f"Figure 13: top {top_k} offences by estimate with {sig_name} < {alpha:g}",
                                     min_offenders, alpha, significance_column, top_k))  # fmt: skip
-        body.append(_filtered_table(results, "offence_code_adjusted", "Offence",
+        body.append(_filtered_table(results, model_fit, "offence_code_adjusted", "Offence",
                                     f"Sensitivity: top {top_k} at the same non-DA volume", min_offenders, alpha,
                                     significance_column, top_k))  # fmt: skip
         body.append("<details><summary>All fitted offences</summary>"
@@ -367,10 +395,12 @@ def regression_sections(
                "what preceded it.")]  # fmt: skip
     for model, label, what in (("offence_type_pre_da", type_label, "offence types"),
                                ("offence_code_pre_da", "Offence", "specific offences")):  # fmt: skip
-        if not (results["model"] == model).any():
+        if not (model_fit["model"] == model).any():
             continue
-        body.append(_summary_line(results, model, alpha, what + " (before the first DA incident)"))
-        body.append(_filtered_table(results, model, label, f"Time-ordered: {what} with {sig_name} < {alpha:g}",
+        body.append(_summary_line(results, model_fit, model, alpha, what + " (before the first DA incident)"))
+        if not_estimable_reason(model_fit, model):
+            continue
+        body.append(_filtered_table(results, model_fit, model, label, f"Time-ordered: {what} with {sig_name} < {alpha:g}",
                                     min_offenders, alpha, significance_column, top_k))  # fmt: skip
     exposure = results.loc[(results["model"] == "offence_type_pre_da") & (results["term_kind"] == "exposure")]
     if len(exposure):
@@ -393,6 +423,10 @@ def regression_sections(
         primary = results.loc[results["model"] == model]
         for suffix in ("_adjusted", "_log1p", "_tweedie"):
             other = results.loc[results["model"] == model + suffix]
+            reason = not_estimable_reason(model_fit, model) or not_estimable_reason(model_fit, model + suffix)
+            if reason:
+                body.append(_p(f"{model} vs {model + suffix}: {reason}."))
+                continue
             if primary.empty or other.empty:
                 continue
             diff = reg.compare_sensitivity(primary, other, alpha, significance_column)
@@ -417,6 +451,10 @@ def regression_sections(
                          ("risk_first_da", "Grade of the first DA incident (vs standard), controlling for its severity"),
                          ("risk_share_high", "Share of assessments graded high, controlling for their number")):  # fmt: skip
         rows = results.loc[(results["model"] == model) & (results["term_kind"] != "intercept")]
+        reason = not_estimable_reason(model_fit, model)
+        if reason:
+            body.append(_p(f"{title}: {reason}."))
+            continue
         if rows.empty:
             continue
         shaped = pd.DataFrame(

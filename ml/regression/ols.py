@@ -191,11 +191,12 @@ def leverage_one_reasons(
     holders = np.asarray((X != 0).sum(axis=0)).ravel()
     on_rows = np.asarray((X[rows] != 0).sum(axis=0)).ravel() if len(rows) else np.zeros(X.shape[1])
     reasons = {}
+    # Counts are written as digits before "offender(s)" so reports can show those under 5 as <5.
     for j in np.flatnonzero(mask):
         if holders[j] == 1:
             reasons[names[j]] = (
-                "held by one offender (leverage 1): the estimate is that person's outcome alone and has "
-                "no standard error"
+                "held by 1 offender only (leverage 1): the estimate is that person's own outcome and has no "
+                "standard error"
             )
         else:
             k = int(on_rows[j]) or len(rows)

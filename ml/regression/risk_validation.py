@@ -73,10 +73,10 @@ def risk_model_fitters(
         common = dict(names=names, kinds=kinds, n_with_term=n_with, role=ROLE_RISK)
 
         def enough(name=name, n=len(y), p=X.shape[1]):
+            if n == 0:
+                raise NotEstimable(_NO_ONE_GRADED[name])
             if n < 2 * p:
-                raise NotEstimable(
-                    f"{n} offenders for the {p} parameters of {name} (fewer than two per parameter)"
-                )
+                raise NotEstimable(f"{n} offenders for {p} parameters: fewer than two per parameter")
 
         def ols(X=X, y=y, name=name, common=common, enough=enough):
             enough()
@@ -97,6 +97,13 @@ def risk_model_fitters(
         if sensitivity in ("tweedie", "both"):
             fitters.append((f"{name}_tweedie", tweedie))
     return fitters
+
+
+_NO_ONE_GRADED = {
+    "risk_first_non_crime": "no offender has a graded non-crime DA incident",
+    "risk_first_da": "no offender has a graded first DA incident with a severity",
+    "risk_share_high": "no offender has a risk assessment",
+}
 
 
 def fit_risk_models(

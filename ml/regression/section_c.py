@@ -322,8 +322,8 @@ def fit_section_c(
             fits.append(result.value)
         else:
             failed.append((name, role, result.reason))
-    tables = [coefficient_table(f, alpha) for f in fits]
-    results = pd.concat(tables, ignore_index=True) if tables else coefficient_table_empty()
+    tables = [t for t in [*(coefficient_table(f, alpha) for f in fits), _failed_rows(failed)] if len(t)]
+    results = pd.concat(tables, ignore_index=True) if tables else _failed_rows([])
     validation = risk_assessment_validation(perpetrators, clusters, high_harm_threshold)
     n = population["n_da_perpetrators"]
     shown_min = (
@@ -348,10 +348,23 @@ def fit_section_c(
     )
 
 
-def coefficient_table_empty() -> pd.DataFrame:
+def _failed_rows(failed: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
+    """One ``regression_results`` row per model that could not be fitted (term ``(model)``, term_kind
+    ``model``): no figures, status ``not estimable`` and the reason, so the table itself says why."""
+    from ml.estimability import NOT_ESTIMABLE
     from ml.regression.tables import RESULT_COLUMNS
 
-    return pd.DataFrame(columns=RESULT_COLUMNS)
+    rows = pd.DataFrame(
+        {"model": [m for m, _, _ in failed], "role": [r for _, r, _ in failed], "term": "(model)",
+         "term_label": "(model)", "term_kind": "model", "status": NOT_ESTIMABLE,
+         "reason": [why for _, _, why in failed]},
+        columns=RESULT_COLUMNS,
+    )  # fmt: skip
+    for column in RESULT_COLUMNS:
+        if column not in ("model", "role", "term", "term_label", "term_kind", "status", "reason",
+                          "se_type", "family", "outcome"):  # fmt: skip
+            rows[column] = rows[column].astype(float)
+    return rows
 
 
 def _raiser(reason: str) -> Fitter:

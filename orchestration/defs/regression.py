@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ml import regression as reg
-from ml.estimability import not_estimable
+from ml.estimability import ESTIMATED, not_estimable
 from orchestration.keys import analytics, mart, report
 from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
@@ -288,28 +288,58 @@ def _read(platform: PlatformResource, relation: str) -> pd.DataFrame:
         con.close()
 
 
+def _estimated(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows the blocking checks judge: a model or term the data cannot support is reported, not judged."""
+    return frame.loc[frame["status"] == ESTIMATED] if "status" in frame else frame
+
+
 @dg.asset_check(
     asset=MODEL_FIT,
-    description="Every estimated model converged with finite residuals; rows with leverage 1 only where the "
-    "terms resting on them are reported not estimable; the headline models cover exactly the DA perpetrators.",
+    blocking=True,
+    description="Every estimated model converged with finite residuals; offenders with leverage 1 only where "
+    "the terms resting on them are reported not estimable; the headline models cover exactly the DA "
+    "perpetrators (blocking: otherwise a published figure is wrong).",
 )
 def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResult:
     fit = _read(platform, "analytics.regression_model_fit")
-    fitted = fit.loc[fit["status"] == "estimated"]
-    unhandled = (fitted["n_leverage_one"] > 0) & (fitted["n_not_estimable_terms"] == 0)
-    bad = fitted.loc[~fitted["residuals_finite"].astype(bool) | ~fitted["converged"].astype(bool) | unhandled]
-    headline = fitted.loc[fitted["role"] == reg.ROLE_HEADLINE]
+    judged = _estimated(fit)
+    unhandled = (judged["n_leverage_one"] > 0) & (judged["n_not_estimable_terms"] == 0)
+    bad = judged.loc[~judged["residuals_finite"].astype(bool) | ~judged["converged"].astype(bool) | unhandled]
+    headline = judged.loc[judged["role"] == reg.ROLE_HEADLINE]
     wrong_population = headline.loc[headline["n_obs"] != headline["n_da_perpetrators"]]
     return dg.AssetCheckResult(
         passed=bad.empty and wrong_population.empty,
-        metadata={"n_models": len(fit), "n_estimated": len(fitted),
+        metadata={"n_models": len(fit), "n_estimated": len(judged),
                   "failing_models": ", ".join(bad["model"]) or "none",
                   "headline_not_on_da_perpetrators": ", ".join(wrong_population["model"]) or "none"},
     )  # fmt: skip
 
 
 @dg.asset_check(
-    asset=RESULTS, description="No fitted offence indicator is all-zero (every term has offenders)."
+    asset=MODEL_FIT,
+    description="Every Section C model and term could be estimated on this data (WARN: names each model or "
+    "term that could not, and why; its rows are published without figures).",
+)
+def regression_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
+    fit = _read(platform, "analytics.regression_model_fit")
+    results = _read(platform, "analytics.regression_results")
+    models = not_estimable(fit, ("model",))
+    terms = not_estimable(results.loc[results["term_kind"] != "model"], ("model", "term"))
+    lines = models + terms
+    return dg.AssetCheckResult(
+        passed=not lines,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines[:50]) if lines else None,
+        metadata={"n_models": len(fit), "n_not_estimable": len(models), "n_terms_not_estimable": len(terms),
+                  "not_estimable": dg.MetadataValue.json(models),
+                  "terms_not_estimable": dg.MetadataValue.json(terms[:200])},
+    )  # fmt: skip
+
+
+@dg.asset_check(
+    asset=RESULTS,
+    blocking=True,
+    description="No fitted offence indicator is all-zero (every term has offenders).",
 )
 def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckResult:
     results = _read(platform, "analytics.regression_results")
@@ -324,62 +354,62 @@ def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckRe
 
 @dg.asset_check(
     asset=RESULTS,
-    description="Estimated terms have finite, positive SEs and intervals around their estimates; q-values "
-    "in [p, 1]; not-estimable terms carry a reason and no figures.",
+    blocking=True,
+    description="Estimated terms have finite, positive SEs and intervals that contain the estimate; q-values "
+    "in [p, 1]; not-estimable rows carry a reason and no figures (blocking).",
 )
 def regression_inference_valid(platform: PlatformResource) -> dg.AssetCheckResult:
     results = _read(platform, "analytics.regression_results")
-    estimated = results.loc[results["status"] == "estimated"]
+    estimated = _estimated(results)
     bad_se = estimated.loc[~(np.isfinite(estimated["std_error"]) & (estimated["std_error"] > 0))]
     bad_ci = estimated.loc[~((estimated["ci_low"] <= estimated["estimate"])
                              & (estimated["estimate"] <= estimated["ci_high"]))]  # fmt: skip
     q = results.loc[results["q_value"].notna()]
     bad_q = q.loc[(q["q_value"] > 1 + 1e-12) | (q["q_value"] < q["p_value"] - 1e-12)]
-    other = results.loc[results["status"] != "estimated"]
+    other = results.loc[results["status"] != ESTIMATED]
     bad_other = other.loc[(other["reason"].fillna("") == "") | other["estimate"].notna()]
     bad = pd.concat([bad_se, bad_ci, bad_other])
     return dg.AssetCheckResult(
         passed=bad.empty and bad_q.empty,
-        metadata={"n_bad_se": len(bad_se), "n_bad_ci": len(bad_ci), "n_bad_q": len(bad_q),
-                  "n_not_estimable_without_reason_or_with_figures": len(bad_other),
+        metadata={"n_judged": len(estimated), "n_bad_se": len(bad_se), "n_bad_ci": len(bad_ci),
+                  "n_bad_q": len(bad_q), "n_not_estimable_without_reason_or_with_figures": len(bad_other),
                   "bad_terms": ", ".join((bad["model"] + ":" + bad["term"]).head(20)) or "none"},
     )  # fmt: skip
 
 
 @dg.asset_check(
-    asset=RESULTS,
-    description="WARN when a Section C model or term could not be estimated on this data (the report says "
-    "which, and why).",
+    asset=VALIDATION,
+    blocking=True,
+    description="Every share lies in [0, 1] (blocking: otherwise a published number is wrong).",
 )
-def regression_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
-    results = _read(platform, "analytics.regression_results")
-    model_fit = _read(platform, "analytics.regression_model_fit")
-    models = not_estimable(model_fit, ("model",))
-    terms = not_estimable(results, ("model", "term"))
-    return dg.AssetCheckResult(
-        passed=not models and not terms,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"n_models_not_estimable": len(models), "n_terms_not_estimable": len(terms),
-                  "models": "; ".join(models[:20]) or "none", "terms": "; ".join(terms[:20]) or "none"},
-    )  # fmt: skip
-
-
-@dg.asset_check(asset=VALIDATION, description="Shares lie in [0, 1] and every risk grade is represented.")
-def risk_validation_sane(platform: PlatformResource) -> dg.AssetCheckResult:
+def risk_validation_shares_in_range(platform: PlatformResource) -> dg.AssetCheckResult:
     validation = _read(platform, "analytics.risk_assessment_validation")
     shares = validation.loc[validation["measure"].str.startswith("share_"), "value"].dropna()
+    outside = shares.loc[~((shares >= 0) & (shares <= 1))]
+    return dg.AssetCheckResult(
+        passed=outside.empty, metadata={"n_shares": len(shares), "n_outside": len(outside)}
+    )
+
+
+@dg.asset_check(
+    asset=VALIDATION,
+    description="Every risk grade is represented among first DA grades (WARN: a property of the data).",
+)
+def risk_validation_sane(platform: PlatformResource) -> dg.AssetCheckResult:
+    validation = _read(platform, "analytics.risk_assessment_validation")
     first = validation.loc[(validation["section"] == "first_da_grade") & (validation["n_offenders"] > 0)]
     grades = set(first["group"])
     missing = [g for g in reg.RISK_LEVELS if g not in grades]
     return dg.AssetCheckResult(
-        passed=bool(((shares >= 0) & (shares <= 1)).all()) and not missing,
+        passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
+        description=f"no offender's first DA incident is graded {', '.join(missing)}" if missing else None,
         metadata={"n_rows": len(validation), "missing_grades": ", ".join(missing) or "none"},
     )
 
 
 ASSETS = [regression_results, risk_assessment_validation, regression_report]
-ASSET_CHECKS = [regression_residuals_finite, regression_no_empty_indicator, regression_inference_valid,
-                regression_estimable, risk_validation_sane]  # fmt: skip
+ASSET_CHECKS = [regression_residuals_finite, regression_estimable, regression_no_empty_indicator,
+                regression_inference_valid, risk_validation_shares_in_range, risk_validation_sane]  # fmt: skip
 
 defs = dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS)

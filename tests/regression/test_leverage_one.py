@@ -47,7 +47,7 @@ def test_hand_worked_example():
     assert table.loc["A", "p_value"] == pytest.approx(2 * stats.t.sf(4, 3), rel=1e-12)
     assert table.loc["A", "ci_low"] == pytest.approx(8 - stats.t.ppf(0.975, 3) * 2, rel=1e-12)
     assert table.loc["B", "status"] == "not estimable"
-    assert table.loc["B", "reason"].startswith("held by one offender (leverage 1)")
+    assert table.loc["B", "reason"].startswith("held by 1 offender only (leverage 1)")
     # Nothing is published for B: its estimate would be offender 6's own outcome.
     assert table.loc["B", ["estimate", "std_error", "p_value", "q_value", "ci_low", "ci_high"]].isna().all()
     # q-values are over the estimated indicators only (A alone here): q = p.

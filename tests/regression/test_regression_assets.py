@@ -103,7 +103,7 @@ def test_a_term_held_by_one_offender_warns_and_leaves_the_rest(tmp_path):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     warn = checks["regression_estimable"]
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN
-    assert "offence_type, kidnapping: held by one offender" in warn.metadata["terms"].value
+    assert "offence_type, kidnapping: held by 1 offender only" in warn.description
     blocking = [c for name, c in checks.items() if name != "regression_estimable"]
     assert all(c.passed for c in blocking), [(c.check_name, c.metadata) for c in blocking]
     con = duckdb.connect(str(path), read_only=True)
@@ -124,7 +124,7 @@ def test_time_ordered_marts_missing_degrades(tmp_path):
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["regression_estimable"].passed
-    assert "offence_type_pre_da" in checks["regression_estimable"].metadata["models"].value
+    assert "offence_type_pre_da: the time-ordered inputs" in checks["regression_estimable"].description
     metadata = result.asset_materializations_for_node("regression_results")[0].metadata
     assert metadata["models_not_estimable"].value == "offence_type_pre_da, offence_code_pre_da"
 

@@ -146,7 +146,10 @@ def test_time_ordered_inputs_missing_is_not_estimable():
     failed = result.model_fit.set_index("model").loc[["offence_type_pre_da", "offence_code_pre_da"]]
     assert (failed["status"] == "not estimable").all()
     assert failed["reason"].str.contains("marts.dim_da_onset").all()
-    assert not result.results["model"].str.endswith("_pre_da").any()
+    # Their rows in regression_results say so too: one row each, no figures.
+    rows = result.results.loc[result.results["model"].str.endswith("_pre_da")]
+    assert list(rows["term"]) == ["(model)", "(model)"] and (rows["status"] == "not estimable").all()
+    assert rows["estimate"].isna().all() and rows["reason"].str.contains("not built").all()
 
 
 def test_exposure_term_removes_confounding_by_time_observed():
