@@ -58,6 +58,9 @@ def main() -> None:
     inputs, source = _inputs(scale)
     offenders, offences = inputs["offenders"], inputs["offences"]
     print(f"data: {source}")
+    if inputs.get("onset") is None:
+        print("the time-ordered marts (marts.dim_da_onset, marts.fct_pre_da_offences) are not in this warehouse: "
+              "the time-ordered models are recorded as not estimable and not timed (rebuild it with bench.dbt_build)")  # fmt: skip
     result = {}
 
     def fit_all():
