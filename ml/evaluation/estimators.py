@@ -366,13 +366,25 @@ def negbin_alpha(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> float:
     return float(np.exp(found.x))
 
 
-def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 0) -> dict:
+def rct_rate_difference(
+    y,
+    exposure_days,
+    treated,
+    reps: int = 999,
+    seed: int = 0,
+    *,
+    events: str = "events",
+    anchor: str = "randomisation",
+) -> dict:
     """Difference in rates per person-year (treated − control), bootstrap within arms. Not estimable with
-    fewer than two people in an arm (no interval)."""
+    fewer than two people in an arm (no interval) or with no ``events`` in either arm (a difference of
+    zero with an interval of zero width says nothing)."""
     y, e, t = np.asarray(y, float), np.asarray(exposure_days, float) / 365.25, np.asarray(treated, bool)
     ok = e > 0
     y, e, t = y[ok], e[ok], t[ok]
     _two_per_arm(int(t.sum()), int((~t).sum()))
+    if y.sum() <= 0:
+        raise NotEstimable(f"{_people(len(y))}, all with zero {events} after {anchor}")
 
     def diff(yt, et, yc, ec):
         return yt / et - yc / ec
@@ -537,10 +549,12 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
             ties="efron",
         )
         fit = model.fit(groups=None if clusters is None or strata is not None else np.asarray(clusters))
+    if not (getattr(fit, "mle_retvals", None) or {}).get("converged", True):
+        raise NotEstimable("the Cox model did not converge (too few events to separate the groups)")
     beta, se = float(fit.params[0]), float(fit.bse[0])
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(np.exp(beta + Z95 * se))):
         raise NotEstimable(
-            "the Cox model gives no standard error on this data (too few events within strata)"
+            "the Cox model gives no finite interval on this data (too few events within strata)"
         )
     p = float(2 * stats.norm.sf(abs(beta / se)))
     return {

@@ -571,7 +571,7 @@ def _evaluate_programme(
                     programme,
                     "rct_itt",
                     m,
-                    estimate("rct_itt", m, est.rct_rate_difference, y, follow, treat_ok, reps, seed),
+                    estimate("rct_itt", m, est.rct_rate_difference, y, follow, treat_ok, reps, seed, **words),
                     itt_window,
                     "selection",
                     estimand="rate difference per person-year (treatment − control)",
