@@ -128,7 +128,7 @@ def _require_indicators(parts: DesignParts, spec: IndicatorModelSpec, what: str)
     if not parts.indicators.terms:
         raise NotEstimable(
             f"no {spec.term_column.replace('_', ' ')} among {what} is held by {spec.min_offenders_to_fit} or "
-            "more DA perpetrators"
+            "more DA perpetrators: no offence indicator to estimate"
         )
 
 
