@@ -258,6 +258,11 @@ def regression_report(
     from ml.regression_report import regression_report_html
     from ml.reporting import Lineage
 
+    if config.significance_column not in reg.SIGNIFICANCE_COLUMNS:
+        raise ValueError(
+            f"regression_report config significance_column {config.significance_column!r}: must be one of "
+            f"{', '.join(reg.SIGNIFICANCE_COLUMNS)}"
+        )
     con = platform.connect(read_only=False)
     try:
         results = read_table(con, "analytics.regression_results")
