@@ -186,10 +186,16 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
     share = f"share_total_da_severity_ge_{threshold:g}"
     for section, title in (("first_da_grade", "First DA incident's risk grade"),
                            ("first_non_crime_grade", "First non-crime DA incident's risk grade")):  # fmt: skip
-        part = validation.loc[(validation["section"] == section) & validation["group"].isin(reg.RISK_LEVELS)]
+        part = validation.loc[(validation["section"] == section) & validation["group"].isin(reg.RISK_LEVELS)
+                              & (validation["n_offenders"].fillna(0) > 0)]  # fmt: skip
         if part.empty:
+            parts.append(_p(f"{title}: no DA perpetrator has one."))
             continue
-        wide = part.pivot_table(index="group", columns="measure", values="value", aggfunc="first")
+        wide = part.pivot_table(
+            index="group", columns="measure", values="value", aggfunc="first", dropna=False
+        )
+        wide = wide.reindex(columns=sorted(set(wide.columns) | {share, "mean_total_da_severity",
+                                                                 "median_total_da_severity"}))  # fmt: skip
         counts = part.groupby("group")["n_offenders"].first()
         wide = wide.reindex([g for g in reg.RISK_LEVELS if g in wide.index])
         shaped = pd.DataFrame(

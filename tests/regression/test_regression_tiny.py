@@ -68,3 +68,10 @@ def test_no_risk_grades_means_risk_models_not_estimable_with_the_reason():
     risk = section.model_fit.loc[section.model_fit["model"].str.startswith("risk_")]
     assert len(risk) == 9 and (risk["status"] == NOT_ESTIMABLE).all()
     assert risk["reason"].str.startswith("no offender has").all()
+    # the report renders without any graded offender (the grade tables say so instead of failing)
+    page = html.unescape(
+        regression_report_html(section.results, section.validation, section.model_fit,
+                               reg.residual_sample(section.fits), min_offenders=section.min_offenders)
+    )  # fmt: skip
+    assert "First DA incident's risk grade: no DA perpetrator has one." in page
+    assert not_estimable_text("no offender has a risk assessment") in page
