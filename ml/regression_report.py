@@ -1,9 +1,12 @@
-"""The Section C report section: tables in the shape of seed 000's Figures 12 and 13, the sensitivity
-comparison, the risk-assessment models and descriptives, diagnostics, a coefficient plot and residual plots.
+"""The Section C report section: tables in the shape of seed 000's Figures 12 and 13 (the report's headline
+models), the adjusted and time-ordered variants beside them, the heavy-tail sensitivity comparison, what
+could not be estimated and why, the risk-assessment models and descriptives, diagnostics, a coefficient
+plot and residual plots.
 
 Reads the published tables (``analytics.regression_results``, ``analytics.risk_assessment_validation``,
-the model-fit and residual-sample companions) so the report shows exactly what was published. Counts of
-people are suppressed below 5 (``ml.reporting.suppress_small_cells``). Plain library: no Dagster, no dbt.
+the model-fit and residual-sample companions) so the report shows exactly what was published. Tables filter
+on the Benjamini–Hochberg q-value by default (raw p beside). Counts of people are suppressed below 5
+(``ml.reporting.suppress_small_cells``). Plain library: no Dagster, no dbt.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ml import regression as reg
-from ml.estimability import NOT_ESTIMABLE
+from ml.estimability import ESTIMATED, NOT_ESTIMABLE
 from ml.reporting import (
     Lineage,
     Section,
@@ -28,6 +31,7 @@ from ml.reporting import (
 
 _SEVERITY = "Estimate of impact on DA total severity"
 _N_OFFENDERS = "Number of offenders with the offence"
+_SIGNIFICANCE_NAMES = {"q_value": "q (Benjamini–Hochberg)", "p_value": "raw p"}
 
 
 def _p(text: str) -> str:
@@ -53,9 +57,13 @@ def not_estimable_reason(model_fit: pd.DataFrame, model: str) -> str | None:
     return not_estimable_text(row["reason"].iloc[0]) if len(row) else None
 
 
+def _estimated(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.loc[rows["status"] == ESTIMATED] if "status" in rows else rows
+
+
 def figure_table(rows: pd.DataFrame, label: str, alpha: float) -> pd.DataFrame:
-    """Rows of :func:`ml.regression.presentation_filter` in the report's shape: offence, estimate, p band,
-    number of offenders (suppressed under 5)."""
+    """Rows of :func:`ml.regression.presentation_filter` in the report's shape: offence, estimate, interval,
+    q value, raw p (band and value), number of offenders (suppressed under 5)."""
     shaped = pd.DataFrame(
         {
             label: rows["term_label"].astype(str),
@@ -63,16 +71,26 @@ def figure_table(rows: pd.DataFrame, label: str, alpha: float) -> pd.DataFrame:
             "95% CI": [
                 f"{lo:,.1f} to {hi:,.1f}" for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)
             ],
-            "p value": [reg.p_band(p, alpha) for p in rows["p_value"]],
             "q value": [_fmt_p(q) for q in rows["q_value"]],
+            "p value": [reg.p_band(p, alpha) for p in rows["p_value"]],
+            "raw p": [_fmt_p(p) for p in rows["p_value"]],
             _N_OFFENDERS: rows["n_with_term"].astype("Int64"),
         }
     )
     return suppress_small_cells(shaped, [_N_OFFENDERS])
 
 
+_BESIDE = (
+    ("_adjusted", "adjusted (same non-DA volume)", None),
+    ("_pre_da", "time-ordered (before first DA)", None),
+    ("_log1p", "log1p: % change", lambda b: 100 * (np.exp(b) - 1)),
+    ("_tweedie", "Tweedie: ratio", np.exp),
+)
+
+
 def full_term_table(results: pd.DataFrame, model: str, label: str) -> pd.DataFrame:
-    """Every term of ``model`` with both standard errors and the sensitivity fits beside it."""
+    """Every term of ``model`` with both standard errors, q and raw p, status, and its variants beside it
+    (adjusted, time-ordered, log1p and Tweedie estimates with their q-values)."""
     primary = results.loc[results["model"] == model].copy()
     out = pd.DataFrame(
         {
@@ -80,49 +98,49 @@ def full_term_table(results: pd.DataFrame, model: str, label: str) -> pd.DataFra
             "kind": primary["term_kind"],
             "estimate": primary["estimate"],
             "SE (robust)": primary["std_error"],
+            "q (BH)": [_fmt_p(q) for q in primary["q_value"]],
             "p (robust)": [_fmt_p(p) for p in primary["p_value"]],
             "95% CI low": primary["ci_low"],
             "95% CI high": primary["ci_high"],
             "SE (classical)": primary["std_error_classical"],
             "p (classical)": [_fmt_p(p) for p in primary["p_value_classical"]],
-            "q (BH)": [_fmt_p(q) for q in primary["q_value"]],
             "offenders": primary["n_with_term"].astype("Int64"),
+            "status": primary["status"] if "status" in primary else ESTIMATED,
         }
     ).reset_index(drop=True)
-    for suffix, column, transform in (
-        ("_unadjusted", "unadjusted estimate", None),
-        ("_log1p", "log1p: % change", lambda b: 100 * (np.exp(b) - 1)),
-        ("_tweedie", "Tweedie: ratio", np.exp),
-    ):
-        other = results.loc[results["model"] == model + suffix, ["term", "estimate", "p_value"]]
+    for suffix, column, transform in _BESIDE:
+        other = results.loc[results["model"] == model + suffix, ["term", "estimate", "q_value"]]
         if other.empty:
             continue
         merged = primary[["term"]].merge(other, on="term", how="left")
         values = merged["estimate"].to_numpy(dtype=float)
         out[column] = transform(values) if transform else values
-        out[column.split(":")[0] + " p"] = [_fmt_p(p) for p in merged["p_value"]]
+        out[column.split(":")[0].split(" (")[0] + " q"] = [_fmt_p(q) for q in merged["q_value"]]
     return suppress_small_cells(out, ["offenders"])
 
 
 def coefficient_plot(results: pd.DataFrame, model: str, title: str, max_terms: int = 40):
-    """Estimates with their 95% intervals (robust), one line per indicator; the unadjusted fit beside."""
+    """Headline estimates with their 95% intervals (robust), one line per estimated indicator; the adjusted
+    and time-ordered estimates beside."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = results.loc[(results["model"] == model) & (results["term_kind"] == "indicator")]
+    rows = _estimated(results.loc[(results["model"] == model) & (results["term_kind"] == "indicator")])
     rows = rows.sort_values("estimate").tail(max_terms)
     fig, ax = plt.subplots(figsize=(8, 0.28 * max(len(rows), 4) + 1.2))
     y = np.arange(len(rows))
     ax.errorbar(
         rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
-        fmt="o", color="#1f4e79", ecolor="#7aa6d1", capsize=2, label="adjusted (robust 95% CI)",
+        fmt="o", color="#1f4e79", ecolor="#7aa6d1", capsize=2, label="headline, unadjusted (robust 95% CI)",
     )  # fmt: skip
-    unadjusted = results.loc[results["model"] == model + "_unadjusted", ["term", "estimate"]]
-    if not unadjusted.empty:
-        merged = rows[["term"]].merge(unadjusted, on="term", how="left")
-        ax.plot(merged["estimate"], y, "x", color="#c0504d", label="unadjusted (report-style)")
+    for suffix, marker, color, label in (("_adjusted", "x", "#c0504d", "adjusted (same non-DA volume)"),
+                                         ("_pre_da", "^", "#4f8f3a", "time-ordered (before first DA)")):  # fmt: skip
+        other = _estimated(results.loc[results["model"] == model + suffix])[["term", "estimate"]]
+        if not other.empty:
+            merged = rows[["term"]].merge(other, on="term", how="left")
+            ax.plot(merged["estimate"], y, marker, color=color, linestyle="none", label=label)
     ax.axvline(0, color="#888", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([str(t)[:45] for t in rows["term_label"]], fontsize=8)
@@ -153,9 +171,9 @@ def residual_plot(residuals: pd.DataFrame, models: Sequence[str]):
 
 
 def _model_fit_table(model_fit: pd.DataFrame) -> pd.DataFrame:
-    columns = ["model", "family", "se_type", "n_obs", "n_params", "n_aliased", "r_squared", "adj_r_squared",
-               "sigma", "max_leverage", "residual_skewness", "residual_excess_kurtosis", "converged",
-               "status"]  # fmt: skip
+    columns = ["model", "role", "status", "family", "se_type", "n_obs", "n_params", "n_aliased",
+               "n_leverage_one", "r_squared", "adj_r_squared", "sigma", "max_leverage", "residual_skewness",
+               "residual_excess_kurtosis", "converged"]  # fmt: skip
     shown = model_fit[[c for c in columns if c in model_fit.columns]].copy()
     if "reason" in model_fit:
         shown["status"] = [not_estimable_text(r) if st == NOT_ESTIMABLE else st
@@ -168,10 +186,9 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
     share = f"share_total_da_severity_ge_{threshold:g}"
     for section, title in (("first_da_grade", "First DA incident's risk grade"),
                            ("first_non_crime_grade", "First non-crime DA incident's risk grade")):  # fmt: skip
-        part = validation.loc[(validation["section"] == section) & validation["group"].isin(reg.RISK_LEVELS)]
+        part = validation.loc[(validation["section"] == section) & validation["group"].isin(reg.RISK_LEVELS)
+                              & (validation["n_offenders"].fillna(0) > 0)]  # fmt: skip
         if part.empty:
-            continue
-        if not (pd.to_numeric(part["n_offenders"], errors="coerce").fillna(0) > 0).any():
             parts.append(
                 _p(f"{title}: {not_estimable_text('no offender has a graded incident of this kind')}.")
             )
@@ -234,6 +251,72 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
     return parts
 
 
+def _filtered_table(
+    results: pd.DataFrame, model_fit: pd.DataFrame, model: str, label: str, caption: str, min_offenders: int,
+    alpha: float, significance_column: str, top_k: int | None = None,
+) -> str:  # fmt: skip
+    reason = not_estimable_reason(model_fit, model)
+    if reason:
+        return _p(f"{caption}: {reason}.")
+    rows = reg.presentation_filter(results.loc[results["model"] == model], min_offenders, alpha,
+                                   significance_column)  # fmt: skip
+    if top_k is not None:
+        rows = rows.head(top_k)
+    if rows.empty:
+        return _p(f"{caption}: no term passed the filter.")
+    return table_html(figure_table(rows, label, alpha), float_format="{:,.2f}", caption=caption)
+
+
+def _summary_line(results: pd.DataFrame, model_fit: pd.DataFrame, model: str, alpha: float, what: str) -> str:
+    reason = not_estimable_reason(model_fit, model)
+    if reason:
+        return _p(f"{what.capitalize()}: {reason}.")
+    rows = results.loc[results["model"] == model]
+    if rows.empty:
+        return ""
+    s = reg.significance_summary(rows, alpha)
+    if not s["n_terms"]:
+        return _p(f"No {what} was held by enough offenders to fit.")
+    return _p(
+        f"{s['n_terms']:,} {what} fitted; {s['n_q_lt_alpha']:,} ({s['share_q_lt_alpha']:.0%}) with q < {alpha:g} "
+        f"after the Benjamini–Hochberg adjustment; {s['n_significant']:,} ({s['share_significant']:.0%}) with "
+        f"raw p < {alpha:g} (the report's count: 656 offences, 16%), {s['share_p_lt_0_01']:.0%} with p < 0.01; "
+        f"{s['n_significant_classical']:,} with classical p < {alpha:g}. Positive among the raw-p significant: "
+        f"{_share_or_dash(s['share_significant_positive'])}."
+        + (f" {s['n_not_estimable']:,} not estimable (see below)." if s["n_not_estimable"] else "")
+    )
+
+
+def _not_estimable_section(results: pd.DataFrame, model_fit: pd.DataFrame) -> str:
+    body = []
+    if "status" in model_fit:
+        failed = model_fit.loc[model_fit["status"] != ESTIMATED, ["model", "role", "reason"]].copy()
+        failed["reason"] = [not_estimable_text(r) for r in failed["reason"]]
+        if len(failed):
+            body.append(table_html(failed, caption="Models that could not be estimated on this data"))
+    if "status" in results:
+        terms = results.loc[(results["status"] != ESTIMATED) & (results["term_kind"] != "model"),
+                            ["model", "term_label", "term_kind", "n_with_term", "reason"]].copy()  # fmt: skip
+        terms["reason"] = [not_estimable_text(r) for r in terms["reason"]]
+        if len(terms):
+            shown = suppress_small_cells(terms.assign(n_with_term=terms["n_with_term"].astype("Int64")),
+                                         ["n_with_term"])  # fmt: skip
+            body.append(
+                table_html(shown.head(200), caption=f"Terms not estimable ({len(terms):,}; first 200)")
+            )
+    if not body:
+        return _p("Every model and every term was estimated.")
+    return (
+        _p(
+            "A term held by one offender has leverage 1: the fit passes through that person's outcome, so "
+            "its estimate is their outcome alone and has no standard error. It is listed here, not published; "
+            "the rest of its model keeps its standard errors (those of the same fit without that offender). "
+            "Aliased terms duplicate earlier ones (held by exactly the same offenders) or by no one."
+        )  # fmt: skip
+        + "".join(body)
+    )
+
+
 def regression_sections(
     results: pd.DataFrame,
     validation: pd.DataFrame,
@@ -244,113 +327,132 @@ def regression_sections(
     alpha: float = reg.DEFAULT_ALPHA,
     controls: Sequence[str] = reg.DEFAULT_CONTROLS,
     top_k: int = 10,
-    significance_column: str = "p_value",
+    significance_column: str = reg.DEFAULT_SIGNIFICANCE,
     high_harm_threshold: float = reg.HIGH_HARM_THRESHOLD,
 ) -> list[Section]:
     """The Section C sections, ready for :func:`ml.reporting.html_page` (or another report's page)."""
     sections: list[Section] = []
     controls_text = ", ".join(controls) if controls else "none"
-    fit_rows = model_fit.set_index("model")
-    n_obs = int(fit_rows.loc["offence_type", "n_obs"]) if "offence_type" in fit_rows.index else 0
+    first = model_fit.iloc[0] if len(model_fit) else pd.Series(dtype=object)
+    n_da = int(first.get("n_da_perpetrators", 0) or 0)
+    n_out = int(first.get("n_without_da_incident", 0) or 0)
+    se_type = ", ".join(
+        sorted(set(model_fit.loc[model_fit.get("family", pd.Series()) == "ols", "se_type"].dropna()))
+    )
+    sig_name = _SIGNIFICANCE_NAMES.get(significance_column, significance_column)
     spec = (
         _p(
-            "Outcome: total DA severity (sum of ONS Crime Severity Score weights over the offender's DA incidents). "
-            "Offence models: OLS of the outcome on an indicator of having each non-DA offence type (or specific "
-            f"offence code) in the offender's history, controlling for: {controls_text}. "
-            f"Standard errors: {model_fit['se_type'].iloc[0] if len(model_fit) else ''} (heteroskedasticity-"
-            "robust) by default, classical beside them. Benjamini–Hochberg q-values across the indicator tests "
-            "of each model."
+            f"Population: the {n_da:,} DA perpetrators (offenders with at least one DA incident); "
+            f"{n_out:,} people recorded only on non-DA crimes are left out (they have no DA harm to explain). "
+            "Outcome: total DA severity (sum of ONS Crime Severity Score weights over the offender's DA incidents)."
         )
         + _p(
-            f"Presentation filter (applied to the tables, not to the fits): p < {alpha:g} and at least "
-            f"{min_offenders:,} offenders with the offence (the report's 200 of 145,392 offenders, scaled to "
-            f"this data's {n_obs:,} offenders). These are associations, not causes."
+            "Headline models (the report's): OLS of the outcome on an indicator of having each non-DA offence "
+            "type (Figure 12) or specific offence (Figure 13) anywhere in the offender's history, unadjusted. "
+            "An estimate is the association the report describes: how much more DA harm perpetrators with the "
+            "offence caused than those without, volume of offending included."
         )
-        + _note(
-            "The report-style fit without controls is shown beside the adjusted one. Offenders with any non-DA "
-            "history differ from DA-only offenders, and offenders with many non-DA incidents hold more offence "
-            "types by volume alone; without the controls an indicator's estimate mixes those differences in."
+        + _p(
+            f"Sensitivity, non-DA volume (…_adjusted): the same indicators controlling for {controls_text} — a "
+            "step function of the number of non-DA incidents (none, 1, 2, 3–4, 5–9, 10–19, 20–49, 50+), so each "
+            "estimate compares offenders with a similar amount of non-DA offending. Sensitivity, heavy tail: "
+            "OLS of log1p(total DA severity) and a Tweedie GLM (log link) on the headline design. "
+            "Time-ordered (…_pre_da): indicators of the non-DA offences reported before the offender's first DA "
+            "incident only, with an exposure term (a step function of the years observed from the first DA "
+            "report to the end of the extract); offending that followed the DA harm no longer counts."
+        )
+        + _p(
+            f"Standard errors: {se_type or 'HC3'} (heteroskedasticity-robust), classical beside them. Tables "
+            f"filter on {sig_name} < {alpha:g} (Benjamini–Hochberg across each model's offence terms, as hundreds "
+            f"are tested at once) and at least {min_offenders:,} offenders with the offence (the report's 200 of "
+            f"145,392 offenders, scaled to these {n_da:,}); the raw p is printed beside. The filter is applied "
+            "to the tables, not to the fits. These are associations, not causes."
         )
     )
     sections.append(Section("Section C: specification", spec, "regression-spec"))
 
     type_label = "Offence type"
-    body = []
-    for model, caption in (("offence_type", "Figure 12 (adjusted)"),
-                           ("offence_type_unadjusted", "Figure 12, report-style (no controls)")):  # fmt: skip
-        rows = reg.presentation_filter(results.loc[results["model"] == model], min_offenders, alpha,
-                                       significance_column)  # fmt: skip
-        reason = not_estimable_reason(model_fit, model)
-        if reason:
-            body.append(_p(f"{caption}: {reason}."))
-        elif rows.empty:
-            body.append(_p(f"{caption}: no offence type passed the filter."))
-        else:
-            body.append(
-                table_html(figure_table(rows, type_label, alpha), float_format="{:,.2f}", caption=caption)
-            )
+    body = [
+        _filtered_table(results, model_fit, "offence_type", type_label, f"Figure 12: offence types with {sig_name} < {alpha:g}",
+                        min_offenders, alpha, significance_column),
+        _filtered_table(results, model_fit, "offence_type_adjusted", type_label,
+                        "Sensitivity: the same at the same non-DA volume", min_offenders, alpha, significance_column),
+    ]  # fmt: skip
     if (results["model"] == "offence_type").any() and not not_estimable_reason(model_fit, "offence_type"):
         body.append(figure_to_img(coefficient_plot(results, "offence_type", "Offence types: estimates and 95% CIs"),
-                                  "coefficient plot of the offence-type model"))  # fmt: skip
-        body.append("<details><summary>All offence types, both standard errors and the sensitivity fits</summary>"
+                                  "coefficient plot of the offence-type models"))  # fmt: skip
+        body.append("<details><summary>All offence types, both standard errors and every variant</summary>"
                     + table_html(full_term_table(results, "offence_type", type_label)) + "</details>")  # fmt: skip
     sections.append(Section("Non-DA offence types and total DA severity (Figure 12)", "".join(body), "fig12"))
 
-    body = []
-    code_results = results.loc[results["model"] == "offence_code"]
-    code_reason = not_estimable_reason(model_fit, "offence_code")
-    if code_reason:
-        body.append(_p(f"Specific offences: {code_reason}."))
-    elif not code_results.empty:
-        summary = reg.significance_summary(code_results, alpha)
-        body.append(
-            _p(
-                f"{summary['n_terms']:,} specific offences fitted; {summary['n_significant']:,} "
-                f"({summary['share_significant']:.0%}) significant at p < {alpha:g} (the report: 656, 16%), "
-                f"{summary['share_p_lt_0_01']:.0%} at p < 0.01; {summary['n_q_lt_alpha']:,} with q < {alpha:g} "
-                f"after the Benjamini–Hochberg adjustment; {summary['n_significant_classical']:,} significant "
-                f"with classical standard errors. Positive among the significant: "
-                f"{_share_or_dash(summary['share_significant_positive'])}."
-                if summary["n_terms"]
-                else "No specific offence was held by enough offenders to fit."
-            )
-        )
-        top = reg.top_significant(code_results, top_k, min_offenders, alpha, significance_column)
-        if top.empty:
-            body.append(_p("No specific offence passed the filter."))
-        else:
-            body.append(table_html(figure_table(top, "Offence", alpha), float_format="{:,.2f}",
-                                   caption=f"Figure 13: top {top_k} significant offences by estimate"))  # fmt: skip
+    body = [_summary_line(results, model_fit, "offence_code", alpha, "specific offences")]
+    if (results["model"] == "offence_code").any():
+        body.append(_filtered_table(results, model_fit, "offence_code", "Offence",
+                                    f"Figure 13: top {top_k} offences by estimate with {sig_name} < {alpha:g}",
+                                    min_offenders, alpha, significance_column, top_k))  # fmt: skip
+        body.append(_filtered_table(results, model_fit, "offence_code_adjusted", "Offence",
+                                    f"Sensitivity: top {top_k} at the same non-DA volume", min_offenders, alpha,
+                                    significance_column, top_k))  # fmt: skip
         body.append("<details><summary>All fitted offences</summary>"
                     + table_html(full_term_table(results, "offence_code", "Offence")) + "</details>")  # fmt: skip
     sections.append(Section("Specific non-DA offences (Figure 13)", "".join(body), "fig13"))
 
-    body = [_p("Total DA severity is heavy-tailed. Beside each OLS fit: OLS of log1p(total DA severity) "
-               "(multiplicative effects) and a Tweedie GLM with log link (sandwich standard errors). A term is "
-               "listed where the conclusion differs: significant in one fit and not the other, or significant "
-               "in both with opposite signs.")]  # fmt: skip
+    body = [_p("Non-DA offences reported before the offender's first DA incident, and the DA harm from that "
+               "incident on, with the years observed after it as exposure. The report's models count offences "
+               "from the whole history, including those that followed the DA harm; this variant keeps only "
+               "what preceded it.")]  # fmt: skip
+    for model, label, what in (("offence_type_pre_da", type_label, "offence types"),
+                               ("offence_code_pre_da", "Offence", "specific offences")):  # fmt: skip
+        if not (model_fit["model"] == model).any():
+            continue
+        body.append(_summary_line(results, model_fit, model, alpha, what + " (before the first DA incident)"))
+        if not_estimable_reason(model_fit, model):
+            continue
+        body.append(_filtered_table(results, model_fit, model, label, f"Time-ordered: {what} with {sig_name} < {alpha:g}",
+                                    min_offenders, alpha, significance_column, top_k))  # fmt: skip
+    exposure = results.loc[(results["model"] == "offence_type_pre_da") & (results["term_kind"] == "exposure")]
+    if len(exposure):
+        shown = pd.DataFrame({"years observed from the first DA report": exposure["term"],
+                              "estimate (vs under a year)": exposure["estimate"],
+                              "95% CI": [f"{lo:,.1f} to {hi:,.1f}" for lo, hi in
+                                         zip(exposure["ci_low"], exposure["ci_high"], strict=True)],
+                              "offenders": exposure["n_with_term"].astype("Int64")})  # fmt: skip
+        body.append(table_html(suppress_small_cells(shown, ["offenders"]), float_format="{:,.1f}",
+                               caption="The exposure term (offence-type model)"))  # fmt: skip
+    sections.append(
+        Section("Time-ordered: offending before the first DA incident", "".join(body), "time-ordered")
+    )
+
+    body = [_p("A term is listed where the conclusion (" + sig_name + f" < {alpha:g}) differs between the headline "
+               "fit and a sensitivity fit: significant in one and not the other, or in both with opposite signs. "
+               "The adjusted fit answers a different question (an offence beyond the volume of offending); the "
+               "heavy-tail fits the same question on a multiplicative scale.")]  # fmt: skip
     for model in ("offence_type", "offence_code"):
         primary = results.loc[results["model"] == model]
-        for suffix in ("_log1p", "_tweedie"):
+        for suffix in ("_adjusted", "_log1p", "_tweedie"):
             other = results.loc[results["model"] == model + suffix]
-            if primary.empty or other.empty:
-                continue
             reason = not_estimable_reason(model_fit, model) or not_estimable_reason(model_fit, model + suffix)
             if reason:
                 body.append(_p(f"{model} vs {model + suffix}: {reason}."))
                 continue
-            diff = reg.compare_sensitivity(primary, other, alpha)
-            n_ind = int((primary["term_kind"] == "indicator").sum())
+            if primary.empty or other.empty:
+                continue
+            diff = reg.compare_sensitivity(primary, other, alpha, significance_column)
+            n_ind = int(((primary["term_kind"] == "indicator") & (primary["status"] == ESTIMATED)).sum())
             body.append(
                 _p(f"{model} vs {model + suffix}: {len(diff):,} of {n_ind:,} terms differ in conclusion.")
             )
             if len(diff):
-                shown = diff.head(25)[["term_label", "n_with_term", "estimate_ols", "p_value_ols",
-                                       "estimate_sensitivity", "p_value_sensitivity", "difference"]]  # fmt: skip
+                shown = diff.head(25)[["term_label", "n_with_term", "estimate_primary", "q_value_primary",
+                                       "estimate_sensitivity", "q_value_sensitivity", "difference"]]  # fmt: skip
                 shown = suppress_small_cells(shown.assign(n_with_term=shown["n_with_term"].astype("Int64")),
                                              ["n_with_term"])  # fmt: skip
                 body.append(table_html(shown, caption=f"{model} vs {model + suffix} (first 25)"))
-    sections.append(Section("Heavy-tail sensitivity", "".join(body), "sensitivity"))
+    sections.append(Section("Sensitivity analyses", "".join(body), "sensitivity"))
+
+    sections.append(
+        Section("Not estimable on this data", _not_estimable_section(results, model_fit), "not-estimable")
+    )
 
     body = []
     for model, title in (("risk_first_non_crime", "Grade of the first non-crime DA incident (vs standard)"),

@@ -1,9 +1,14 @@
 """Section C regressions as assets: read the offender and offence marts, call ``ml.regression``, write the
 ``analytics`` tables, render the report section. Thin on purpose: the statistics live in ``ml/``.
 
+Population: DA perpetrators (``n_da_incidents > 0`` in ``marts.dim_offenders``). Models: the report's
+headline (unadjusted), the adjusted and heavy-tail sensitivity fits and the time-ordered variant (from
+``marts.dim_da_onset`` and ``marts.fct_pre_da_offences``), and the risk models (``ml/regression``).
+
 Assets
-  analytics/regression_results            model × term (architecture spec columns + classical SEs beside)
-  analytics/regression_model_fit          model: n, R², sigma, residual diagnostics, controls, threshold
+  analytics/regression_results            model × term (architecture spec columns + classical SEs beside,
+                                          role, status and reason)
+  analytics/regression_model_fit          model: role, status, n, R², residual diagnostics, controls, threshold
   analytics/regression_residual_sample    a sample of (fitted, residual, leverage) per OLS model, no ids
   analytics/risk_assessment_validation    first-grade descriptives (section, group, measure, value, n)
   reports/regression                      the HTML report section (``<output>/regression.html``)
@@ -31,33 +36,39 @@ REPORT = report("regression")
 _OFFENDER_COLUMNS = [
     "offender_id", "total_da_severity", "first_da_risk_level", "first_da_incident_severity",
     "first_non_crime_da_risk_level", "n_risk_assessments", "share_high_risk", "ever_high_risk",
-    "n_non_da_incidents", "non_da_volume_band",
+    "n_non_da_incidents", "non_da_volume_band", "n_da_incidents",
 ]  # fmt: skip
+_ONSET_COLUMNS = ["offender_id", "years_observed_from_first_da"]
+_INPUTS = [mart("dim_offenders"), mart("fct_offences"), mart("dim_da_onset"), mart("fct_pre_da_offences")]
 
 
 class RegressionConfig(dg.Config):
     """How Section C is fitted. Defaults reproduce the report's choices where it made one."""
 
-    controls: list[str] = list(reg.DEFAULT_CONTROLS)
-    """Controls of the offence models: `has_non_da_history`, `n_non_da_incidents` by default (offence
-    indicators are only possible with non-DA history, and more non-DA incidents mean more offence types);
-    also `log1p_n_non_da_incidents`, `has_high_non_da_volume` or any numeric dim_offenders column. Never sex
-    or ethnicity."""
+    adjusted_controls: list[str] = list(reg.DEFAULT_CONTROLS)
+    """Controls of the adjusted sensitivity models (`<view>_adjusted`); the headline models have none, as
+    the report's. Default `non_da_volume_steps` (a step function of the number of non-DA incidents: none, 1,
+    2, 3-4, 5-9, 10-19, 20-49, 50+); also `has_non_da_history`, `log1p_n_non_da_incidents`,
+    `has_high_non_da_volume` or any numeric dim_offenders column. Never sex or ethnicity."""
+    fit_adjusted: bool = True
+    fit_time_ordered: bool = True
+    """The time-ordered models (`<view>_pre_da`): non-DA offences reported before the first DA incident,
+    with the years observed from it as the exposure term."""
     se_type: str = "HC3"
     """`HC3` (default), `HC3max` (larger of HC3 and classical, conservative for rare terms), `HC1`, `HC0`,
-    `nonrobust`. Classical standard errors are always published beside."""
+    `nonrobust`. Classical standard errors are always published beside. A term held by one offender
+    (leverage 1) is not estimable on its own; the rest of its model keeps its standard errors."""
     alpha: float = reg.DEFAULT_ALPHA
     min_offenders: int | None = None
-    """Presentation threshold; None = `min_offenders_base` × n / 145,392."""
+    """Presentation threshold; None = `min_offenders_base` × DA perpetrators / 145,392."""
     min_offenders_base: int = reg.REPORT_MIN_OFFENDERS
     min_offenders_to_fit_type: int = 1
     min_offenders_to_fit_code: int = 10
     """Specific offences held by fewer offenders are not fitted (their estimates would rest on a handful)."""
     sensitivity: str = "both"
-    """Heavy-tail sensitivity fits: `both` (Tweedie GLM and log1p OLS), `tweedie`, `log1p`, `none`."""
+    """Heavy-tail sensitivity fits of the headline design: `both` (Tweedie GLM and log1p OLS), `tweedie`,
+    `log1p`, `none`."""
     tweedie_power: float = 1.5
-    fit_unadjusted: bool = True
-    """Also fit the report-style offence models without controls."""
     residual_sample_size: int = 2_000
 
 
@@ -68,8 +79,9 @@ class RiskValidationConfig(dg.Config):
 
 class RegressionReportConfig(dg.Config):
     top_k: int = 10
-    significance_column: str = "p_value"
-    """`p_value` as the report, or `q_value` (Benjamini–Hochberg) for the tables' significance filter."""
+    significance_column: str = reg.DEFAULT_SIGNIFICANCE
+    """`q_value` (Benjamini–Hochberg across each model's offence terms; default, as 600+ codes are tested) or
+    `p_value` (the report's own filter) for the tables' significance filter. Raw p is printed either way."""
     high_harm_threshold: float = reg.HIGH_HARM_THRESHOLD
 
 
@@ -84,14 +96,28 @@ def _read_non_da_offences(con) -> pd.DataFrame:
     ).df()
 
 
+def _read_time_ordered(con) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """``marts.dim_da_onset`` and ``marts.fct_pre_da_offences``, or (None, None) where they are not built
+    (the time-ordered models are then recorded as not estimable, with that reason)."""
+    if not (table_exists(con, "marts.dim_da_onset") and table_exists(con, "marts.fct_pre_da_offences")):
+        return None, None
+    onset = read_table(con, "marts.dim_da_onset", _ONSET_COLUMNS)
+    pre = con.execute(
+        "SELECT offender_id, offence_code, offence_description, offence_type "
+        "FROM marts.fct_pre_da_offences ORDER BY ALL"
+    ).df()
+    return onset, pre
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(RESULTS, deps=[mart("dim_offenders"), mart("fct_offences")], code_version=CODE_VERSION,
-                     description="Section C coefficients: offence types, specific offences, risk grades, "
-                                 "with robust and classical SEs, BH q-values and sensitivity fits."),
-        dg.AssetSpec(MODEL_FIT, deps=[mart("dim_offenders"), mart("fct_offences")], code_version=CODE_VERSION,
-                     description="One row per Section C model: n, R², residual diagnostics, controls."),
-        dg.AssetSpec(RESIDUALS, deps=[mart("dim_offenders"), mart("fct_offences")], code_version=CODE_VERSION,
+        dg.AssetSpec(RESULTS, deps=_INPUTS, code_version=CODE_VERSION,
+                     description="Section C coefficients among DA perpetrators: the report's headline models "
+                                 "(offence types, specific offences), adjusted, heavy-tail and time-ordered "
+                                 "fits, risk grades; robust and classical SEs, BH q-values, status and reason."),
+        dg.AssetSpec(MODEL_FIT, deps=_INPUTS, code_version=CODE_VERSION,
+                     description="One row per Section C model: role, status, n, R², residual diagnostics."),
+        dg.AssetSpec(RESIDUALS, deps=_INPUTS, code_version=CODE_VERSION,
                      description="A sample of fitted values and residuals per OLS model (no ids)."),
     ],
     group_name="regression",
@@ -104,17 +130,21 @@ def regression_results(
     try:
         offenders = _read_offenders(con)
         offences = _read_non_da_offences(con)
-        extra = [c for c in config.controls if c not in offenders.columns and c not in reg.DERIVED_CONTROLS]
+        onset, pre_da = _read_time_ordered(con) if config.fit_time_ordered else (None, None)
+        extra = [c for c in config.adjusted_controls
+                 if c not in offenders.columns and c not in reg.DERIVED_CONTROLS]  # fmt: skip
         if extra:
             offenders = offenders.merge(
                 read_table(con, "marts.dim_offenders", ["offender_id", *extra]), on="offender_id"
             )
         section = reg.fit_section_c(
-            offenders, offences, controls=config.controls, se_type=config.se_type, alpha=config.alpha,
+            offenders, offences, onset=onset, pre_da_offences=pre_da,
+            adjusted_controls=config.adjusted_controls, fit_adjusted=config.fit_adjusted,
+            fit_time_ordered=config.fit_time_ordered, se_type=config.se_type, alpha=config.alpha,
             min_offenders=config.min_offenders, min_offenders_base=config.min_offenders_base,
             min_offenders_to_fit_type=config.min_offenders_to_fit_type,
             min_offenders_to_fit_code=config.min_offenders_to_fit_code, sensitivity=config.sensitivity,
-            tweedie_power=config.tweedie_power, fit_unadjusted=config.fit_unadjusted,
+            tweedie_power=config.tweedie_power,
         )  # fmt: skip
         residuals = reg.residual_sample(section.fits, config.residual_sample_size)
         write_table(con, "analytics.regression_results", section.results)
@@ -123,26 +153,33 @@ def regression_results(
     finally:
         con.close()
     fit = section.model_fit.set_index("model")
-    meta = {}
-    for model in ("offence_type", "offence_code"):
+    meta: dict = {**section.population}
+    for model in ("offence_type", "offence_code", "offence_type_adjusted", "offence_code_adjusted",
+                  "offence_type_pre_da", "offence_code_pre_da"):  # fmt: skip
         rows = section.results.loc[section.results["model"] == model]
-        if rows.empty:
+        if model not in fit.index or fit.loc[model, "status"] != "estimated" or rows.empty:
             continue
         summary = reg.significance_summary(rows, config.alpha)
         meta[f"{model}_n_obs"] = int(fit.loc[model, "n_obs"])
         meta[f"{model}_r_squared"] = float(fit.loc[model, "r_squared"])
         meta[f"{model}_n_terms"] = summary["n_terms"]
-        meta[f"{model}_n_significant"] = summary["n_significant"]
+        meta[f"{model}_n_p_lt_alpha"] = summary["n_significant"]
         meta[f"{model}_n_q_lt_alpha"] = summary["n_q_lt_alpha"]
         meta[f"{model}_n_shown"] = len(reg.presentation_filter(rows, section.min_offenders, config.alpha))
     for model in ("risk_first_non_crime", "risk_first_da", "risk_share_high"):
-        if model in fit.index:
+        if model in fit.index and fit.loc[model, "status"] == "estimated":
             meta[f"{model}_n_obs"] = int(fit.loc[model, "n_obs"])
             meta[f"{model}_r_squared"] = float(fit.loc[model, "r_squared"])
+    meta["models_not_estimable"] = ", ".join(m for m, _, _ in section.failed) or "none"
+    meta["terms_not_estimable"] = int((section.results["status"] != "estimated").sum())
     meta["min_offenders_presentation"] = section.min_offenders
-    meta["controls"] = ", ".join(section.controls)
+    meta["adjusted_controls"] = ", ".join(section.controls)
     meta["se_type"] = config.se_type
-    context.log.info(f"Section C: {len(section.fits)} models, {len(section.results)} coefficient rows")
+    context.log.info(
+        f"Section C: {len(section.fits)} models fitted among {section.population['n_da_perpetrators']:,} DA "
+        f"perpetrators ({section.population['n_without_da_incident']:,} people without a DA incident left "
+        f"out); {len(section.failed)} not estimable; {len(section.results)} coefficient rows"
+    )
     yield dg.MaterializeResult(
         asset_key=RESULTS,
         metadata={**meta, "dagster/row_count": len(section.results),
@@ -161,11 +198,12 @@ def regression_results(
 def _preview(results: pd.DataFrame, min_offenders: int, alpha: float) -> str:
     rows = reg.presentation_filter(results.loc[results["model"] == "offence_type"], min_offenders, alpha)
     if rows.empty:
-        return "No offence type passed the presentation filter."
-    lines = ["| offence type | estimate | p | offenders |", "|---|---|---|---|"]
+        return f"No offence type passed the presentation filter (q < {alpha:g})."
+    lines = ["| offence type | estimate | q | p | offenders |", "|---|---|---|---|---|"]
     for row in rows.itertuples():
         n = int(row.n_with_term)
-        lines.append(f"| {row.term_label} | {row.estimate:,.1f} | {row.p_band} | {n if n >= 5 else '<5'} |")
+        lines.append(f"| {row.term_label} | {row.estimate:,.1f} | {row.q_value:.3g} | {row.p_band} | "
+                     f"{n if n >= 5 else '<5'} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -176,15 +214,15 @@ def _preview(results: pd.DataFrame, min_offenders: int, alpha: float) -> str:
     deps=[mart("dim_offenders"), analytics("offender_clusters")],
     code_version=CODE_VERSION,
     group_name="regression",
-    description="How predictive the first risk grade is of total DA harm, and the per-cluster share of high "
-    "first grades (when analytics.offender_clusters exists).",
+    description="How predictive the first risk grade is of total DA harm among DA perpetrators, and the "
+    "per-cluster share of high first grades (when analytics.offender_clusters exists).",
 )
 def risk_assessment_validation(
     context: dg.AssetExecutionContext, config: RiskValidationConfig, platform: PlatformResource
 ) -> dg.MaterializeResult:
     con = platform.connect()
     try:
-        offenders = _read_offenders(con)
+        offenders = reg.da_perpetrators(_read_offenders(con))
         clusters = None
         if table_exists(con, "analytics.offender_clusters"):
             clusters = read_table(con, "analytics.offender_clusters", ["offender_id", "cluster"])
@@ -211,7 +249,8 @@ def risk_assessment_validation(
     deps=[RESULTS, MODEL_FIT, RESIDUALS, VALIDATION],
     code_version=CODE_VERSION,
     group_name="regression",
-    description="The Section C report section (HTML): Figures 12 and 13, sensitivity, risk grades, diagnostics.",
+    description="The Section C report section (HTML): Figures 12 and 13 (headline), the adjusted, heavy-tail "
+    "and time-ordered fits, risk grades, diagnostics.",
 )
 def regression_report(
     context: dg.AssetExecutionContext, config: RegressionReportConfig, platform: PlatformResource
@@ -219,6 +258,11 @@ def regression_report(
     from ml.regression_report import regression_report_html
     from ml.reporting import Lineage
 
+    if config.significance_column not in reg.SIGNIFICANCE_COLUMNS:
+        raise ValueError(
+            f"regression_report config significance_column {config.significance_column!r}: must be one of "
+            f"{', '.join(reg.SIGNIFICANCE_COLUMNS)}"
+        )
     con = platform.connect(read_only=False)
     try:
         results = read_table(con, "analytics.regression_results")
@@ -227,7 +271,7 @@ def regression_report(
         validation = read_table(con, "analytics.risk_assessment_validation")
     finally:
         con.close()
-    controls = [c.strip() for c in str(model_fit["controls"].iloc[0]).split(",") if c.strip()]
+    controls = [c.strip() for c in str(model_fit["adjusted_controls"].iloc[0]).split(",") if c.strip()]
     page = regression_report_html(
         results, validation, model_fit, residuals,
         lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
@@ -250,43 +294,50 @@ def _read(platform: PlatformResource, relation: str) -> pd.DataFrame:
 
 
 def _estimated(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows the blocking checks judge: a model the data cannot support is reported, not judged."""
+    """The rows the blocking checks judge: a model or term the data cannot support is reported, not judged."""
     return frame.loc[frame["status"] == ESTIMATED] if "status" in frame else frame
 
 
 @dg.asset_check(
     asset=MODEL_FIT,
     blocking=True,
-    description="Every estimated model converged with finite residuals, and leverages < 1 under robust SEs "
-    "(blocking: otherwise a published figure is wrong).",
+    description="Every estimated model converged with finite residuals; offenders with leverage 1 only where "
+    "the terms resting on them are reported not estimable; the headline models cover exactly the DA "
+    "perpetrators (blocking: otherwise a published figure is wrong).",
 )
 def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResult:
     fit = _read(platform, "analytics.regression_model_fit")
     judged = _estimated(fit)
-    robust = judged["se_type"] != "nonrobust"
-    bad = judged.loc[~judged["residuals_finite"].astype(bool) | ~judged["converged"].astype(bool)
-                     | (robust & ~(judged["max_leverage"] < 1.0))]  # fmt: skip
+    unhandled = (judged["n_leverage_one"] > 0) & (judged["n_not_estimable_terms"] == 0)
+    bad = judged.loc[~judged["residuals_finite"].astype(bool) | ~judged["converged"].astype(bool) | unhandled]
+    headline = judged.loc[judged["role"] == reg.ROLE_HEADLINE]
+    wrong_population = headline.loc[headline["n_obs"] != headline["n_da_perpetrators"]]
     return dg.AssetCheckResult(
-        passed=bad.empty,
+        passed=bad.empty and wrong_population.empty,
         metadata={"n_models": len(fit), "n_estimated": len(judged),
-                  "failing_models": ", ".join(bad["model"]) or "none"},
+                  "failing_models": ", ".join(bad["model"]) or "none",
+                  "headline_not_on_da_perpetrators": ", ".join(wrong_population["model"]) or "none"},
     )  # fmt: skip
 
 
 @dg.asset_check(
     asset=MODEL_FIT,
-    description="Every Section C model could be estimated on this data (WARN: names each model that "
-    "could not, and why; its rows are published without figures).",
+    description="Every Section C model and term could be estimated on this data (WARN: names each model or "
+    "term that could not, and why; its rows are published without figures).",
 )
 def regression_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
     fit = _read(platform, "analytics.regression_model_fit")
-    lines = not_estimable(fit, ("model",))
+    results = _read(platform, "analytics.regression_results")
+    models = not_estimable(fit, ("model",))
+    terms = not_estimable(results.loc[results["term_kind"] != "model"], ("model", "term"))
+    lines = models + terms
     return dg.AssetCheckResult(
         passed=not lines,
         severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(lines) if lines else None,
-        metadata={"n_models": len(fit), "n_not_estimable": len(lines),
-                  "not_estimable": dg.MetadataValue.json(lines)},
+        description="; ".join(lines[:50]) if lines else None,
+        metadata={"n_models": len(fit), "n_not_estimable": len(models), "n_terms_not_estimable": len(terms),
+                  "not_estimable": dg.MetadataValue.json(models),
+                  "terms_not_estimable": dg.MetadataValue.json(terms[:200])},
     )  # fmt: skip
 
 
@@ -309,22 +360,24 @@ def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckRe
 @dg.asset_check(
     asset=RESULTS,
     blocking=True,
-    description="Terms of estimated models have finite, positive SEs and intervals that contain the "
-    "estimate; q-values in [p, 1] (blocking).",
+    description="Estimated terms have finite, positive SEs and intervals that contain the estimate; q-values "
+    "in [p, 1]; not-estimable rows carry a reason and no figures (blocking).",
 )
 def regression_inference_valid(platform: PlatformResource) -> dg.AssetCheckResult:
-    results = _estimated(_read(platform, "analytics.regression_results"))
-    estimable = results.loc[results["term_kind"] != "aliased"]
-    bad_se = estimable.loc[~(np.isfinite(estimable["std_error"]) & (estimable["std_error"] > 0))]
-    bad_ci = estimable.loc[~((estimable["ci_low"] <= estimable["estimate"])
-                             & (estimable["estimate"] <= estimable["ci_high"]))]  # fmt: skip
+    results = _read(platform, "analytics.regression_results")
+    estimated = _estimated(results)
+    bad_se = estimated.loc[~(np.isfinite(estimated["std_error"]) & (estimated["std_error"] > 0))]
+    bad_ci = estimated.loc[~((estimated["ci_low"] <= estimated["estimate"])
+                             & (estimated["estimate"] <= estimated["ci_high"]))]  # fmt: skip
     q = results.loc[results["q_value"].notna()]
     bad_q = q.loc[(q["q_value"] > 1 + 1e-12) | (q["q_value"] < q["p_value"] - 1e-12)]
-    bad = pd.concat([bad_se, bad_ci])
+    other = results.loc[results["status"] != ESTIMATED]
+    bad_other = other.loc[(other["reason"].fillna("") == "") | other["estimate"].notna()]
+    bad = pd.concat([bad_se, bad_ci, bad_other])
     return dg.AssetCheckResult(
-        passed=bad_se.empty and bad_ci.empty and bad_q.empty,
-        metadata={"n_judged": len(estimable), "n_bad_se": len(bad_se), "n_bad_ci": len(bad_ci),
-                  "n_bad_q": len(bad_q),
+        passed=bad.empty and bad_q.empty,
+        metadata={"n_judged": len(estimated), "n_bad_se": len(bad_se), "n_bad_ci": len(bad_ci),
+                  "n_bad_q": len(bad_q), "n_not_estimable_without_reason_or_with_figures": len(bad_other),
                   "bad_terms": ", ".join((bad["model"] + ":" + bad["term"]).head(20)) or "none"},
     )  # fmt: skip
 

@@ -1,13 +1,20 @@
 """Acceptance: on generated extracts with planted effects, the Section C offence models recover them.
 
 For each seed: generate a `demo` extract, build the marts with dbt, materialise the regression asset, and
-compare with ``_truth/regression_effects.csv``. Checks, per the generator's design (indicators assigned
-independently of the latent profile among offenders with non-DA history; default controls include
-``has_non_da_history``):
-* every planted effect is significant at 5%;
-* its 95% interval covers the true value: misses stay within what 95% intervals allow (binomial 99.9%
-  quantile), and every true value lies inside the Bonferroni-simultaneous interval of its seed;
-* planted nulls are significant no more often than the nominal 5% allows across seeds (binomial bound).
+compare with ``_truth/regression_effects.csv``. The generator assigns the planted indicators independently
+of the latent profile among offenders with non-DA history, so the contrast it makes unbiased is the one
+among offenders with non-DA history: the adjusted models (non-DA volume steps, which nest "any non-DA
+history"). Checks:
+* every planted effect the data have the power to detect (true effect at least 4 of its standard errors:
+  power above 97% even after the BH adjustment) is significant at q < 5% in the headline models, the
+  report's (the demo's smaller effects, 106 and 132 points on 400–550 offenders, are about 2.3 standard
+  errors, and rare codes such as L-BRO, 610 points on about 30 offenders with a skewed outcome, under 2:
+  detected about two times in three, so they are not asserted);
+* in the adjusted models its 95% interval covers the true value: misses stay within what 95% intervals
+  allow (binomial 99.9% quantile), and every true value lies inside the Bonferroni-simultaneous interval of
+  its seed;
+* planted nulls are significant (adjusted models, raw p) no more often than the nominal 5% allows across
+  seeds (binomial bound).
 Seeds: ``DA_REGRESSION_ACCEPTANCE_SEEDS`` (comma-separated), default 1,2.
 """
 
@@ -56,7 +63,8 @@ def _fit_seed(seed: int, tmp_path_factory) -> pd.DataFrame:
     assert truth_path.exists(), "the generator wrote no _truth/regression_effects.csv"
     warehouse = root / "warehouse.duckdb"
     # Only the models the regressions read (dbt tests run in the transform suite).
-    build_marts(extract, warehouse, dbt_args=["run", "--select", "+dim_offenders", "+fct_offences"])
+    build_marts(extract, warehouse, dbt_args=["run", "--select", "+dim_offenders", "+fct_offences",
+                                              "+dim_da_onset", "+fct_pre_da_offences"])  # fmt: skip
     platform = PlatformResource(warehouse_path=str(warehouse), output_dir=str(root / "out"))
     run_config = {"ops": {"regression_results": {"config": {"sensitivity": "none"}}}}
     result = dg.materialize([regression_defs.regression_results], resources={"platform": platform},
@@ -68,10 +76,14 @@ def _fit_seed(seed: int, tmp_path_factory) -> pd.DataFrame:
     truth = pd.read_csv(truth_path)
     truth["planted"] = truth["planted"].astype(str).str.lower().isin(["true", "1"])
     results = results.rename(columns={"term_kind": "result_term_kind"})
-    merged = truth.merge(results, left_on=["term_kind", "term"], right_on=["model", "term"], how="left")
-    missing = merged.loc[merged["estimate"].isna(), ["term_kind", "term"]]
-    assert missing.empty, f"seed {seed}: planted terms not fitted:\n{missing}"
-    return merged.assign(seed=seed)
+    merged = []
+    for suffix in ("", "_adjusted"):
+        keyed = truth.assign(model=truth["term_kind"] + suffix)
+        part = keyed.merge(results, on=["model", "term"], how="left")
+        missing = part.loc[part["estimate"].isna(), ["model", "term"]]
+        assert missing.empty, f"seed {seed}: planted terms not fitted:\n{missing}"
+        merged.append(part.assign(seed=seed, fit="headline" if not suffix else "adjusted"))
+    return pd.concat(merged, ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +91,17 @@ def acceptance_table(tmp_path_factory) -> pd.DataFrame:
     return pd.concat([_fit_seed(seed, tmp_path_factory) for seed in _seeds()], ignore_index=True)
 
 
-def test_every_planted_effect_is_significant(acceptance_table):
-    planted = acceptance_table.loc[acceptance_table["planted"]]
-    assert len(planted) > 0
-    failing = planted.loc[~(planted["p_value"] < ALPHA)]
-    assert failing.empty, failing[["seed", "term_kind", "term", "true_effect", "estimate", "p_value"]]
+def test_every_planted_effect_is_significant_in_the_headline_models(acceptance_table):
+    headline = acceptance_table.loc[acceptance_table["fit"] == "headline"]
+    planted = headline.loc[headline["planted"] & (headline["true_effect"] >= 4 * headline["std_error"])]
+    assert len(planted) >= 0.5 * headline["planted"].sum()  # the check bites on most of them (13 of 20)
+    failing = planted.loc[~(planted["q_value"] < ALPHA)]
+    assert failing.empty, failing[["seed", "term_kind", "term", "true_effect", "estimate", "q_value"]]
 
 
 def test_planted_effects_are_covered_by_their_intervals(acceptance_table):
-    planted = acceptance_table.loc[acceptance_table["planted"]].copy()
+    adjusted = acceptance_table.loc[acceptance_table["fit"] == "adjusted"]
+    planted = adjusted.loc[adjusted["planted"]].copy()
     covered = (planted["ci_low"] <= planted["true_effect"]) & (planted["true_effect"] <= planted["ci_high"])
     assert (~covered).sum() <= stats.binom.ppf(0.999, len(planted), 0.05), planted.loc[~covered]
     # Simultaneous (Bonferroni) 95% intervals per seed and model must cover every true value.
@@ -98,7 +112,8 @@ def test_planted_effects_are_covered_by_their_intervals(acceptance_table):
 
 
 def test_planted_nulls_significant_at_no_more_than_the_nominal_rate(acceptance_table):
-    nulls = acceptance_table.loc[~acceptance_table["planted"]]
+    adjusted = acceptance_table.loc[acceptance_table["fit"] == "adjusted"]
+    nulls = adjusted.loc[~adjusted["planted"]]
     assert len(nulls) > 0
     rejected = int((nulls["p_value"] < ALPHA).sum())
     assert rejected <= stats.binom.ppf(0.999, len(nulls), ALPHA), nulls[

@@ -20,7 +20,9 @@ def test_tiny_section_c_degrades_and_never_publishes_a_wrong_figure(n_offenders)
     offenders, offences, _ = reg.simulate_section_c_inputs(
         n_offenders, n_codes=12, n_types=4, seed=n_offenders
     )
-    section = reg.fit_section_c(offenders, offences, min_offenders_to_fit_code=1)
+    onset, pre_da = reg.simulate_time_order(offenders, offences, seed=n_offenders)
+    section = reg.fit_section_c(offenders, offences, onset=onset, pre_da_offences=pre_da,
+                                min_offenders_to_fit_code=1)  # fmt: skip
     fit, results = section.model_fit, section.results
     assert set(fit["status"]) <= {ESTIMATED, NOT_ESTIMABLE}
     assert (fit.loc[fit["status"] == NOT_ESTIMABLE, "reason"].str.len() > 0).all()
@@ -34,7 +36,12 @@ def test_tiny_section_c_degrades_and_never_publishes_a_wrong_figure(n_offenders)
     ).all()
     judged = fit.loc[fit["status"] == ESTIMATED]
     assert judged["residuals_finite"].all() and judged["converged"].all()
-    assert (judged.loc[judged["se_type"] != "nonrobust", "max_leverage"] < 1).all()
+    # offenders with leverage 1 take only their own terms away (reported not estimable), never the model
+    with_one = judged.loc[judged["n_leverage_one"] > 0]
+    assert (with_one["n_not_estimable_terms"] > 0).all()
+    for model, terms in zip(with_one["model"], with_one["not_estimable_terms"], strict=True):
+        flagged = results.loc[(results["model"] == model) & (results["status"] == NOT_ESTIMABLE), "term"]
+        assert set(terms.split("; ")) <= set(flagged)
     # not-estimable rows publish no figure
     blank = results.loc[results["status"] == NOT_ESTIMABLE, ["estimate", "std_error", "p_value", "ci_low"]]
     assert blank.isna().all().all()

@@ -64,8 +64,11 @@ def test_aliased_and_empty_columns_are_dropped_keeping_earlier_ones():
     assert fit.aliased == ["d1_again", "never"]
     np.testing.assert_allclose(fit.estimate, sm.OLS(y, X).fit().params, rtol=1e-9)
     table = reg.coefficient_table(fit)
-    assert set(table.loc[table["term_kind"] == "aliased", "term"]) == {"d1_again", "never"}
-    assert table.loc[table["term_kind"] == "aliased", "estimate"].isna().all()
+    aliased = table.loc[table["term_kind"] == "aliased"]
+    assert set(aliased["term"]) == {"d1_again", "never"}
+    assert aliased["estimate"].isna().all() and (aliased["status"] == "not estimable").all()
+    assert aliased["reason"].str.startswith("aliased").all()
+    assert (table.loc[table["term_kind"] != "aliased", "status"] == "estimated").all()
 
 
 def test_bh_qvalues_hand_example():
@@ -127,6 +130,10 @@ def test_controls_refuse_sex_and_ethnicity_and_derive_history():
     )
     np.testing.assert_array_equal(controls["has_non_da_history"], [0, 1, 1])
     np.testing.assert_array_equal(controls["has_high_non_da_volume"], [0, 0, 1])
+    # The volume steps with fewer than 5 offenders per step merge down into one step for these three.
+    steps = reg.resolve_controls(offenders, ["non_da_volume_steps"])
+    assert list(steps.columns) == ["non_da_incidents[1+ incidents]"]
+    np.testing.assert_array_equal(steps.iloc[:, 0], [0, 1, 1])
     for forbidden in ("modal_sex", "modal_ethnicity"):
         with pytest.raises(ValueError, match="never model covariates"):
             reg.resolve_controls(offenders, [forbidden])
@@ -150,22 +157,34 @@ def test_presentation_filter_is_applied_to_results_only():
             "q_value": [0.004, 0.06, 0.2, 0.05, np.nan], "n_with_term": [554, 3089, 1000, 20, 10],
         }
     )  # fmt: skip
+    # By default the filter is on the BH q-value: b has p = 0.03 but q = 0.06.
     shown = reg.presentation_filter(results, min_offenders=200)
-    assert list(shown["term"]) == ["a", "b"]  # c not significant, d too few offenders, e not an indicator
-    assert list(shown["p_band"]) == ["p < 0.01", "p < 0.05"]
-    assert list(reg.presentation_filter(results, 200, significance_column="q_value")["term"]) == ["a"]
+    assert list(shown["term"]) == ["a"]
+    assert list(shown["p_band"]) == ["p < 0.01"]  # the raw p is printed beside
+    # The report's own filter, on raw p: c not significant, d too few offenders, e not an indicator.
+    by_p = reg.presentation_filter(results, 200, significance_column="p_value")
+    assert list(by_p["term"]) == ["a", "b"]
+    assert list(by_p["p_band"]) == ["p < 0.01", "p < 0.05"]
     assert list(reg.top_significant(results, k=1, min_offenders=1)["term"]) == ["a"]
+    # A not-estimable term is never shown, whatever its figures say.
+    flagged = results.assign(status=["not estimable", "estimated", "estimated", "estimated", "estimated"])
+    assert reg.presentation_filter(flagged, 200, significance_column="p_value")["term"].tolist() == ["b"]
     assert len(results) == 5  # untouched
 
 
-def _replicate(planted_on: str, seeds, n: int, se_type: str = "HC3", **sim):
+def _replicate(planted_on: str, seeds, n: int, se_type: str = "HC3", adjusted: bool = True, **sim):
+    """Fit the planted view on simulated data, seed by seed: the adjusted model (non-DA volume steps) or the
+    headline (unadjusted) one. Indicators are assigned independently of the latent harm among offenders with
+    non-DA history, and having non-DA history is independent of it too, so both are unbiased here."""
     tables = []
     for seed in seeds:
         offenders, offences, truth = reg.simulate_section_c_inputs(n, planted_on=planted_on, seed=seed, **sim)
-        spec = reg.IndicatorModelSpec(planted_on, planted_on, None, reg.DEFAULT_CONTROLS, 10)
-        (fit,) = reg.fit_indicator_model(offenders, reg.non_da_offences(offences), spec, se_type=se_type,
-                                         sensitivity="none", fit_unadjusted=False)  # fmt: skip
-        assert fit.n_obs == len(offenders)
+        population = reg.da_perpetrators(offenders)
+        controls = reg.DEFAULT_CONTROLS if adjusted else ()
+        spec = reg.IndicatorModelSpec(planted_on, planted_on, None, controls, 10)
+        (fit,) = reg.fit_indicator_model(population, reg.non_da_offences(offences), spec, se_type=se_type,
+                                         sensitivity="none", adjusted_controls=None)  # fmt: skip
+        assert fit.n_obs == n == len(population) < len(offenders)  # the people without DA are out
         table = reg.coefficient_table(fit).merge(truth, on="term", how="inner")
         tables.append(table.assign(seed=seed))
     return pd.concat(tables, ignore_index=True)
@@ -180,9 +199,10 @@ def _assert_recovered(table: pd.DataFrame):
     assert (~covered).sum() <= stats.binom.ppf(0.999, len(planted), 0.05), planted.loc[~covered]
 
 
-def test_planted_offence_type_effects_recovered_and_nulls_at_nominal_rate():
-    table = _replicate("offence_type", range(12), 6_000, n_codes=96, n_types=16, n_planted=4,
-                       effect_range=(80.0, 300.0))  # fmt: skip
+@pytest.mark.parametrize("adjusted", [True, False])
+def test_planted_offence_type_effects_recovered_and_nulls_at_nominal_rate(adjusted):
+    table = _replicate("offence_type", range(12), 6_000, adjusted=adjusted, n_codes=96, n_types=16,
+                       n_planted=4, effect_range=(80.0, 300.0))  # fmt: skip
     _assert_recovered(table)
     nulls = table.loc[~table["planted"]]
     assert len(nulls) == 12 * 12
@@ -282,17 +302,25 @@ def test_risk_assessment_validation_hand_example():
 
 
 def test_fit_section_c_and_report_html():
-    from ml.regression_report import regression_report_html
+    from ml.regression_report import full_term_table, regression_report_html
 
     offenders, offences, _ = reg.simulate_section_c_inputs(4_000, n_codes=60, seed=7)
-    result = reg.fit_section_c(offenders, offences)
-    models = set(result.results["model"])
-    for model in ("offence_type", "offence_type_unadjusted", "offence_type_log1p", "offence_type_tweedie",
-                  "offence_code", "offence_code_log1p", "offence_code_tweedie", "risk_first_non_crime",
-                  "risk_first_da", "risk_share_high"):  # fmt: skip
-        assert model in models
+    onset, pre_da = reg.simulate_time_order(offenders, offences, seed=7)
+    result = reg.fit_section_c(offenders, offences, onset=onset, pre_da_offences=pre_da)
+    roles = result.model_fit.set_index("model")["role"]
+    expected = {
+        "offence_type": reg.ROLE_HEADLINE, "offence_code": reg.ROLE_HEADLINE,
+        "offence_type_adjusted": reg.ROLE_ADJUSTED, "offence_code_adjusted": reg.ROLE_ADJUSTED,
+        "offence_type_log1p": reg.ROLE_HEAVY_TAIL, "offence_code_tweedie": reg.ROLE_HEAVY_TAIL,
+        "offence_type_pre_da": reg.ROLE_TIME_ORDERED, "offence_code_pre_da": reg.ROLE_TIME_ORDERED,
+        "risk_first_non_crime": reg.ROLE_RISK, "risk_first_da": reg.ROLE_RISK, "risk_share_high": reg.ROLE_RISK,
+    }  # fmt: skip
+    for model, role in expected.items():
+        assert roles[model] == role
+    assert (result.model_fit["status"] == "estimated").all()
+    assert set(result.results["model"]) == set(roles.index)
     for column in ("model", "term", "estimate", "std_error", "p_value", "q_value", "ci_low", "ci_high",
-                   "n_with_term", "n_obs"):  # fmt: skip
+                   "n_with_term", "n_obs", "status", "reason", "role"):  # fmt: skip
         assert column in result.results.columns
     indicators = result.results.loc[result.results["term_kind"] == "indicator"]
     assert (
@@ -300,18 +328,21 @@ def test_fit_section_c_and_report_html():
     )
     assert result.results.loc[result.results["term_kind"] != "indicator", "q_value"].isna().all()
     assert result.model_fit["residuals_finite"].all() and result.model_fit["converged"].all()
+    # The population: the 4,000 DA perpetrators, not the 200 people recorded only on non-DA crimes.
+    assert result.population == {"n_offenders_in_marts": 4_200, "n_without_da_incident": 200,
+                                 "n_da_without_outcome": 0, "n_da_perpetrators": 4_000}  # fmt: skip
     assert result.min_offenders == reg.scaled_min_offenders(4_000)
     page = regression_report_html(
         result.results, result.validation, result.model_fit, reg.residual_sample(result.fits, 500),
         min_offenders=result.min_offenders, alpha=result.alpha, controls=result.controls,
     )  # fmt: skip
-    assert "Figure 12 (adjusted)" in page and "Figure 13: top 10" in page
+    assert "Figure 12: offence types with q (Benjamini–Hochberg) &lt; 0.05" in page
+    assert "Figure 13: top 10 offences" in page and "Time-ordered" in page
+    assert "200 people recorded only on non-DA crimes are left out" in page
     assert page.count("<img") >= 2  # coefficient plot and residual plot
-    assert "Number of offenders with the offence" in page
+    assert "Number of offenders with the offence" in page and "raw p" in page
     # Counts under 5 never appear: every fitted code has ≥ 10 offenders, so look at the rendered cells of
     # a table that has small counts instead.
-    from ml.regression_report import full_term_table
-
     tiny = (
         result.results.loc[result.results["model"] == "offence_code"].head(3).assign(n_with_term=[3, 4, 12])
     )

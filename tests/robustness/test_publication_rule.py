@@ -47,7 +47,7 @@ DBT_TEST_KINDS = {
     "unique", "unique_combination_of_columns", "not_null", "relationships", "accepted_values",
     "expression_is_true", "assert_rows_conserved", "assert_each_raw_row_in_exactly_one_place",
     "assert_sequences_contiguous", "assert_incident_counts_match_dim_offenders",
-    "assert_offence_count_matches_incidents",
+    "assert_offence_count_matches_incidents", "assert_da_onset_covers_da_perpetrators",
 }  # fmt: skip
 
 
