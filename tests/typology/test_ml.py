@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from ml import clara as clara_mod
 from ml.features import (
+    MODEL_COLUMNS,
     PCA_FEATURES,
     PCA_FEATURES_BY_THEME,
     PROTECTED_COLUMNS,
@@ -64,22 +65,30 @@ def test_build_feature_matrix_never_uses_sex_or_ethnicity(marts):
 
 def test_missing_ages_and_values_are_dropped_and_counted(marts):
     dim = marts.dim_offenders.copy()
-    dim.loc[dim.index[:7], "mean_da_imd_score"] = np.nan
+    dim.loc[dim.index[:7], "mean_da_severity"] = np.nan  # never missing: an error upstream, dropped
     dim.loc[dim.index[:7], "has_missing_age"] = False
+    dim.loc[dim.index[7:12], "mean_da_imd_score"] = np.nan  # may be missing: neutral value + indicator
+    dim.loc[dim.index[7:12], "has_missing_age"] = False
     matrix, dropped = build_feature_matrix(dim)
     assert dropped.n_missing_age == int(dim["has_missing_age"].sum()) > 0
     assert dropped.n_missing_other == 7
-    assert dropped.missing_other_by_column == {"mean_da_imd_score": 7}
+    assert dropped.missing_other_by_column == {"mean_da_severity": 7}
     assert dropped.n_kept == len(matrix) == len(dim) - dropped.n_missing_age - 7
+    assert dropped.imputed_by_column["mean_da_imd_score"] == 5
+    assert list(matrix.columns) == MODEL_COLUMNS
+    assert matrix["mean_da_imd_score_missing"].sum() == 5
     assert matrix.index.name == "offender_id"
     assert not matrix.isna().any().any()
 
 
 def test_standardise_and_pca(pcs):
     matrix, _, pca = pcs
-    z, scaler = standardise(matrix)
+    z, scaler = standardise(matrix, weights={})
     assert np.allclose(z.mean(axis=0), 0, atol=1e-9)
-    assert np.allclose(z.std(axis=0, ddof=1), 1, atol=1e-9)
+    features = [j for j, c in enumerate(matrix.columns) if c in PCA_FEATURES]
+    assert np.allclose(z[:, features].std(axis=0, ddof=1), 1, atol=1e-9)
+    # no feature is missing in these marts: the indicators are constant (all zero after scaling)
+    assert set(scaler.constant_columns) == set(MODEL_COLUMNS) - set(PCA_FEATURES)
     assert pca.kept_ratio >= 0.90
     assert pca.n_components == 1 or pca.cumulative_ratio[pca.n_components - 2] < 0.90
     assert np.isclose(pca.explained_variance_ratio.sum(), 1.0)
