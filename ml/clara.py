@@ -16,16 +16,20 @@ What R's ``clara`` does (``rngR = FALSE``, ``pamLike = FALSE``, its defaults), a
   over all n rows**, and the medoids of the first sample with the lowest objective win;
 * ``silinfo`` (the silhouette that clara reports) is the silhouette of the **best sample only**.
 
-The pipeline's mode (``method="fasterpam"``, seeded numpy sampler) differs in three ways, each of which can
-only lower the objective against the same samples:
+Beyond R (the K sweep's settings are ``ml.typology.SWEEP_CLARA``): FasterPAM on each sample (``kmedoids``,
+from a BUILD or a random start), a seeded numpy sampler, and three steps that spend the time R spends on
+scoring every sample on all n rows where it buys more:
 
-* each later sample is also clustered starting from the forced best medoids (``restart_from_best``);
-* the best medoids are then **polished on all n** (:func:`polish_medoids`): alternately, each medoid moves
-  to the member nearest the cluster's mean (among ``polish_candidates``) with the smallest total distance to
-  the cluster's members, and every row is reassigned; a move is kept only if it lowers the cluster's exact
-  total distance, and an iteration only if it lowers the objective;
-* the polish screens candidates on a sample of ``polish_screen`` members per cluster and checks only the
-  winner on all members, so it costs about as much as one assignment of all rows.
+* ``score_rows``: each sample's medoids are scored on a fixed random subset of rows instead of all n, after
+  ``score_polish_iterations`` polish steps on that subset (so samples are compared by where they lead, not
+  where they start); only the winner is assigned on all n. The reported objective is always over all n;
+* the best medoids are then **polished on all n** (:func:`polish_medoids`, Park & Jun's alternating step
+  restricted to ``polish_candidates`` members near each cluster's mean): a medoid moves only if that lowers
+  its cluster's exact total distance, and an iteration is kept only if it lowers the objective;
+* ``polish_screen``: the polish ranks its candidates on a random sample of members per cluster and checks
+  only the winner on all members, so a step costs about as much as one assignment of all rows;
+* optionally (``restart_from_best``) each later sample is also clustered starting from the forced best
+  medoids.
 
 Assignment, sample dissimilarities and the polish costs are compiled (numba), single-threaded, and sum the
 squared differences dimension by dimension in a fixed order, as R's C code does: results are identical
