@@ -60,31 +60,38 @@ class PCAConfig(dg.Config):
 
 
 class KSweepConfig(dg.Config):
-    """The K sweep, the choice of K and its stability. Defaults: K = 2..40 as the report; 10 samples of
-    80 + 4K rows (twice R's 40 + 2K, as ELKI's FasterCLARA; still seconds per K); K chosen by the exact
-    average silhouette on a fixed 20,000-row subsample stratified by DA and non-DA volume band; K = 2
-    excluded (the report's rule)."""
+    """The K sweep, the choice of K and its stability. Defaults: K = 2..40 as the report; CLARA as
+    ``ml.typology.SWEEP_CLARA`` (4 samples of 400 + 10K rows, each polished and scored on a fixed 8,192-row
+    subset, the best polished on all offenders: a lower objective than R's clara and faster, see
+    bench/typology.py); K chosen by the exact average silhouette on a fixed 20,000-row subsample stratified
+    by DA and non-DA volume band; K = 2 excluded (the report's rule)."""
 
     k_min: int = typ.K_MIN
     k_max: int = typ.K_MAX
-    samples: int = 10
+    samples: int = typ.SWEEP_CLARA.samples
     """CLARA samples per K (R's default: 5)."""
-    sampsize_base: int = 80
-    sampsize_per_k: int = 4
+    sampsize_base: int = typ.SWEEP_CLARA.sampsize_base
+    sampsize_per_k: int = typ.SWEEP_CLARA.sampsize_per_k
     """Sample size = sampsize_base + sampsize_per_k · K (R's default: 40 + 2K)."""
-    sampler: str = "numpy"
+    sampler: str = typ.SWEEP_CLARA.sampler
     """`numpy` (seeded) or `r` (clara's own deterministic generator, rngR = FALSE; ignores the seed, so the
     stability seeds then all agree trivially)."""
-    method: str = "fasterpam"
-    """`fasterpam` or `pam` (exact BUILD + SWAP on each sample, slower)."""
-    init: str = "build"
-    """How each sample's PAM starts: `build` (as R) or `random`."""
-    restart_from_best: bool = True
-    """Also cluster each later sample from the best medoids so far and keep the better (never worse than R)."""
-    polish_iterations: int = 2
+    method: str = typ.SWEEP_CLARA.method
+    """`fasterpam`, `pam` (exact BUILD + SWAP on each sample, slower) or `r` (R clara's own BUILD + SWAP)."""
+    init: str = typ.SWEEP_CLARA.init
+    """How each sample's FasterPAM starts: `build` (as R) or `random`."""
+    restart_from_best: bool = typ.SWEEP_CLARA.restart_from_best
+    """Also cluster each later sample from the best medoids so far and keep the better."""
+    score_rows: int = typ.SWEEP_CLARA.score_rows
+    """Rows of the fixed random subset on which each sample's medoids are scored (0: all offenders, as R)."""
+    score_polish_iterations: int = typ.SWEEP_CLARA.score_polish_iterations
+    """Polish steps on that subset before scoring each sample's medoids."""
+    polish_iterations: int = typ.SWEEP_CLARA.polish_iterations
     """Alternating refinement of the best medoids on all offenders (never raises the objective); 0 = R alone."""
-    polish_candidates: int = 64
+    polish_candidates: int = typ.SWEEP_CLARA.polish_candidates
     """Members nearest each cluster's mean tried as its new medoid in each refinement step."""
+    polish_screen: int = typ.SWEEP_CLARA.polish_screen
+    """Random members of a cluster on which the candidates are ranked (0: all members)."""
     seed: int = 0
     subsample_size: int = 20_000
     """Rows of the fixed subsample on which the exact silhouette is computed (a float32 matrix of
@@ -226,7 +233,8 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
         samples=config.samples, sampsize_base=config.sampsize_base, sampsize_per_k=config.sampsize_per_k,
         sampler=config.sampler, method=config.method, init=config.init,
         restart_from_best=config.restart_from_best, polish_iterations=config.polish_iterations,
-        polish_candidates=config.polish_candidates, seed=config.seed,
+        polish_candidates=config.polish_candidates, polish_screen=config.polish_screen,
+        score_rows=config.score_rows, score_polish_iterations=config.score_polish_iterations, seed=config.seed,
     )  # fmt: skip
     ranged = attempt("typology: K range", typ.k_range, len(x), config.k_min, config.k_max, config.exclude_k2)
     if not ranged.ok:
