@@ -560,7 +560,7 @@ NDA_BEFORE_DA_YEARS = {15: 6.0}
 # Profiles whose DA victims are mostly family members (parents, siblings, adult children) rather than
 # partners: an assumption for cluster 14, which the report describes only as "highly deprived".
 FAMILY_VICTIMS = {14: 0.85}
-DA_APART_YEARS = {17: 3.0}
+DA_APART_YEARS = {17: 3.0, 1: 1.5, 18: 1.5}
 WEEKEND_SHARE = {4: 0.85, 7: 0.6, 8: 0.6}
 # Time of day of the DA incidents of some profiles: profile -> (first hour, hours in the window, share of its
 # DA incidents in the window; the rest follow the common DA curve). Substance-flagged DA at night (seed 000
