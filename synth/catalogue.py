@@ -555,12 +555,14 @@ DA_VICTIMISATION = {
 
 # Timing signatures: cluster 15's non-DA incidents come about six years before its DA incidents (seed 000:
 # "typical gap between non-DA and DA incidents is about 6 years"); cluster 17's two DA incidents are about
-# three years apart; cluster 4's DA incidents fall at weekends (share moved to a Saturday or Sunday).
+# three years apart; the serial abusers of clusters 1 and 18 (2 DA victims; 18's medoid "3 DA incidents against
+# 3 different victims") offend against one victim after another, about ten months apart; cluster 4's DA
+# incidents fall at weekends (share moved to a Saturday or Sunday).
 NDA_BEFORE_DA_YEARS = {15: 6.0}
 # Profiles whose DA victims are mostly family members (parents, siblings, adult children) rather than
 # partners: an assumption for cluster 14, which the report describes only as "highly deprived".
 FAMILY_VICTIMS = {14: 0.85}
-DA_APART_YEARS = {17: 3.0, 1: 1.5, 18: 1.5}
+DA_APART_YEARS = {17: 3.0, 1: 0.8, 18: 0.8}
 WEEKEND_SHARE = {4: 0.85, 7: 0.6, 8: 0.6}
 # Time of day of the DA incidents of some profiles: profile -> (first hour, hours in the window, share of its
 # DA incidents in the window; the rest follow the common DA curve). Substance-flagged DA at night (seed 000

@@ -360,7 +360,10 @@ def _tables(
     t_from = np.minimum(t_from, t_rep)
     # unknown time of day: the force records the date with the clock time 00:00:00 (whole incidents; not
     # the midnight edge cases, whose offences straddle midnight)
-    unknown = rng.random(io_all.size) < opts.unknown_time_share
+    unknown_share = (
+        0.0 if opts.separated_profiles else opts.unknown_time_share
+    )  # the fixture: every time known
+    unknown = rng.random(io_all.size) < unknown_share
     unknown[o_inc[mid_rows]] = False
     unknown_rows = unknown[o_inc]
     t_from = np.where(

@@ -84,8 +84,9 @@ def generate(
       separated_profiles (False)  only four latent profiles (clusters 5, 2, 24, 13), equally likely, with a
                     quarter of the usual within-profile spread; in this mode every member of profile 2 has
                     non-DA history and no member of the others has, and profile 24's DA records are all
-                    grave crimes (rape, GBH with intent, attempted murder, homicide): a
-                    clustering-recovery fixture
+                    grave crimes (rape, GBH with intent, attempted murder, homicide); every time of
+                    day is known: a unit fixture for the clustering path (not a test of recovery on
+                    realistic data)
       plant_scale (1.0)     multiplies the prevalences of the planted regression terms (0 = none)
       edge_share (0.01)     share of eligible incidents made into grouping edge cases
       unknown_time_share (0.06)  share of incidents whose committed_from times are all recorded as 00:00:00
