@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from dap import settings
@@ -35,15 +36,79 @@ def median_seconds(fn: Callable[[], object], n: int | None = None) -> tuple[floa
     return statistics.median(times), times
 
 
-def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Run a command; return (seconds, peak resident memory of the child in GiB)."""
-    start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, check=True, env={**os.environ, **(env or {})})
-    seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss for children is the max over all waited-for children so far; report it as an upper bound.
-    return seconds, max(peak_kib, before) / (1024 * 1024)
+@dataclass
+class Measured:
+    """One measured child process: wall seconds, its own peak resident memory, what it printed."""
+
+    seconds: float
+    peak_gib: float
+    stdout: str
+
+
+def _high_water_kib(pid: int) -> int:
+    """VmHWM (peak resident set) of a running process and of its descendants, the largest; 0 if gone."""
+    peak, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            high = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+            peak = max([peak, *high])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return peak
+
+
+def reported_peak_kib(stdout: str) -> int:
+    """The ``PEAK_KIB n`` line a child prints at exit (its own VmHWM), 0 if none."""
+    values = [int(line.split()[1]) for line in stdout.splitlines() if line.startswith("PEAK_KIB ")]
+    return max(values, default=0)
+
+
+def print_peak() -> None:
+    """Print this process's own peak resident memory (VmHWM) as ``PEAK_KIB n``, for :func:`run_measured`."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    high = [line.split()[1] for line in status if line.startswith("VmHWM:")]
+    print(f"PEAK_KIB {high[0] if high else 0}", flush=True)
+
+
+def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> Measured:
+    """Run a command; its wall time and the peak resident memory of that run alone: the largest VmHWM of the
+    process and its descendants, sampled every 0.1 s, or the ``PEAK_KIB`` line it prints at exit if larger.
+    (Not ``ru_maxrss``: the kernel carries the parent's resident size at fork into a child's, and
+    ``RUSAGE_CHILDREN`` is the maximum over every child ever waited for.) Raises CalledProcessError (with
+    what it printed) if the command fails, so that a failed step fails the benchmark."""
+    with tempfile.TemporaryFile(mode="w+") as out, tempfile.TemporaryFile(mode="w+") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=cwd, text=True
+        )
+        peak_kib = 0
+        while process.poll() is None:
+            peak_kib = max(peak_kib, _high_water_kib(process.pid))
+            time.sleep(0.1)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, cmd, stdout, stderr[-4000:])
+    peak_kib = max(peak_kib, reported_peak_kib(stdout))
+    return Measured(seconds=seconds, peak_gib=peak_kib / (1024 * 1024), stdout=stdout)
+
+
+#: Environment that pins BLAS/OpenMP/numba to one thread, for peer comparisons with single-threaded tools.
+ONE_THREAD = {
+    name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+}
+
+
+def machine_load() -> str:
+    """The 1-, 5- and 15-minute load averages and the number of CPUs, to say how busy the machine was."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def ensure_extract(scale: str | None = None, seed: int = 1) -> Path:

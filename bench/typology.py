@@ -1,91 +1,94 @@
-"""Typology benchmark: the K sweep (2..40) and the final CLARA fit at `wmp` scale with the default run
-config of ``orchestration/defs/typology.py``, per-K timings, and R's ``cluster::clara`` as the peer on the
-same PCA matrix with the same sample settings (objective ratio ours / R's, target ≤ 1.0 at every K; time
-ratio). Without ``Rscript`` and the ``cluster`` package the peer is skipped and the output says so.
+"""Typology benchmark at DA_BENCH_SCALE (default wmp), on the pipeline's own PCA matrix
+(``marts.dim_offenders`` → features → z-scores → PCA, as ``analytics/pca``).
 
-Environment: DA_BENCH_SCALE (default wmp), DA_BENCH_R_FINAL=1 also runs R's clara for the final fit
-(50 samples of 2,000 rows: several minutes in R), DA_BENCH_STABILITY=1 also times the stability seeds.
+1. **CLARA beside R**, three columns in one run on the same matrix, for every K of the sweep:
+   R ``cluster::clara(x, k)`` with its defaults; the project's CLARA in R-exact mode
+   (``ClaraSettings.r_exact()``: it must reproduce R's objective); the project's CLARA in the pipeline's mode
+   (the defaults of ``KSweepConfig``). Each is its own process with BLAS, OpenMP and numba pinned to one
+   thread (R's clara is single-threaded), timed per K inside the process (wall and CPU seconds), with the
+   process's own peak memory. Per K: objectives, seconds and the ratios; the sweep totals and ratios.
+   Targets (spec/performance.md): pipeline objective ≥ 7% below R's at every K, sweep ≥ 3× faster.
+2. **The typology step as ``dap run`` runs it**: the subsample-silhouette matrix, the K sweep, the
+   stability sweeps (``stability_seeds``) and the final fit, with the pipeline's thread settings, in one
+   process; target ≤ 300 s (spec/performance.md: K sweep + final clustering ≤ 5 min).
+
+Every measurement is repeated DA_BENCH_REPEATS times (default 3) and the medians are printed; objectives are
+deterministic and must agree across repeats. The machine's load average is printed beside the timings
+(shared machines are noisy: compare ratios measured in the same run). Without ``Rscript`` and the ``cluster``
+package the R column is skipped and the output says so (``apt-get install r-base-core r-cran-cluster``).
+A step that fails raises, so that ``make bench`` exits non-zero. The PCA matrix is cached in
+``data/bench/`` beside the benchmark warehouse it came from. ``python -m bench.typology`` runs this alone.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import asdict, fields
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from bench.common import bench_scale, header, warehouse_with_marts
-from ml.clara import SubsampleSilhouette, assign_to_medoids
-from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
-from ml.typology import ClaraSettings, fit_typology, k_stability, run_k_sweep, select_k
+from bench.common import (
+    BENCH_DIR,
+    ONE_THREAD,
+    bench_scale,
+    header,
+    machine_load,
+    print_peak,
+    repeats,
+    run_measured,
+    warehouse_with_marts,
+)
 
 R_SCRIPT = r"""
 suppressMessages(library(cluster))
 args <- commandArgs(trailingOnly = TRUE)
 n <- as.integer(args[2]); d <- as.integer(args[3])
 x <- matrix(readBin(args[1], "double", n = n * d), nrow = n, ncol = d, byrow = TRUE)
-ks <- as.integer(strsplit(args[4], ",")[[1]])
-samples <- as.integer(args[5]); base <- as.integer(args[6]); per_k <- as.integer(args[7])
-for (k in ks) {
-  ss <- min(n, base + per_k * k)
-  t <- system.time(cl <- clara(x, k, samples = samples, sampsize = ss, medoids.x = FALSE, keep.data = FALSE,
-                               rngR = FALSE, pamLike = FALSE))[["elapsed"]]
-  cat(sprintf("RESULT %d %.10f %.6f %.6f %s\n", k, cl$objective, t, cl$silinfo$avg.width,
-              paste(cl$i.med, collapse = ",")))
+for (k in as.integer(strsplit(args[4], ",")[[1]])) {
+  t <- system.time(cl <- clara(x, k, medoids.x = FALSE, keep.data = FALSE))
+  cat(sprintf("RESULT %d %.17g %.6f %.6f %s\n", k, cl$objective, t[["elapsed"]],
+              t[["user.self"]] + t[["sys.self"]], paste(cl$i.med - 1, collapse = ",")))
 }
+hwm <- grep("^VmHWM:", readLines("/proc/self/status"), value = TRUE)
+cat(sprintf("PEAK_KIB %s\n", gsub("[^0-9]", "", hwm)))
 """
 
-
-def _r_available() -> bool:
-    if not shutil.which("Rscript"):
-        return False
-    probe = subprocess.run(["Rscript", "-e", "library(cluster)"], capture_output=True)
-    return probe.returncode == 0
-
-
-def run_r_clara(x: np.ndarray, ks: list[int], samples: int, base: int, per_k: int) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory(prefix="clara-peer-") as folder:
-        matrix = Path(folder) / "x.bin"
-        np.ascontiguousarray(x, dtype="<f8").tofile(matrix)
-        script = Path(folder) / "peer.R"
-        script.write_text(R_SCRIPT)
-        out = subprocess.run(
-            ["Rscript", str(script), str(matrix), str(len(x)), str(x.shape[1]), ",".join(map(str, ks)),
-             str(samples), str(base), str(per_k)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    rows = []
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            _, k, objective, seconds, silhouette, medoids = line.split(" ")
-            rows.append({"k": int(k), "r_objective": float(objective), "r_seconds": float(seconds),
-                         "r_sample_silhouette": float(silhouette),
-                         "r_medoids": np.array([int(m) - 1 for m in medoids.split(",")])})  # fmt: skip
-    return pd.DataFrame(rows)
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ("r", "exact", "pipeline")
+TITLES = {
+    "r": "R clara defaults",
+    "exact": "project, R-exact mode",
+    "pipeline": "project, pipeline mode",
+}
 
 
-def feature_matrix(scale: str) -> tuple[np.ndarray, np.ndarray, str]:
+# --- the matrix -------------------------------------------------------------------------------------------
+
+
+def pca_matrix(scale: str) -> tuple[Path, str]:
+    """The PCA scores of the benchmark warehouse's ``marts.dim_offenders`` as ``analytics/pca`` computes
+    them, cached as .npy next to the warehouse (rebuilt when the warehouse changes)."""
     warehouse = warehouse_with_marts(scale)
     if warehouse is None:
-        print(
-            "marts not available: using a synthetic 140,000 × 38 matrix of 30 uneven Gaussian blobs instead"
-        )
-        rng = np.random.default_rng(0)
-        labels = rng.choice(30, size=140_000, p=rng.dirichlet(np.full(30, 0.7)))
-        x = rng.normal(0, 3, size=(30, 38))[labels] + rng.normal(size=(140_000, 38))
-        z, _ = standardise(pd.DataFrame(x))
-        pca = fit_pca(z)
-        return (
-            pca.scores,
-            np.arange(len(x)),
-            f"synthetic blobs, {pca.n_components} PCs ({pca.kept_ratio:.1%})",
-        )
+        raise RuntimeError(f"the benchmark marts at {scale} scale could not be built (see above)")
+    cache, stamp_file = BENCH_DIR / f"pca_{scale}.npy", BENCH_DIR / f"pca_{scale}.json"
+    stat = warehouse.stat()
+    stamp = {"warehouse": warehouse.name, "size": stat.st_size, "mtime": stat.st_mtime}
+    if cache.exists() and stamp_file.exists() and json.loads(stamp_file.read_text()).get("stamp") == stamp:
+        info = json.loads(stamp_file.read_text())["source"]
+        return cache, f"{info} (cached)"
+    import duckdb
+
+    from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
+
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         dim = con.execute(
@@ -97,114 +100,246 @@ def feature_matrix(scale: str) -> tuple[np.ndarray, np.ndarray, str]:
     matrix, dropped = build_feature_matrix(dim)
     z, _ = standardise(matrix)
     pca = fit_pca(z, variance_target=0.90)
-    print(f"features + z-scores + PCA: {time.perf_counter() - start:.2f} s; {dropped.as_dict()}")
-    return (
-        pca.scores,
-        matrix.index.to_numpy(),
-        (
-            f"marts.dim_offenders ({scale}): {len(matrix):,} offenders, {pca.n_components} of {len(PCA_FEATURES)} "
-            f"PCs ({pca.kept_ratio:.2%} of variance)"
-        ),
+    source = (
+        f"marts.dim_offenders ({scale}): {len(matrix):,} offenders, {pca.n_components} of "
+        f"{len(PCA_FEATURES)} PCs ({pca.kept_ratio:.2%} of variance); features + PCA "
+        f"{time.perf_counter() - start:.1f} s; dropped {dropped.as_dict()}"
     )
+    np.save(cache, np.ascontiguousarray(pca.scores, dtype=np.float64))
+    stamp_file.write_text(json.dumps({"stamp": stamp, "source": source}))
+    return cache, source
+
+
+# --- the children (one process per measured run) ------------------------------------------------------------
+
+
+def _sweep_settings():
+    """The ClaraSettings of the pipeline's K sweep: the defaults of ``KSweepConfig``."""
+    from ml.typology import ClaraSettings
+    from orchestration.defs.typology import KSweepConfig
+
+    config = KSweepConfig()
+    return ClaraSettings(**{f.name: getattr(config, f.name) for f in fields(ClaraSettings)}), config
+
+
+def _clara_child(mode: str, matrix: str, ks: str) -> None:
+    """Time the project's CLARA per K in this process, one thread; print one RESULT line per K."""
+    from threadpoolctl import threadpool_limits
+
+    from ml.clara import clara
+    from ml.typology import ClaraSettings
+
+    x = np.load(matrix)
+    settings = ClaraSettings.r_exact() if mode == "exact" else _sweep_settings()[0]
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        warm = np.ascontiguousarray(x[:: max(1, len(x) // 2000)])  # compile the kernels (cached on disk)
+        for k in (2, 12):
+            settings.fit(warm, k)
+        clara(warm, 3, samples=1, sampsize=100, polish_iterations=1, polish_screen=10, score_rows=500,
+              score_polish_iterations=1)  # fmt: skip
+        print(f"WARMUP {time.perf_counter() - start:.3f}", flush=True)
+        for k in map(int, ks.split(",")):
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = settings.fit(x, k)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            medoids = ",".join(str(m) for m in sorted(int(m) for m in result.medoids))
+            print(f"RESULT {k} {result.objective!r} {wall:.6f} {cpu:.6f} {medoids}", flush=True)
+    print_peak()
+
+
+def _typology_child(matrix: str) -> None:
+    """The typology step as the pipeline runs it (its threads, its settings); print one JSON line."""
+    from ml.clara import SubsampleSilhouette
+    from ml.typology import ClaraSettings, fit_typology, k_stability, run_k_sweep, select_k
+    from orchestration.defs.typology import FinalFitConfig
+
+    x = np.load(matrix)
+    settings, config = _sweep_settings()
+    final = FinalFitConfig()
+    ks = range(config.k_min, min(config.k_max, len(x) - 1) + 1)
+    times = {}
+    start = time.perf_counter()
+    subsample = SubsampleSilhouette(x, config.subsample_size, None, config.subsample_seed, config.threads)
+    times["subsample_matrix"] = time.perf_counter() - start
+    sweep = run_k_sweep(x, ks, settings, subsample)
+    times["sweep"] = time.perf_counter() - start - times["subsample_matrix"]
+    times["sweep_clara"] = float(sweep["clara_seconds"].sum())
+    chosen = select_k(sweep, config.criterion, config.exclude_k2)
+    mark = time.perf_counter()
+    seeds = [config.seed, *[s for s in config.stability_seeds if s != config.seed]]
+    choices, _ = k_stability(x, seeds, ks, settings, subsample, config.exclude_k2, {config.seed: sweep})
+    times["stability"] = time.perf_counter() - mark
+    final_settings = ClaraSettings(
+        samples=final.samples, sampsize_base=final.sampsize, sampsize_per_k=0, sampler=final.sampler,
+        method=final.method, init=final.init, restart_from_best=final.restart_from_best,
+        polish_iterations=final.polish_iterations, polish_candidates=final.polish_candidates, seed=final.seed,
+    )  # fmt: skip
+    typology = fit_typology(x, np.arange(len(x)), chosen, final_settings)
+    times["final_fit"] = typology.seconds
+    times["total"] = time.perf_counter() - start
+    main = choices[choices["criterion"] == config.criterion]["chosen_k"].tolist()
+    print("TYPOLOGY " + json.dumps({**times, "chosen_k": chosen, "chosen_by_seed": main,
+                                    "final_objective": typology.objective, "seeds": len(seeds)}))  # fmt: skip
+    print_peak()
+
+
+# --- measuring ---------------------------------------------------------------------------------------------
+
+
+def r_available() -> bool:
+    if not shutil.which("Rscript"):
+        return False
+    return subprocess.run(["Rscript", "-e", "library(cluster)"], capture_output=True).returncode == 0
+
+
+def _parse(stdout: str) -> pd.DataFrame:
+    rows = []
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            _, k, objective, wall, cpu, medoids = line.split(" ")
+            rows.append({"k": int(k), "objective": float(objective), "seconds": float(wall),
+                         "cpu": float(cpu), "medoids": tuple(sorted(int(m) for m in medoids.split(",")))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def measure(column: str, matrix: Path, shape: tuple[int, int], ks: list[int], folder: Path):
+    """One measured run of one column: (per-K frame, peak GiB, warm-up seconds or None)."""
+    if column == "r":
+        script = folder / "clara_peer.R"
+        script.write_text(R_SCRIPT)
+        raw = folder / "x.bin"
+        if not raw.exists():
+            np.load(matrix).astype("<f8").tofile(raw)
+        cmd = ["Rscript", str(script), str(raw), str(shape[0]), str(shape[1]), ",".join(map(str, ks))]
+    else:
+        cmd = [sys.executable, "-m", "bench.typology", "clara", column, str(matrix), ",".join(map(str, ks))]
+    run = run_measured(cmd, env=ONE_THREAD, cwd=ROOT)
+    frame = _parse(run.stdout)
+    if sorted(frame["k"]) != sorted(ks):
+        raise RuntimeError(f"{TITLES[column]}: results for K {sorted(frame['k'])}, expected {ks}")
+    warm = [float(line.split()[1]) for line in run.stdout.splitlines() if line.startswith("WARMUP ")]
+    return frame, run.peak_gib, (warm[0] if warm else None)
+
+
+def _median_frame(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
+    stacked = pd.concat(frames)
+    objectives = stacked.groupby("k")["objective"].nunique()
+    if (objectives > 1).any():
+        raise RuntimeError(f"{TITLES[column]}: objectives differ between repeats at K {list(objectives[objectives > 1].index)}")  # fmt: skip
+    out = stacked.groupby("k").agg(objective=("objective", "first"), seconds=("seconds", "median"),
+                                   cpu=("cpu", "median"), medoids=("medoids", "first"))  # fmt: skip
+    return out.add_prefix(f"{column}_")
+
+
+def peer_comparison(matrix: Path, ks: list[int], n_repeats: int) -> None:
+    x = np.load(matrix, mmap_mode="r")
+    columns = list(COLUMNS) if r_available() else ["exact", "pipeline"]
+    if "r" not in columns:
+        print("R not installed: the R column is skipped (apt-get install r-base-core r-cran-cluster)")
+    settings, _ = _sweep_settings()
+    print(f"pipeline mode: {asdict(settings)}")
+    print(
+        f"one thread each (BLAS, OpenMP, numba); {n_repeats} repeat(s); K = {ks[0]}..{ks[-1]}; {machine_load()}"
+    )
+    runs: dict[str, list[pd.DataFrame]] = {c: [] for c in columns}
+    peaks: dict[str, list[float]] = {c: [] for c in columns}
+    warmups: dict[str, list[float]] = {c: [] for c in columns}
+    with tempfile.TemporaryDirectory(prefix="clara-peer-") as tmp:
+        for repeat in range(n_repeats):
+            for column in columns:
+                frame, peak, warm = measure(column, matrix, x.shape, ks, Path(tmp))
+                runs[column].append(frame)
+                peaks[column].append(peak)
+                if warm is not None:
+                    warmups[column].append(warm)
+                print(f"  repeat {repeat + 1}, {TITLES[column]}: sweep {frame['seconds'].sum():.2f} s wall, "
+                      f"{frame['cpu'].sum():.2f} s CPU, peak {peak:.2f} GiB; {machine_load()}", flush=True)  # fmt: skip
+    table = pd.concat([_median_frame(runs[c], c) for c in columns], axis=1).reset_index()
+    totals = {c: [f["seconds"].sum() for f in runs[c]] for c in columns}
+    cpu_totals = {c: [f["cpu"].sum() for f in runs[c]] for c in columns}
+
+    header("CLARA per K: objective (mean distance to the medoid over all rows) and seconds (median wall)")
+    view = pd.DataFrame({"K": table["k"]})
+    for c in columns:
+        view[f"{c} objective"] = table[f"{c}_objective"]
+    for c in columns:
+        view[f"{c} s"] = table[f"{c}_seconds"]
+    if "r" in columns:
+        view["pipeline/R objective"] = table["pipeline_objective"] / table["r_objective"]
+        view["exact/R objective"] = table["exact_objective"] / table["r_objective"]
+        view["R/pipeline time"] = table["r_seconds"] / table["pipeline_seconds"]
+        view["R/exact time"] = table["r_seconds"] / table["exact_seconds"]
+    else:
+        view["pipeline/exact objective"] = table["pipeline_objective"] / table["exact_objective"]
+    print(view.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+    header("CLARA sweep totals (median over repeats; ratios are per repeat, then the median)")
+    for c in columns:
+        print(f"{TITLES[c]:>24}: {statistics.median(totals[c]):7.2f} s wall, {statistics.median(cpu_totals[c]):7.2f} s CPU, "
+              f"peak memory {statistics.median(peaks[c]):.2f} GiB (max {max(peaks[c]):.2f})"
+              + (f", warm-up (numba compile or cache load) {statistics.median(warmups[c]):.2f} s, not timed"
+                 if warmups[c] else ""))  # fmt: skip
+    if "r" not in columns:
+        return
+    wall_ratio = statistics.median(r / p for r, p in zip(totals["r"], totals["pipeline"], strict=True))
+    cpu_ratio = statistics.median(r / p for r, p in zip(cpu_totals["r"], cpu_totals["pipeline"], strict=True))
+    exact_ratio = statistics.median(r / p for r, p in zip(totals["r"], totals["exact"], strict=True))
+    objective_ratio = view["pipeline/R objective"]
+    below = int((objective_ratio <= 0.93).sum())
+    exact_gap = float(np.max(np.abs(view["exact/R objective"] - 1)))
+    same_medoids = sum(a == b for a, b in zip(table["exact_medoids"], table["r_medoids"], strict=True))
+    print(f"pipeline vs R: objective {1 - objective_ratio.max():.1%} to {1 - objective_ratio.min():.1%} lower "
+          f"(worst K = {int(view.loc[objective_ratio.idxmax(), 'K'])}); ≥ 7% lower at {below} of {len(view)} K "
+          f"(target: all)")  # fmt: skip
+    print(
+        f"pipeline vs R: sweep {wall_ratio:.2f}× faster in wall time, {cpu_ratio:.2f}× in CPU time (target ≥ 3×)"
+    )
+    print(f"R-exact vs R: objective equal to {exact_gap:.1e} (relative) at every K, the same medoids at "
+          f"{same_medoids} of {len(view)} K; sweep {exact_ratio:.2f}× faster in wall time")  # fmt: skip
+
+
+def typology_step(matrix: Path, n_repeats: int) -> None:
+    header("the typology step as the pipeline runs it: subsample matrix + K sweep + stability + final fit")
+    results, peaks = [], []
+    for repeat in range(n_repeats):
+        run = run_measured([sys.executable, "-m", "bench.typology", "typology", str(matrix)], cwd=ROOT)
+        line = next(line for line in run.stdout.splitlines() if line.startswith("TYPOLOGY "))
+        results.append(json.loads(line[len("TYPOLOGY ") :]))
+        peaks.append(run.peak_gib)
+        print(f"  repeat {repeat + 1}: {results[-1]['total']:.1f} s, peak {run.peak_gib:.2f} GiB; {machine_load()}",
+              flush=True)  # fmt: skip
+    med = {key: statistics.median(r[key] for r in results) for key in
+           ("subsample_matrix", "sweep", "sweep_clara", "stability", "final_fit", "total")}  # fmt: skip
+    last = results[-1]
+    print(f"subsample-silhouette matrix {med['subsample_matrix']:.1f} s; K sweep {med['sweep']:.1f} s (CLARA "
+          f"{med['sweep_clara']:.1f} s, the rest is the subsample silhouettes); stability sweeps ({last['seeds'] - 1} "
+          f"more seeds) {med['stability']:.1f} s; final fit K = {last['chosen_k']} {med['final_fit']:.1f} s "
+          f"(objective {last['final_objective']:.4f})")  # fmt: skip
+    print(f"K chosen by seed: {last['chosen_by_seed']}")
+    print(f"typology step, all of it: median {med['total']:.1f} s (target ≤ 300 s), peak memory "
+          f"{statistics.median(peaks):.2f} GiB (max {max(peaks):.2f})")  # fmt: skip
 
 
 def main() -> None:
-    from orchestration.defs.typology import FinalFitConfig, KSweepConfig
+    from orchestration.defs.typology import KSweepConfig
 
     scale = bench_scale()
     header(f"typology at {scale} scale")
-    sweep_config, final_config = KSweepConfig(), FinalFitConfig()
-    x, ids, source = feature_matrix(scale)
+    matrix, source = pca_matrix(scale)
     print(source)
-    settings = ClaraSettings(
-        samples=sweep_config.samples, sampsize_base=sweep_config.sampsize_base,
-        sampsize_per_k=sweep_config.sampsize_per_k, sampler=sweep_config.sampler, method=sweep_config.method,
-        init=sweep_config.init, restart_from_best=sweep_config.restart_from_best,
-        polish_iterations=sweep_config.polish_iterations, polish_candidates=sweep_config.polish_candidates,
-        seed=sweep_config.seed,
-    )  # fmt: skip
-    ks = list(range(sweep_config.k_min, sweep_config.k_max + 1))
-    start = time.perf_counter()
-    subsample = SubsampleSilhouette(
-        x, sweep_config.subsample_size, None, sweep_config.subsample_seed, sweep_config.threads
-    )
-    build = time.perf_counter() - start
-    print(f"subsample silhouette matrix ({subsample.size:,} rows): {build:.1f} s")
-    sweep = run_k_sweep(x, ks, settings, subsample)
-    sweep_seconds = time.perf_counter() - start
-    chosen = select_k(sweep, sweep_config.criterion, sweep_config.exclude_k2)
-    final_settings = ClaraSettings(
-        samples=final_config.samples, sampsize_base=final_config.sampsize, sampsize_per_k=0,
-        sampler=final_config.sampler, method=final_config.method, init=final_config.init,
-        restart_from_best=final_config.restart_from_best, polish_iterations=final_config.polish_iterations,
-        polish_candidates=final_config.polish_candidates, seed=final_config.seed,
-    )  # fmt: skip
-    typology = fit_typology(x, ids, chosen, final_settings)
-    total = sweep_seconds + typology.seconds
-    print(
-        f"sweep K={ks[0]}..{ks[-1]} ({settings.samples} samples of {settings.sampsize_base}+{settings.sampsize_per_k}K): "
-        f"{sweep_seconds:.1f} s (CLARA {sweep['clara_seconds'].sum():.1f} s, subsample silhouettes "
-        f"{(sweep['seconds'] - sweep['clara_seconds']).sum():.1f} s)"
-    )
-    print(f"chosen K = {chosen} by {sweep_config.criterion} (exclude K=2: {sweep_config.exclude_k2}); "
-          f"by sample silhouette {select_k(sweep, 'sample_silhouette')}, by medoid silhouette {select_k(sweep, 'medoid_silhouette')}")  # fmt: skip
-    print(f"final fit K={chosen} ({final_config.samples} × {final_config.sampsize}): {typology.seconds:.1f} s, "
-          f"objective {typology.objective:.4f}")  # fmt: skip
-    print(f"sweep + final fit: {total:.1f} s (target ≤ 300 s)")
-
-    if os.environ.get("DA_BENCH_STABILITY") == "1":
-        start = time.perf_counter()
-        seeds = [sweep_config.seed, *sweep_config.stability_seeds]
-        choices, _ = k_stability(x, seeds, ks, settings, subsample, sweep_config.exclude_k2,
-                                 known_sweeps={sweep_config.seed: sweep})  # fmt: skip
-        main_choices = choices[choices["criterion"] == sweep_config.criterion]["chosen_k"].tolist()
-        print(
-            f"stability ({len(seeds)} seeds): K chosen {main_choices} in {time.perf_counter() - start:.1f} s"
-        )
-
-    header("per K")
-    table = sweep[
-        [
-            "k",
-            "objective",
-            "sample_silhouette",
-            "medoid_silhouette",
-            "subsample_silhouette",
-            "clara_seconds",
-            "seconds",
-        ]
-    ]
-    if not _r_available():
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        print("R not installed: skipped the peer (apt-get install r-base-core r-cran-cluster)")
-        return
-    header("R cluster::clara peer (same matrix, same samples and sampsize; rngR = FALSE, pamLike = FALSE)")
-    start = time.perf_counter()
-    peer = run_r_clara(x, ks, settings.samples, settings.sampsize_base, settings.sampsize_per_k)
-    print(f"R sweep: {time.perf_counter() - start:.1f} s wall (incl. start-up and reading the matrix); "
-          f"clara itself {peer['r_seconds'].sum():.1f} s")  # fmt: skip
-    merged = table.merge(peer, on="k")
-    merged["r_objective_check"] = [assign_to_medoids(x, m).objective for m in merged["r_medoids"]]
-    merged["objective_ratio"] = merged["objective"] / merged["r_objective"]
-    merged["time_ratio"] = merged["clara_seconds"] / merged["r_seconds"]
-    view = merged[["k", "objective", "r_objective", "objective_ratio", "clara_seconds", "r_seconds", "time_ratio",
-                   "sample_silhouette", "r_sample_silhouette", "subsample_silhouette"]]  # fmt: skip
-    print(view.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    worst = merged["objective_ratio"].max()
-    print(
-        f"objective ratio ours/R: max {worst:.4f}, median {merged['objective_ratio'].median():.4f}; "
-        f"{int((merged['objective_ratio'] <= 1.0).sum())} of {len(merged)} K at ≤ 1.0. "
-        f"Time ratio (CLARA only) median {merged['time_ratio'].median():.2f}. "
-        f"R objective recomputed in Python agrees to {np.max(np.abs(merged['r_objective_check'] / merged['r_objective'] - 1)):.1e}"
-    )
-    if os.environ.get("DA_BENCH_R_FINAL") == "1":
-        start = time.perf_counter()
-        final_peer = run_r_clara(x, [chosen], final_config.samples, final_config.sampsize, 0)
-        row = final_peer.iloc[0]
-        print(f"final fit peer: R objective {row['r_objective']:.4f} in {row['r_seconds']:.1f} s; ours "
-              f"{typology.objective:.4f} in {typology.seconds:.1f} s; ratio {typology.objective / row['r_objective']:.4f} "
-              f"({time.perf_counter() - start:.1f} s wall)")  # fmt: skip
+    config = KSweepConfig()
+    n = np.load(matrix, mmap_mode="r").shape[0]
+    ks = list(range(config.k_min, min(config.k_max, n - 1) + 1))
+    header("CLARA beside R cluster::clara (same matrix, one thread each)")
+    peer_comparison(matrix, ks, repeats())
+    typology_step(matrix, repeats())
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "clara":
+        _clara_child(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) > 1 and sys.argv[1] == "typology":
+        _typology_child(sys.argv[2])
+    else:
+        main()

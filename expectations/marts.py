@@ -47,7 +47,7 @@ def dim_offenders_suite(pca_features: list[str]) -> gx.ExpectationSuite:
     add = suite.add_expectation
     add(gx.expectations.ExpectColumnValuesToBeUnique(column="offender_id"))
     add(gx.expectations.ExpectColumnValuesToBeBetween(column="n_da_incidents", min_value=1))
-    # Every offender in the marts is a DA perpetrator; seed 000: ~60% have exactly one DA incident.
+    # The typology's population (DA perpetrators without a missing age); seed 000: ~60% have one DA incident.
     add(gx.expectations.ExpectColumnMeanToBeBetween(column="one_da_incident", min_value=0.3, max_value=0.9))
     for feature in pca_features:
         add(gx.expectations.ExpectColumnValuesToNotBeNull(column=feature))
@@ -58,5 +58,5 @@ def dim_offenders_frame_sql(pca_features: list[str]) -> str:
     cols = ", ".join(f'"{c}"' for c in pca_features)
     return (
         f"SELECT offender_id, n_da_incidents, CAST(n_da_incidents = 1 AS INTEGER) AS one_da_incident, {cols} "
-        "FROM marts.dim_offenders WHERE NOT coalesce(has_missing_age, false)"
+        "FROM marts.dim_offenders WHERE is_da_perpetrator AND NOT coalesce(has_missing_age, false)"
     )

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits
 
 from ml.clara import ClaraResult, SubsampleSilhouette, clara
 from ml.estimability import NotEstimable
@@ -80,8 +83,12 @@ GROUP_DESCRIPTIONS = {
 
 @dataclass
 class ClaraSettings:
-    """How CLARA samples. ``sampsize = min(n, sampsize_base + sampsize_per_k · K)``; R's default is 40 + 2K
-    with 5 samples."""
+    """How CLARA samples, scores and polishes (see :func:`ml.clara.clara`).
+
+    ``sampsize = min(n, sampsize_base + sampsize_per_k · K)``. The defaults are R's sample settings (5 samples
+    of 40 + 2K) with FasterPAM, a restart from the best medoids and two polish steps; :meth:`r_exact` is R's
+    ``cluster::clara`` exactly, and :data:`SWEEP_CLARA` is what the pipeline's K sweep runs.
+    """
 
     samples: int = 5
     sampsize_base: int = 40
@@ -92,7 +99,20 @@ class ClaraSettings:
     restart_from_best: bool = True
     polish_iterations: int = 2
     polish_candidates: int = 64
+    polish_screen: int = 0
+    score_rows: int = 0
+    score_polish_iterations: int = 0
     seed: int = 0
+
+    @classmethod
+    def r_exact(cls, seed: int = 0) -> ClaraSettings:
+        """R's ``clara(x, k)`` with its defaults (rngR = FALSE, pamLike = FALSE), reproduced exactly: clara's
+        sampler, BUILD and SWAP, samples scored on all rows, no restart, no polish (the seed has no effect)."""
+        return cls(
+            samples=5, sampsize_base=40, sampsize_per_k=2, sampler="r", method="r", init="build",
+            restart_from_best=False, polish_iterations=0, polish_screen=0, score_rows=0,
+            score_polish_iterations=0, seed=seed,
+        )  # fmt: skip
 
     def sampsize(self, k: int, n: int) -> int:
         return int(min(n, max(k + 1, self.sampsize_base + self.sampsize_per_k * k)))
@@ -110,6 +130,9 @@ class ClaraSettings:
             restart_from_best=self.restart_from_best,
             polish_candidates=self.polish_candidates,
             polish_iterations=self.polish_iterations,
+            polish_screen=self.polish_screen,
+            score_rows=self.score_rows,
+            score_polish_iterations=self.score_polish_iterations,
         )
 
 
@@ -128,6 +151,17 @@ def k_range(n_offenders: int, k_min: int = K_MIN, k_max: int = K_MAX, exclude_k2
     return values
 
 
+#: The K sweep's CLARA in the pipeline (``analytics/k_sweep``'s defaults): 4 samples of 400 + 10K rows
+#: (FasterPAM from a random start), each sample's medoids polished once and scored on a fixed 8,192-row
+#: subset, the best polished once more on all rows (32 candidates per cluster ranked on 256 members).
+#: On the wmp matrix (137,193 × 23): an objective 8.0–11.9% below R clara's defaults at every K of 2..40,
+#: the sweep about 4× faster than R's, one thread each (``bench/typology.py`` measures both, beside R).
+SWEEP_CLARA = ClaraSettings(
+    samples=4, sampsize_base=400, sampsize_per_k=10, init="random", restart_from_best=False,
+    polish_iterations=1, polish_candidates=32, polish_screen=256, score_rows=8192, score_polish_iterations=1,
+)  # fmt: skip
+
+
 def run_k_sweep(
     x: np.ndarray,
     k_values: Sequence[int] = range(K_MIN, K_MAX + 1),
@@ -140,7 +174,7 @@ def run_k_sweep(
     all rows), the sample silhouette R's clara would report, the medoid silhouette over all rows, the exact
     silhouette on the fixed subsample (if given), the smallest cluster and the seconds taken.
     """
-    settings = settings or ClaraSettings()
+    settings = settings or SWEEP_CLARA
     rows = []
     for k in k_values:
         start = time.perf_counter()
@@ -200,7 +234,7 @@ def k_stability(
     ``known_sweeps`` reuses sweeps already run (e.g. the main one) by seed. With ``sampler="r"`` the seed
     changes nothing (clara's generator is fixed), so stability needs ``sampler="numpy"``.
     """
-    settings = settings or ClaraSettings()
+    settings = settings or SWEEP_CLARA
     sweeps = []
     for seed in seeds:
         if known_sweeps and seed in known_sweeps:
@@ -292,6 +326,146 @@ def fit_typology(x: np.ndarray, offender_ids: Sequence, k: int, settings: ClaraS
         sampsize=result.sampsize,
         seconds=result.seconds,
     )
+
+
+# --- Stability across data ------------------------------------------------------------------------------
+
+#: Hennig's reading of a cluster's mean Jaccard over resamples (clusterboot): at least 0.75 a stable cluster,
+#: 0.6–0.75 a pattern, 0.5–0.6 weak, below 0.5 it dissolves.
+STABLE_JACCARD = 0.75
+PATTERN_JACCARD = 0.60
+DISSOLVED_JACCARD = 0.50
+#: A cluster with fewer members than this expected in a resample is reported but not judged.
+MIN_MEMBERS_TO_JUDGE = 10
+
+
+def stability_verdict(mean_jaccard: float, expected_members: float) -> str:
+    """``stable`` / ``pattern`` / ``weak`` / ``dissolves`` from the mean Jaccard (``too small to judge`` when a
+    resample holds fewer than :data:`MIN_MEMBERS_TO_JUDGE` of the cluster's members on average)."""
+    if expected_members < MIN_MEMBERS_TO_JUDGE or pd.isna(mean_jaccard):
+        return "too small to judge"
+    if mean_jaccard >= STABLE_JACCARD:
+        return "stable"
+    if mean_jaccard >= PATTERN_JACCARD:
+        return "pattern"
+    if mean_jaccard >= DISSOLVED_JACCARD:
+        return "weak"
+    return "dissolves"
+
+
+def best_match_jaccard(reference: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every reference cluster present in ``reference``: the Jaccard index of its members with the
+    best-matching cluster of ``labels`` (same rows) and that cluster's label. Returns (clusters, jaccard,
+    matched) as arrays over the reference clusters present."""
+    ref_values, ref_codes = np.unique(reference, return_inverse=True)
+    new_values, new_codes = np.unique(labels, return_inverse=True)
+    table = np.zeros((len(ref_values), len(new_values)), dtype=np.int64)
+    np.add.at(table, (ref_codes, new_codes), 1)
+    union = table.sum(axis=1)[:, None] + table.sum(axis=0)[None, :] - table
+    jaccard = table / np.maximum(union, 1)
+    best = jaccard.argmax(axis=1)
+    return ref_values, jaccard[np.arange(len(ref_values)), best], new_values[best]
+
+
+@dataclass
+class Stability:
+    """Stability of the final clustering across resamples of the offenders (Hennig's clusterwise stability):
+    ``clusters`` one row per cluster, ``resamples`` one row per resample (ARI), ``jaccard`` the long table."""
+
+    clusters: pd.DataFrame
+    resamples: pd.DataFrame
+    jaccard: pd.DataFrame
+
+    @property
+    def n_stable(self) -> int:
+        return int((self.clusters["verdict"] == "stable").sum())
+
+    def summary(self) -> dict:
+        ari = self.resamples["ari"]
+        return {
+            "n_resamples": len(self.resamples),
+            "subsample_size": int(self.resamples["n_offenders"].iloc[0]) if len(self.resamples) else 0,
+            "median_ari": float(ari.median()) if len(ari) else np.nan,
+            "ari_p10": float(ari.quantile(0.1)) if len(ari) else np.nan,
+            "ari_p90": float(ari.quantile(0.9)) if len(ari) else np.nan,
+            "n_clusters": len(self.clusters),
+            "n_stable": self.n_stable,
+            "share_offenders_in_stable_clusters": float(
+                self.clusters.loc[self.clusters["verdict"] == "stable", "n_offenders"].sum()
+                / max(self.clusters["n_offenders"].sum(), 1)
+            ),
+        }
+
+
+def _one_resample(x, reference, k, settings, rows, seed):
+    start = time.perf_counter()
+    result = settings.fit(x[rows], k, seed=seed)
+    clusters, jaccard, matched = best_match_jaccard(reference[rows], result.labels)
+    ari = adjusted_rand_score(reference[rows], result.labels)
+    return clusters, jaccard, matched, float(ari), time.perf_counter() - start
+
+
+def resample_stability(
+    x: np.ndarray,
+    reference: np.ndarray,
+    k: int,
+    settings: ClaraSettings | None = None,
+    n_resamples: int = 20,
+    subsample_size: int = 20_000,
+    seed: int = 0,
+    threads: int = 2,
+) -> Stability:
+    """Stability across data: ``n_resamples`` subsamples of ``subsample_size`` offenders (without replacement;
+    at most 80% of them), each clustered afresh at the same K with ``settings``. For every cluster of
+    ``reference`` (the final clustering's labels of all rows): the Jaccard index of its members in the
+    subsample with the best-matching new cluster, per resample, and their mean; for every resample the
+    adjusted Rand index between the two clusterings of the subsample. Resamples run on ``threads`` threads
+    (the compiled CLARA releases the GIL). Only K is fixed: the medoids are found again each time, so this
+    measures the data's support for each cluster, not the optimiser's noise (as other CLARA seeds would).
+    """
+    settings = settings or SWEEP_CLARA
+    reference = np.asarray(reference)
+    n = len(x)
+    size = int(min(subsample_size, max(int(0.8 * n), k + 1), n))
+    jobs = []
+    for b in range(n_resamples):
+        rng = np.random.default_rng([seed, b])
+        rows = np.sort(rng.choice(n, size=size, replace=False))
+        jobs.append((rows, seed * 1000 + b))
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, threadpool_limits(1):
+        results = list(pool.map(lambda job: _one_resample(x, reference, k, settings, *job), jobs))
+    long_rows, resample_rows = [], []
+    for b, (clusters, jaccard, matched, ari, seconds) in enumerate(results):
+        resample_rows.append({"resample": b, "n_offenders": size, "ari": ari, "seconds": seconds})
+        long_rows += [
+            {"resample": b, "cluster": int(c), "jaccard": float(j), "matched_cluster": int(m)}
+            for c, j, m in zip(clusters, jaccard, matched, strict=True)
+        ]
+    long = pd.DataFrame(long_rows, columns=["resample", "cluster", "jaccard", "matched_cluster"])
+    sizes = pd.Series(reference).value_counts().sort_index()
+    per = long.groupby("cluster")["jaccard"] if len(long) else None
+    rows = []
+    for cluster, n_members in sizes.items():
+        values = (
+            per.get_group(cluster) if per is not None and cluster in per.groups else pd.Series(dtype=float)
+        )
+        expected = n_members * size / n
+        mean = float(values.mean()) if len(values) else np.nan
+        rows.append(
+            {
+                "cluster": int(cluster),
+                "n_offenders": int(n_members),
+                "expected_members_per_resample": float(expected),
+                "n_resamples_present": int(len(values)),
+                "mean_jaccard": mean,
+                "median_jaccard": float(values.median()) if len(values) else np.nan,
+                "min_jaccard": float(values.min()) if len(values) else np.nan,
+                "share_recovered": float((values >= DISSOLVED_JACCARD).mean()) if len(values) else np.nan,
+                "stable": bool(mean >= STABLE_JACCARD) if len(values) else False,
+                "verdict": stability_verdict(mean, expected),
+            }
+        )
+    return Stability(clusters=pd.DataFrame(rows), resamples=pd.DataFrame(resample_rows), jaccard=long)
 
 
 # --- Cluster profiles (Tables 1–5) ------------------------------------------------------------------------

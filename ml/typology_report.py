@@ -1,7 +1,7 @@
 """The typology report: one self-contained HTML page (plots inlined, readable offline).
 
-Sections: the feature matrix and PCA, the K sweep (silhouettes and objective against K), the stability of
-the K choice across seeds, the cluster table in the shape of Tables 1–5, Groups A–E (Figure 2's view), the
+Sections: the feature matrix and PCA (who is clustered, missing values), the K sweep (silhouettes and
+objective against K), the stability of each cluster across resamples of the offenders, the cluster table in the shape of Tables 1–5, Groups A–E (Figure 2's view), the
 medoid timelines and the caveats. Every count under 5 people is suppressed with the columns that depend
 on it. Plain library: no Dagster, no dbt.
 """
@@ -287,6 +287,81 @@ def _percent(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
+def _population_text(dropped: dict) -> str:
+    n_perpetrators = dropped.get("n_da_perpetrators", dropped.get("n_offenders", 0))
+    missing = dropped.get("n_missing_age", 0)
+    report_missing = dropped.get("report_n_missing_age", 7_731)
+    report_n = dropped.get("report_n_offenders", 145_392)
+    share = missing / n_perpetrators if n_perpetrators else float("nan")
+    return _p(
+        f"{dropped.get('n_offenders', 0):,} people in dim_offenders, of whom "
+        f"{dropped.get('n_not_da_perpetrators', 0):,} appear only on non-DA crimes: they are not DA perpetrators, "
+        f"so they are neither clustered nor counted below. Of the {n_perpetrators:,} DA perpetrators, "
+        f"{missing:,} ({share:.1%}) are dropped by the report's rule, a missing offender or victim age "
+        f"({dropped.get('n_missing_offender_age', 0):,} with no recorded own age, "
+        f"{dropped.get('n_missing_victim_age', 0):,} with no victim age to compare; the report dropped "
+        f"{report_missing:,} of {report_n:,}, {report_missing / report_n:.1%}), and "
+        f"{dropped.get('n_missing_other', 0):,} for a missing value of a feature that should always be recorded. "
+        f"{dropped.get('n_kept', 0):,} clustered. Sex and ethnicity are never features."
+    )
+
+
+def _imputed_html(imputed: pd.DataFrame) -> str:
+    view = imputed.rename(
+        columns={
+            "feature": "feature",
+            "indicator": "indicator column",
+            "missing_when": "missing when",
+            "n_imputed": "offenders given the neutral value",
+            "share_imputed": "share",
+        }
+    )
+    view = _percent(view, ["share"])
+    return _p(
+        "Missing is missing: a mean with nothing to average is not coded as a number that means something "
+        "else (an IMD score of 0 would read as the least deprived area, a gap of 0 days as two incidents on "
+        "one day, 00:00 as midnight). Such a feature gets the mean of its recorded values (a z-score of 0) and "
+        "an indicator column (0/1, centred, not divided by its SD); the recorded values are standardised by "
+        "their own SD. The six timing columns are one variable of the report's list and are weighted "
+        "1/√6 each."
+    ) + table_html(view, caption="Features that may be missing")
+
+
+def _stability_html(clusters: pd.DataFrame, resamples: pd.DataFrame | None, chosen_k: int) -> str:
+    body = ""
+    if resamples is not None and not resamples.empty:
+        ari = resamples["ari"]
+        body += _p(
+            f"{len(resamples)} subsamples of {int(resamples['n_offenders'].iloc[0]):,} offenders, each clustered "
+            f"afresh at K = {chosen_k} (new samples and medoids; only K is kept). Agreement with the final "
+            f"clustering on the subsample: adjusted Rand index median {ari.median():.2f} (10th–90th percentile "
+            f"{ari.quantile(0.1):.2f}–{ari.quantile(0.9):.2f}, range {ari.min():.2f}–{ari.max():.2f})."
+        )
+    stable = clusters[clusters["verdict"] == "stable"]
+    judged = clusters[clusters["verdict"] != "too small to judge"]
+    body += _p(
+        "Per cluster, the Jaccard index of its members in a subsample with the best-matching new cluster, "
+        "averaged over the subsamples (Hennig's clusterwise stability: ≥ 0.75 stable, 0.6–0.75 a pattern, "
+        f"0.5–0.6 weak, < 0.5 dissolves). {len(stable)} of {len(judged)} judged clusters are stable"
+        + (f" ({', '.join(str(int(c)) for c in stable['cluster'])})" if len(stable) else "")
+        + f", holding {stable['n_offenders'].sum() / max(clusters['n_offenders'].sum(), 1):.0%} of the "
+        "clustered offenders."
+    )
+    view = clusters[
+        ["cluster", "n_offenders", "mean_jaccard", "min_jaccard", "share_recovered", "verdict"]
+    ].rename(
+        columns={
+            "cluster": "Cl",
+            "n_offenders": "n",
+            "mean_jaccard": "mean Jaccard",
+            "min_jaccard": "lowest",
+            "share_recovered": "recovered (Jaccard ≥ 0.5)",
+        }
+    )
+    view = _percent(view, ["recovered (Jaccard ≥ 0.5)"])
+    return body + table_html(_suppressed(view), float_format="{:.2f}", caption="Stability of each cluster")
+
+
 def build_typology_report(
     *,
     variance: pd.DataFrame,
@@ -303,21 +378,22 @@ def build_typology_report(
     settings: dict,
     lineage: Lineage | None = None,
     not_estimable: str | None = None,
+    imputed: pd.DataFrame | None = None,
+    cluster_stability: pd.DataFrame | None = None,
+    stability_resamples: pd.DataFrame | None = None,
 ) -> str:
     """The complete HTML page. ``not_estimable``: the reason there are no clusters (too few offenders to
-    cluster); the page then says so where the K choice and the clusters would be."""
+    cluster); the page then says so where the K choice and the clusters would be. ``imputed``: per feature
+    that may be missing, how many offenders got the neutral value (``DroppedCounts.imputed_table``).
+    ``cluster_stability`` / ``stability_resamples``: the stability across resamples of the offenders
+    (``Stability.clusters`` / ``.resamples``); ``stability`` the K chosen across extra CLARA seeds, if run."""
     sections = []
     kept = variance[variance["kept"].astype(bool)]
     sections.append(
         Section(
             "Offenders and features",
-            _p(
-                f"{dropped.get('n_offenders', 0):,} offenders in dim_offenders; "
-                f"{dropped.get('n_missing_age', 0):,} dropped for a missing own or victim age and "
-                f"{dropped.get('n_missing_other', 0):,} for another missing feature value; "
-                f"{dropped.get('n_kept', 0):,} clustered. {len(variance)} standardised features "
-                "(sex and ethnicity are never among them)."
-            )
+            _population_text(dropped)
+            + (_imputed_html(imputed) if imputed is not None and not imputed.empty else "")
             + pca_figure(variance, variance_target)
             + _p(
                 f"{len(kept)} principal components kept, explaining "
@@ -367,12 +443,20 @@ def build_typology_report(
             "sweep",
         )
     )
-    if not stability.empty:
+    if cluster_stability is not None and not cluster_stability.empty:
+        sections.append(
+            Section(
+                "Stability across data",
+                _stability_html(cluster_stability, stability_resamples, chosen_k),
+                "stability",
+            )
+        )
+    if not stability.empty and stability["seed"].nunique() > 1:
         pivot = stability.pivot_table(index="seed", columns="criterion", values="chosen_k").reset_index()
         main = stability[stability["criterion"] == criterion]["chosen_k"]
         sections.append(
             Section(
-                "Stability of the K choice",
+                "The K choice across CLARA seeds",
                 _p(
                     f"The sweep repeated with {stability['seed'].nunique()} CLARA seeds (same subsample). Under "
                     f"{criterion.replace('_', ' ')} the chosen K was {', '.join(str(k) for k in main)}; "
@@ -460,12 +544,13 @@ def build_typology_report(
         "(long committed windows) inflate durations.",
         "CLARA clusters samples: results depend on the samples drawn. The silhouette R's clara reports is "
         "computed on the best sample only (a few dozen rows at R's defaults).",
-        "The K choice is only as stable as the figure above shows"
+        "Clusters are only as real as their stability across resamples of the offenders: a cluster whose "
+        "mean Jaccard is under 0.75 is a pattern at best, under 0.5 it dissolves when the data change."
         + (
-            f": across {len(main_choices)} seeds the chosen K ranged from {int(main_choices.min())} to "
+            f" Across {len(main_choices)} CLARA seeds the chosen K ranged from {int(main_choices.min())} to "
             f"{int(main_choices.max())}."
-            if len(main_choices)
-            else "."
+            if len(main_choices) > 1
+            else ""
         )
         + " Average silhouettes around 0.1–0.2 (the report's 0.11 at K = 29) mean weak structure.",
     ]

@@ -2,10 +2,15 @@
 
 Incidents are built with the platform's grouping rule (same offender, identical reported_at, same calendar
 date of committed_from); an incident is DA if any offence has da_flag or a DA special-interest marker.
-Targets that need the clustering (group shares, PCA, silhouette) are left to the platform.
+Targets that need the clustering (group shares, PCA, silhouettes, the chosen K, the agreement of the
+groups with the planted profiles) are read from a platform run on the extract: the analytics tables of its
+warehouse, beside the extract's _truth/ (:func:`platform_values`); without a warehouse they are listed as
+"platform".
 
 The targets are read from ../shared/spec/calibration-targets.csv when it is there, else from
-synth/calibration-targets.csv, a verbatim copy of that file shipped so the command works on its own.
+synth/calibration-targets.csv, which holds a verbatim copy of that file (so the command works on its own)
+followed by the platform's own typology targets (issue 13: the seed's typology reproduced end to end);
+rows of the package file that the shared file lacks are always added.
 """
 
 from __future__ import annotations
@@ -33,7 +38,28 @@ PLATFORM_ONLY = {
     "pca_variance_first_25_of_42",
     "silhouette_k2",
     "silhouette_k29",
+    "typology_chosen_k",
+    "typology_silhouette_chosen_k",
+    "typology_k2_silhouette_highest",
+    "typology_groups_present",
+    "typology_group_agreement_with_planted",
 }
+PLATFORM_NOTES = {
+    "silhouette_k2": "sample silhouette at K = 2 (the report's criterion)",
+    "silhouette_k29": "sample silhouette at K = 29",
+    "pca_variance_first_25_of_42": "cumulative share of the first 25 components of ours",
+    "typology_chosen_k": "K chosen by the sweep",
+    "typology_silhouette_chosen_k": "sample silhouette at the chosen K",
+    "typology_k2_silhouette_highest": "1 = K = 2 has the highest silhouette of the sweep",
+    "typology_groups_present": "groups A-E with at least one cluster",
+    "typology_group_agreement_with_planted": "share of clustered offenders in their planted profile's group",
+}
+
+
+class CalibrationError(ValueError):
+    """The warehouse cannot be compared with the extract (not built from it, or no typology in it)."""
+
+
 COUNT_TARGETS = {"offenders", "offenders_clustered"}
 # Targets the generator does not reach, with the reason. They are printed as OUT but do not fail the report.
 KNOWN_DEVIATIONS = {
@@ -61,12 +87,21 @@ def targets_path() -> Path:
     return SHARED_TARGETS if SHARED_TARGETS.is_file() else PACKAGE_TARGETS
 
 
-def load_targets(path: Path | None = None) -> list[Row]:
-    with open(path or targets_path(), newline="") as fh:
+def _read_targets(path: Path) -> list[Row]:
+    with open(path, newline="") as fh:
         return [
             Row(r["target"], float(r["value"]), r["tolerance"].strip(), r["scale_from"].strip())
             for r in csv.DictReader(fh)
         ]
+
+
+def load_targets(path: Path | None = None) -> list[Row]:
+    """The targets of ``path`` (default :func:`targets_path`), then the package file's rows it lacks."""
+    rows = _read_targets(path or targets_path())
+    known = {r.target for r in rows}
+    if Path(path or targets_path()).resolve() != PACKAGE_TARGETS.resolve():
+        rows += [r for r in _read_targets(PACKAGE_TARGETS) if r.target not in known]
+    return rows
 
 
 def _read(extract: Path, name: str):
@@ -258,18 +293,101 @@ def _within(row: Row, value: float) -> bool | None:
     return abs(value - row.value) <= float(tol)
 
 
-def report(extract: Path) -> tuple[list[Row], bool]:
+def platform_values(warehouse: Path, extract: Path) -> dict:
+    """The clustering targets from a platform run: the analytics tables of ``warehouse`` (the run's DuckDB
+    file) and the planted profiles of ``extract``'s _truth/. Raises :class:`CalibrationError` when the
+    warehouse was not built from this extract or holds no estimated typology."""
+    import duckdb
+    import pandas as pd
+
+    warehouse, extract = Path(warehouse), Path(extract)
+    if not warehouse.is_file():
+        raise CalibrationError(f"{warehouse}: no such warehouse file")
+    truth_path = extract / "_truth" / "offender_profiles.parquet"
+    if not truth_path.is_file():
+        raise CalibrationError(
+            f"{truth_path}: the extract has no planted profiles (not a synthetic extract?)"
+        )
+    truth = pd.read_parquet(truth_path, columns=["person_id", "profile", "offender_group"])
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {}
+        for name in (
+            "k_sweep",
+            "k_selection",
+            "cluster_profiles",
+            "offender_clusters",
+            "pca_variance",
+            "typology_dropped",
+        ):
+            try:
+                tables[name] = con.execute(f"SELECT * FROM analytics.{name}").df()
+            except duckdb.Error as error:
+                raise CalibrationError(f"{warehouse}: no analytics.{name} (has the typology run?)") from error
+        (n_offenders,) = con.execute("SELECT count(*) FROM marts.dim_offenders").fetchone()
+    finally:
+        con.close()
+    clusters = tables["offender_clusters"]
+    unknown = set(clusters["offender_id"]) - set(truth["person_id"])
+    if n_offenders != len(truth) or unknown:
+        example = f"; e.g. offender {sorted(unknown)[0]} is not in the extract" if unknown else ""
+        raise CalibrationError(
+            f"{warehouse} was not built from {extract}: {n_offenders:,} offenders in its marts, "
+            f"{len(truth):,} in the extract{example}"
+        )
+    selection = tables["k_selection"].iloc[0]
+    if clusters.empty or pd.isna(selection.get("chosen_k")):
+        raise CalibrationError(f"{warehouse}: the typology was not estimable ({selection.get('reason', '')})")
+    sweep = tables["k_sweep"].set_index("k")
+    criterion = str(selection["criterion"])
+    chosen = int(selection["chosen_k"])
+    profiles = tables["cluster_profiles"]
+    total = profiles["n_offenders"].sum()
+    out = {
+        f"group_share_{g}": float(profiles.loc[profiles["offender_group"] == g, "n_offenders"].sum() / total)
+        for g in "ABCDE"
+    }
+    out["typology_groups_present"] = float(profiles["offender_group"].nunique())
+    out["offenders_clustered"] = float(tables["typology_dropped"]["n_kept"].iloc[0])
+    for k, name in ((2, "silhouette_k2"), (29, "silhouette_k29")):
+        if k in sweep.index:
+            out[name] = float(sweep.loc[k, criterion])
+    variance = tables["pca_variance"].set_index("component")["cumulative_ratio"]
+    if 25 in variance.index:
+        out["pca_variance_first_25_of_42"] = float(variance.loc[25])
+    out["typology_chosen_k"] = float(chosen)
+    out["typology_silhouette_chosen_k"] = float(sweep.loc[chosen, criterion])
+    out["typology_k2_silhouette_highest"] = float(sweep[criterion].idxmax() == 2) if 2 in sweep.index else 0.0
+    group_of_cluster = dict(zip(profiles["cluster"], profiles["offender_group"], strict=True))
+    planted = truth.set_index("person_id")["offender_group"].reindex(clusters["offender_id"]).to_numpy()
+    found = clusters["cluster"].map(group_of_cluster).to_numpy()
+    out["typology_group_agreement_with_planted"] = float((found == planted).mean())
+    return out
+
+
+def report(
+    extract: Path, warehouse: Path | None = None, bands: dict[str, str] | None = None
+) -> tuple[list[Row], bool]:
+    """Every target beside its generated value: from the extract, and (with ``warehouse``, a platform run
+    on this extract) the clustering targets. ``bands`` replaces tolerances by target (e.g. looser bands at
+    demo scale)."""
     extract = Path(extract)
     values = compute(extract)
+    if warehouse is not None:
+        values.update(platform_values(warehouse, extract))
     summary_path = extract / "_truth" / "summary.json"
     scale = json.loads(summary_path.read_text()).get("scale") if summary_path.is_file() else None
     rows = load_targets()
     ok = True
     for row in rows:
-        if row.target in PLATFORM_ONLY:
+        if bands and row.target in bands:
+            row.tolerance = bands[row.target]
+        if row.target in PLATFORM_ONLY and row.target not in values:
             row.status = "platform"
-            row.note = "computed by the platform (needs the clustering)"
+            row.note = "computed by the platform (needs the clustering): give the warehouse of a run"
             continue
+        if row.target in PLATFORM_NOTES:
+            row.note = PLATFORM_NOTES[row.target]
         if row.target not in values:
             row.status = "n/a"
             row.note = "not computable from this extract"

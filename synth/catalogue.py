@@ -326,6 +326,21 @@ NDA_MIX = {
         "104": 0.05,
         "20A": 0.04,
     },
+    # medium severity per incident (seed 000 cluster 1: non-DA "Medium (Medium)"; ABH, child abuse)
+    "assault": {
+        "8N": 0.30,
+        "8F": 0.05,
+        "105A": 0.12,
+        "NC-CHA": 0.10,
+        "3B": 0.06,
+        "34B": 0.05,
+        "20A": 0.04,
+        "28E": 0.06,
+        "46": 0.10,
+        "11A": 0.05,
+        "8L": 0.04,
+        "88A": 0.03,
+    },
     "mixed": {
         "46": 0.12,
         "8N": 0.09,
@@ -427,39 +442,44 @@ PLANTED_CODES = {
 EFFECT_CARRIER_CODE = "8F"
 
 # ---------------------------------------------------------------------------------------------------
-# The 29 latent profiles (seed 000 Tables 1-5; research/seed000_numbers.md section 1).
+# The 29 latent profiles (seed 000 Tables 1-5; research/seed000_numbers.md section 1). Where the report is
+# silent, the profiles it does not tell apart are told apart by age and deprivation (clusters 3 and 14 are
+# both "highly deprived"; 7 and 8 both substance-flagged): an assumption of the generator, not of the data.
+# The DA-only profiles (Group E) have non-DA history for 5% of their members, so that the DA-only offenders
+# (61% of all, n = 89,397) about match Group E (89,929). Non-DA counts of the low-volume profiles are tight
+# around their medians (many exact ties, as counts of one, two or three incidents are).
 # Fields: cluster, group, label, n, median DA incidents, DA spread (lognormal sigma), share with any non-DA,
 # median non-DA incidents among those with any, non-DA spread, median DA victims, DA crime mix, non-DA mix,
 # DA non-crime share, DA substance share, non-DA substance share, mean age at first DA, female share,
 # mean IMD score of incident areas, typical career span in years, latent harm shift.
 _PROFILES = """
-1|A|Serial Abusers (3)|5359|3|0.75|1.0|2|0.60|2|standard|general|0.49|0.25|0.15|31|0.16|38|4|0.3
+1|A|Serial Abusers (3)|5359|3|0.75|1.0|2|0.30|2|standard|assault|0.49|0.25|0.15|31|0.16|38|6|0.3
 2|B|Prolific Young Offenders|2844|4|0.85|1.0|17|0.60|2|standard|acquisitive|0.47|0.25|0.20|22|0.20|37|6|0.3
-3|E||14183|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.08|0.10|33|0.26|40|2|0.0
-4|E||9092|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|27|0.26|22|2|0.0
-5|E||11658|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.06|0.10|51|0.26|17|2|-0.2
-6|E||11210|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|46|0.26|46|2|0.0
-7|E||5431|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.93|0.30|35|0.26|34|2|0.0
-8|E||7257|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.96|0.30|39|0.26|30|2|0.0
-9|D||13866|2|0.55|1.0|3|0.45|1|standard|general|0.45|0.15|0.20|30|0.20|40|4|0.1
-10|E||8794|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|24|0.26|23|2|0.0
+3|E||14183|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|31|0.26|42|2|0.0
+4|E||9092|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|27|0.26|22|2|0.0
+5|E||11658|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|51|0.26|16|2|-0.2
+6|E||11210|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|46|0.26|47|2|0.0
+7|E||5431|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.93|0.30|29|0.26|38|2|0.0
+8|E||7257|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.96|0.30|39|0.26|29|2|0.0
+9|D||13866|2|0.55|1.0|3|0.25|1|standard|general|0.45|0.15|0.20|30|0.20|40|3|0.1
+10|E||8794|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|23|0.26|24|2|0.0
 11|B|Non-specialised Law Breakers|4792|10|0.85|1.0|5|0.60|4|violent|mixed|0.47|0.20|0.20|28|0.06|36|6|0.6
 12|B|Prolific Violent Offenders|1281|20|0.85|1.0|12|0.60|6|violent|violent|0.43|0.27|0.21|27|0.12|37|7.5|1.0
 13|A|Domestic Abuse Specialists|4088|7|0.75|0.31|1|0.60|1|standard|general|0.53|0.125|0.12|36|0.09|35|4|0.4
-14|E||9243|1|0.35|0.08|1|0.30|1|standard|general|0.50|0.10|0.10|33|0.26|40|2|0.0
-15|C||5226|2|0.55|1.0|1|0.45|1|standard|general|0.50|0.12|0.12|32|0.22|40|3|0.0
-16|A|Female Victim/Offenders|1723|3|0.75|1.0|2|0.60|2|standard|child|0.51|0.20|0.20|29|0.93|35|4|0.2
-17|E||9204|2|0.45|0.08|1|0.30|2|standard|general|0.52|0.10|0.10|33|0.26|34|3|0.0
-18|A|Serial Abusers (4)|1285|3|0.75|1.0|2|0.60|2|standard|general|0.49|0.25|0.15|27|0.20|36|4|0.3
-19|C||2048|2|0.55|0.5|1|0.45|1|standard|general|0.47|0.12|0.12|32|0.58|33|3|0.0
-20|C||3007|2|0.55|1.0|1|0.45|1|standard|drugs|0.48|0.51|0.92|30|0.22|33|3|0.1
-21|C|Serial Abusers (1)|211|2|0.55|1.0|1|0.45|1|standard|child|0.45|0.12|0.12|35|0.15|45|3|0.2
-22|C||1616|2|0.55|1.0|2|0.45|1|standard|violent|0.44|0.15|0.15|30|0.15|45|3|0.3
-23|E|Coercive Controllers|1035|1|0.30|0.08|1|0.30|1|coercive|general|0.19|0.10|0.10|37|0.15|42|2|0.6
+14|E||9243|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|40|0.26|41|2|0.0
+15|C||5226|2|0.55|1.0|1|0.30|1|standard|general|0.50|0.12|0.12|32|0.22|40|3|0.0
+16|A|Female Victim/Offenders|1723|3|0.75|1.0|2|0.30|2|standard|child|0.51|0.20|0.20|29|0.93|35|4|0.2
+17|E||9204|2|0.45|0.05|1|0.30|2|standard|general|0.52|0.04|0.10|33|0.26|34|3|0.0
+18|A|Serial Abusers (4)|1285|3|0.75|1.0|2|0.30|2|standard|general|0.49|0.25|0.15|27|0.20|36|4|0.3
+19|C||2048|2|0.55|0.5|1|0.30|1|standard|general|0.47|0.12|0.12|32|0.58|33|3|0.0
+20|C||3007|2|0.55|1.0|1|0.30|1|standard|drugs|0.48|0.51|0.92|30|0.22|33|3|0.1
+21|C|Serial Abusers (1)|211|2|0.55|1.0|1|0.30|1|standard|child|0.45|0.12|0.12|35|0.15|45|3|0.2
+22|C||1616|2|0.55|1.0|2|0.30|1|standard|violent|0.44|0.15|0.15|30|0.15|45|3|0.3
+23|E|Coercive Controllers|1035|1|0.30|0.05|1|0.30|1|coercive|general|0.19|0.10|0.10|37|0.15|42|2|0.6
 24|E|Catastrophic Offenders|2822|1|0.35|0.30|1|0.30|1|catastrophic|violent|0.17|0.15|0.15|34|0.11|35|2|1.6
 25|B|Lower Harm Economic Compulsive Offenders|100|3|0.85|1.0|43|0.60|2|standard|acquisitive|0.50|0.30|0.08|30|0.15|40|8|0.2
 26|B|High Harm Offenders|12|31|0.85|1.0|29|0.60|15|violent|violent|0.47|0.38|0.30|27|0.0|38|10|1.2
-27|C|Serial Abusers (2)|34|2|0.55|1.0|1|0.45|1|standard|child|0.43|0.12|0.12|41|0.15|48|3|0.2
+27|C|Serial Abusers (2)|34|2|0.55|1.0|1|0.30|1|standard|child|0.43|0.12|0.12|41|0.15|48|3|0.2
 28|B|Higher Harm Economic Compulsive Offenders|73|12|0.85|1.0|62|0.60|4|violent|acquisitive|0.44|0.23|0.20|28|0.10|37|8|0.8
 29|B||167|3|0.85|1.0|3|0.60|2|standard|general|0.47|0.20|0.20|24|0.20|36|5|0.3
 """
@@ -514,6 +534,48 @@ def profile_rows() -> list[dict]:
         rows.append(row)
     return rows
 
+
+# Victimisation by other offenders in the extract (seed 000 Tables 1-5, research/seed000_numbers.md 1.6).
+# profile -> (share of its members made the victim of another offender's offence, lowest ONS weight of that
+# offence). Non-DA: 18 "typically the victim of one fairly severe non-DA offence", 29 "formed around one
+# high severity non-DA victimisation", 28 "typically victims of a fairly serious non-DA offence", 26
+# "typically victims of 1-2 non-DA offences", 2 "one less severe non-DA offence". DA: 19 "victims of 1-2
+# very high severity DA incidents", 1, 2, 11, 12, 28, 29 "some were victims of one serious/severe DA
+# incident". (16's many DA victimisations come from the victim slots of other offenders, synth/chunk.py.)
+NDA_VICTIMISATION = {18: (0.75, 100), 29: (0.90, 300), 28: (0.75, 100), 26: (0.80, 100), 2: (0.35, 10)}
+DA_VICTIMISATION = {
+    19: (0.75, 300),
+    1: (0.10, 100),
+    2: (0.15, 100),
+    11: (0.15, 100),
+    12: (0.35, 300),
+    28: (0.35, 300),
+    29: (0.35, 300),
+}
+
+# Timing signatures: cluster 15's non-DA incidents come about six years before its DA incidents (seed 000:
+# "typical gap between non-DA and DA incidents is about 6 years"); cluster 17's two DA incidents are about
+# three years apart; the serial abusers of clusters 1 and 18 (2 DA victims; 18's medoid "3 DA incidents against
+# 3 different victims") offend against one victim after another, about ten months apart; cluster 4's DA
+# incidents fall at weekends (share moved to a Saturday or Sunday).
+NDA_BEFORE_DA_YEARS = {15: 6.0}
+# Profiles whose DA victims are mostly family members (parents, siblings, adult children) rather than
+# partners: an assumption for cluster 14, which the report describes only as "highly deprived".
+FAMILY_VICTIMS = {14: 0.85}
+DA_APART_YEARS = {17: 3.0, 1: 0.8, 18: 0.8}
+WEEKEND_SHARE = {4: 0.85, 7: 0.6, 8: 0.6}
+# Time of day of the DA incidents of some profiles: profile -> (first hour, hours in the window, share of its
+# DA incidents in the window; the rest follow the common DA curve). Substance-flagged DA at night (seed 000
+# clusters 7 and 8: "DA incidents typically had a substance flag"); the others are assumptions of the
+# generator that give the timing variables some of the structure real offending has.
+HOUR_WINDOWS = {
+    7: (22, 5, 0.8),
+    8: (22, 5, 0.8),
+    4: (18, 6, 0.7),
+    10: (17, 6, 0.7),
+    5: (9, 8, 0.7),
+    6: (9, 8, 0.7),
+}
 
 # Profiles used by ``separated_profiles=True``: four clusters that differ on almost every feature.
 SEPARATED_PROFILES = (5, 2, 24, 13)

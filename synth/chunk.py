@@ -98,7 +98,7 @@ def generate_chunk(
     o_code = np.concatenate([o_code, plant["o_code"]])
     o_kind = np.concatenate([o_kind, plant["o_kind"]])
 
-    tables, n_midnight = _tables(
+    tables, (n_midnight, n_unknown_time) = _tables(
         rng,
         chunk_index,
         first_offender,
@@ -133,6 +133,7 @@ def generate_chunk(
         fd_removed=fd["removed"],
         n_same_day=n_same_day,
         n_midnight=n_midnight,
+        n_unknown_time=n_unknown_time,
     )
     return tables, truth
 
@@ -200,6 +201,12 @@ def _plant(rng, n, io, is_da, alive, nc, opts) -> dict:
     )
 
 
+_FAMILY = (
+    np.array([REL["parent"], REL["sibling"], REL["other family"], REL["child"]]),
+    np.array([0.50, 0.20, 0.15, 0.15]),
+)
+
+
 def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> dict:
     """DA victims of each offender: partners, ex-partners (serial perpetrators), family; a few are
     themselves offenders in the extract (most of all the Female Victim/Offenders of cluster 16)."""
@@ -216,6 +223,12 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
     # clusters 2 and 16: the first victim is often a parent (mother)
     parent_first = (pos == 0) & np.isin(cl, (2, 16)) & (rng.random(k) < 0.45)
     rel = np.where(parent_first, REL["parent"], rel)
+    # profiles whose victims are mostly family members (catalogue.FAMILY_VICTIMS)
+    family_share = np.array([catalogue.FAMILY_VICTIMS.get(int(c), 0.0) for c in P_CLUSTER])[
+        off["prof"][owner]
+    ]
+    family = rng.random(k) < family_share
+    rel = np.where(family, rng.choice(_FAMILY[0], size=k, p=_FAMILY[1]), rel)
     female_off = off["female"][owner]
     intimate = np.isin(rel, INTIMATE)
     vsex = np.where(
@@ -229,7 +242,9 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
         [np.where(female_off, 2.0, -2.0), 25.0, -24.0],
         0.0,
     )
-    sd = np.select([intimate, rel == REL["parent"]], [5.0, 4.0], 8.0)
+    sd = np.select(
+        [intimate, rel == REL["parent"]], [engine.PARTNER_AGE_GAP_SD, 4.0], engine.OTHER_AGE_GAP_SD
+    )
     shift = np.select([cl == 2, cl == 9, cl == 27], [4.0, 5.0, 9.0], 0.0)
     offset = mu + shift + sd * rng.standard_normal(k)
     # some victims are offenders in this chunk: first victims of high-volume male offenders are often the
@@ -239,7 +254,7 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
         [P_CLUSTER[prof_all] == 16, P_CLUSTER[prof_all] == 19], [60.0, 8.0], 1.0
     )
     high_vol = np.isin(np.array(engine.P_GROUP)[off["prof"][owner]], ("A", "B"))
-    p_off = np.where((pos == 0) & high_vol & ~female_off & intimate, 0.35, 0.03)
+    p_off = np.where((pos == 0) & high_vol & ~female_off & intimate, 0.35, engine.VICTIM_IS_OFFENDER_SHARE)
     p_off = np.where(off["separated"][owner], 0.0, p_off)  # separated profiles: nobody is also a victim
     is_off = (rng.random(k) < p_off) & (pool_w.sum() > 0)
     vic_off = np.full(k, -1)
@@ -260,6 +275,38 @@ def _victim_slots(rng, off: dict, first_offender: int, counters: Counters) -> di
     eth = np.where(is_off, off["eth"][np.maximum(vic_off, 0)], off["eth"][owner])
     start = np.cumsum(nv) - nv
     return dict(start=start, num=num, birth=birth, sex=sex, eth=eth, rel=rel)
+
+
+def _victimisation_signatures(
+    rng, off, first_offender, io, is_da, o_kind, o_code, child, vic_num, vic_birth, vic_sex, vic_eth
+) -> None:
+    """Members of some profiles made the victim of one offence of another offender of the chunk
+    (catalogue.NDA_VICTIMISATION, DA_VICTIMISATION): the main offence of an incident with a person as victim
+    and at least the profile's ONS weight, each used once. Changes the victim arrays in place."""
+    if off["separated"].any():  # separated profiles: nobody is also a victim
+        return
+    n = off["prof"].size
+    cluster = P_CLUSTER[off["prof"]]
+    weight = CODE_WEIGHT[o_code]
+    taken = np.zeros(io.size, bool)
+    for da_side, table in ((False, catalogue.NDA_VICTIMISATION), (True, catalogue.DA_VICTIMISATION)):
+        for c, (share, min_weight) in table.items():
+            members = np.flatnonzero((cluster == c) & (rng.random(n) < share))
+            candidates = np.flatnonzero(
+                (vic_num >= 0) & (is_da == da_side) & (o_kind == 0) & ~child & (weight >= min_weight) & ~taken
+            )
+            k = min(members.size, candidates.size)
+            if k == 0:
+                continue
+            rows = rng.choice(candidates, size=k, replace=False)
+            members = members[:k]
+            own = io[rows] == members
+            rows, members = rows[~own], members[~own]
+            taken[rows] = True
+            vic_num[rows] = first_offender + members + 1
+            vic_birth[rows] = off["birth"][members]
+            vic_sex[rows] = off["female"][members]
+            vic_eth[rows] = off["eth"][members]
 
 
 def _tables(
@@ -311,6 +358,18 @@ def _tables(
         t_from[later] = after_of[o_inc[later]]
     t_rep = t_rep_all[o_inc]
     t_from = np.minimum(t_from, t_rep)
+    # unknown time of day: the force records the date with the clock time 00:00:00 (whole incidents; not
+    # the midnight edge cases, whose offences straddle midnight)
+    unknown_share = (
+        0.0 if opts.separated_profiles else opts.unknown_time_share
+    )  # the fixture: every time known
+    unknown = rng.random(io_all.size) < unknown_share
+    unknown[o_inc[mid_rows]] = False
+    unknown_rows = unknown[o_inc]
+    t_from = np.where(
+        unknown_rows, engine.WINDOW_START + ((t_from - engine.WINDOW_START) // DAY) * DAY, t_from
+    )
+    n_unknown_time = int(np.unique(o_inc[unknown_rows]).size)
     t_to = np.where((t_to >= 0) & (t_to < t_from), t_from, t_to)
 
     # DA label: a small share of DA incidents carry only a partner-on-partner marker, no DA flag
@@ -365,16 +424,23 @@ def _tables(
         p=[0.45, 0.35, 0.1, 0.1],
     )
     # non-DA victimisation of other offenders in the extract ("victimisation of offenders")
+    # (the victim-offender overlap is among the offenders active in non-DA crime: a victim is drawn with
+    # weight equal to their own number of non-DA incidents)
     share_other = 0.0 if off["separated"].any() else 0.10  # separated profiles: no overlap
     other = nd_idx[rng.random(nd_idx.size) < share_other]
-    if other.size:
-        who = rng.integers(0, n, other.size)
+    active = off["n_nda"].astype(float)
+    if other.size and active.sum() > 0:
+        who = rng.choice(n, size=other.size, p=active / active.sum())
         okw = who != io[other]
         other, who = other[okw], who[okw]
         vic_num[other] = first_offender + who + 1
         vic_birth[other] = off["birth"][who]
         vic_sex[other] = off["female"][who]
         vic_eth[other] = off["eth"][who]
+
+    _victimisation_signatures(
+        rng, off, first_offender, io, is_da, o_kind, o_code, child, vic_num, vic_birth, vic_sex, vic_eth
+    )
 
     # areas
     area = det["area"][o_inc]
@@ -509,7 +575,7 @@ def _tables(
     # ---- special interest markers
     mk_rows, mk_vals = [], []
     main_rows = np.flatnonzero(o_kind == 0)
-    mo = main_rows[marker_only[main_rows]]
+    mo = np.flatnonzero(marker_only)  # every record of the incident carries the marker
     mk_rows.append(mo)
     mk_vals.append(np.full(mo.size, "partner-on-partner", object))
     pop = main_rows[
@@ -559,7 +625,7 @@ def _tables(
         child_flags=child_flags,
         special_interest_markers=markers,
     )
-    return {k: pa.table(v) for k, v in tables.items()}, int(mid_rows.size)
+    return {k: pa.table(v) for k, v in tables.items()}, (int(mid_rows.size), n_unknown_time)
 
 
 def _participants(first_offender: int, parts: list[dict]):

@@ -19,9 +19,12 @@ The extract holds every table of the raw-extract contract plus ref_offences, ref
 the ground truth (latent profiles, planted regression effects, programme effects, edge cases) is in
 OUT/_truth/ and is never read by the pipeline.
 
---calibration-report prints generated vs target for every row of spec/calibration-targets.csv that can
-be computed from an extract, and exits 1 if any is outside its tolerance (except the documented known
-deviations, which are printed as OUT with their reason).
+--calibration-report prints generated vs target for every row of spec/calibration-targets.csv (and the
+platform's typology targets in synth/calibration-targets.csv) and exits 1 if any is outside its tolerance
+(except the documented known deviations, which are printed as OUT with their reason). Targets that need the
+clustering (group shares, silhouettes, the chosen K, agreement with the planted profiles) are read from a
+platform run on the extract: `dap synth --calibration-report --out DIR` reads the published warehouse
+(DA_WAREHOUSE) when it was built from DIR, or the warehouse given with --warehouse.
 """
 
 
@@ -137,6 +140,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="cap on each focused-deterrence cohort as a share of offenders (default 0.01)",
     )
     parser.add_argument(
+        "--warehouse",
+        metavar="FILE",
+        help="with --calibration-report: the DuckDB warehouse of a platform run on --out, for the clustering "
+        "targets (default: the published warehouse, if it was built from --out)",
+    )
+    parser.add_argument(
         "--separated-profiles",
         action="store_true",
         help="only four well-separated latent profiles (clusters 5, 2, 24, 13) with a quarter "
@@ -198,6 +207,25 @@ def run(args) -> int:
     return 0
 
 
+def _warehouse(args, out: Path) -> Path | None:
+    """The warehouse to read the clustering targets from: --warehouse, else the published one if it was
+    built from ``out`` (a mismatch is then a note, not an error)."""
+    from dap import settings
+    from synth import calibration
+
+    if args.warehouse:
+        return Path(args.warehouse)
+    published = settings.warehouse_path()
+    if not published.is_file():
+        return None
+    try:
+        calibration.platform_values(published, out)
+    except calibration.CalibrationError as error:
+        print(f"note: clustering targets not read: {error}")
+        return None
+    return published
+
+
 def _report(args, out: Path | None) -> int:
     import tempfile
 
@@ -214,9 +242,12 @@ def _report(args, out: Path | None) -> int:
         else:
             if not is_complete(out):
                 generate(args.scale, args.seed, out, fmt=args.format, progress=None, **_options(args))
-            rows, ok = calibration.report(out)
+            warehouse = _warehouse(args, out)
+            rows, ok = calibration.report(out, warehouse)
             print(calibration.format_report(rows, out))
-    except SynthError as error:
+            if warehouse is not None:
+                print(f"clustering targets from the platform run in {warehouse}")
+    except (SynthError, calibration.CalibrationError) as error:
         raise CliError(str(error)) from None
     print()
     known = [r.target for r in rows if r.status == "OUT" and r.target in calibration.KNOWN_DEVIATIONS]

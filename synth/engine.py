@@ -125,7 +125,7 @@ def da_counts(rng, prof: np.ndarray, spread: float) -> np.ndarray:
     med = P_MED_DA[prof]
     u = rng.random(n)
     low1 = np.where(u < 0.88, 1, np.where(u < 0.995, 2, 3))
-    low2 = np.where(u < 0.33, 1, np.where(u < 0.96, 2, 3))
+    low2 = np.where(u < 0.20, 1, np.where(u < 0.96, 2, 3))
     if spread < 1.0:  # separated profiles: the median, nearly always
         low1 = np.where(u < 0.97, 1, 2)
         low2 = np.where(u < 0.97, 2, 1)
@@ -158,6 +158,7 @@ class Options:
     fd_share: float = 0.01
     plant_scale: float = 1.0
     edge_share: float = 0.01
+    unknown_time_share: float = 0.06
 
 
 @dataclass
@@ -188,8 +189,8 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
         prof = rng.choice(N_PROFILES, size=n, p=P_SIZE / P_SIZE.sum())
         spread = 1.0
     female = rng.random(n) < P_FEMALE[prof]
-    harm = P_HARM[prof] + 0.8 * spread * rng.standard_normal(n)
-    age_first = np.clip(P_AGE[prof] + 8.0 * spread * rng.standard_normal(n), 15, 85)
+    harm = P_HARM[prof] + HARM_SD * spread * rng.standard_normal(n)
+    age_first = np.clip(P_AGE[prof] + AGE_SD * spread * rng.standard_normal(n), 15, 85)
 
     n_da = da_counts(rng, prof, spread)
     has_nda = rng.random(n) < P_P_NDA[prof]
@@ -213,12 +214,14 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
     eth = np.where(rng.random(n) < 0.04, -1, eth)
 
     # Home area: the LSOA whose deprivation is nearest a draw around the profile's mean IMD score.
-    target = P_IMD[prof] * np.exp((0.30 * spread) * rng.standard_normal(n))
+    target = P_IMD[prof] * np.exp((IMD_SIGMA * spread) * rng.standard_normal(n))
     home = _lsoa_near(rng, lsoa_sorted_scores, target)
 
-    # ~5.3% (7,731 of 145,392) have a missing own age or missing victims' ages: kept, age NULL.
+    # 5.3% (7,731 of 145,392) are dropped for a missing own age or missing victims' ages: kept, age NULL.
+    # 3.0% have no recorded own age; 3.4% no recorded age of their DA victims, of whom about a third can
+    # still be compared with a non-DA victim's age (so about 2.3% are dropped for it).
     u = rng.random(n)
-    missing = np.where(u < 0.030, 1, np.where(u < 0.053, 2, 0))  # 1 own age, 2 victims' ages
+    missing = np.where(u < 0.030, 1, np.where(u < 0.064, 2, 0))  # 1 own age, 2 victims' ages
     return dict(
         separated=np.full(n, opts.separated_profiles),
         prof=prof,
@@ -239,9 +242,23 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
 def _lsoa_near(rng, sorted_scores: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Index (into the score-sorted LSOA list) of an area near the target score, with jitter."""
     pos = np.searchsorted(sorted_scores, target)
-    pos = pos + rng.integers(-25, 26, size=len(target))
+    pos = pos + rng.integers(-LSOA_JITTER, LSOA_JITTER + 1, size=len(target))
     return np.clip(pos, 0, len(sorted_scores) - 1)
 
+
+# Within-profile spread of latent harm, of the age at the first DA incident (years) and of the deprivation of
+# the home area (lognormal sigma around the profile's mean IMD score).
+HARM_SD = 0.8
+AGE_SD = 4.5
+IMD_SIGMA = 0.12
+LSOA_JITTER = 10
+# Spread (years) of the victim's age about the offender's for an intimate partner and for a victim who is
+# neither a partner nor a parent (a parent is 25 +- 4 years older).
+# Share of DA victims (other than the first victims of high-volume men) who are themselves offenders in the
+# extract (counter-allegations, mutual abuse), drawn from the women of the chunk.
+VICTIM_IS_OFFENDER_SHARE = 0.03
+PARTNER_AGE_GAP_SD = 5.0
+OTHER_AGE_GAP_SD = 8.0
 
 # Activity spells: 1 + Binomial(n - 1, SPELL_P) per offender; incidents spread uniformly over +-half-width
 # (days, gamma distributed) around each spell's centre.
@@ -324,15 +341,15 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
         rng.choice(24, m, p=da_hours / da_hours.sum()),
         rng.choice(24, m, p=nda_hours / nda_hours.sum()),
     )
+    cl_inc = P_CLUSTER[prof[inc_off]]
+    for c, (first_hour, width, share) in catalogue.HOUR_WINDOWS.items():
+        sel = (cl_inc == c) & is_da & (rng.random(m) < share)
+        hour = np.where(sel, (first_hour + rng.integers(0, width, m)) % 24, hour)
     if off["separated"].any():  # separated profiles: each profile offends around its own hour of the day
         peak = {c: h for c, h in zip(catalogue.SEPARATED_PROFILES, (10, 16, 22, 4), strict=False)}
         peaks = np.array([peak.get(int(c), 12) for c in P_CLUSTER])[prof[inc_off]]
         hour = np.where(is_da, (peaks + rng.integers(-1, 2, m)) % 24, hour)
-    # weekend bias for cluster 4 ("incidents tended to fall at weekends")
-    c4 = (P_CLUSTER[prof[inc_off]] == 4) & is_da & (rng.random(m) < 0.5)
-    dow = (np.floor(day).astype(np.int64) + 5) % 7  # 2011-01-01 was a Saturday (dow 5, Monday = 0)
-    shift = np.where(dow < 5, 5 - dow, 0)
-    day = np.where(c4 & (day + shift < WINDOW_DAYS - 1), day + shift, day)
+    day = _timing_signatures(rng, prof, n_da, n_nda, inc_off, inc_pos, is_da, day)
     t_from = WINDOW_START + (day * DAY).astype(np.int64) + hour * 3600 + rng.integers(0, 3600, m)
     # reporting delay: mostly within hours, sometimes days, rarely much later
     u = rng.random(m)
@@ -350,6 +367,48 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
     order = np.lexsort((t_rep, inc_off))
     inc_off, is_da, t_rep, t_from = inc_off[order], is_da[order], t_rep[order], t_from[order]
     return dict(inc_off=inc_off, is_da=is_da, t_rep=t_rep, t_from=t_from)
+
+
+def _timing_signatures(rng, prof, n_da, n_nda, inc_off, inc_pos, is_da, day) -> np.ndarray:
+    """The profiles' timing signatures (catalogue.DA_APART_YEARS, NDA_BEFORE_DA_YEARS, WEEKEND_SHARE)."""
+    n, m = prof.size, inc_off.size
+    cluster = P_CLUSTER[prof]
+    last_day = WINDOW_DAYS - 1.0
+    for c, years in catalogue.DA_APART_YEARS.items():
+        # DA incidents spaced about `years` apart (the k-th at first + k * gap)
+        gap = years * 365.25 * np.exp(0.25 * rng.standard_normal(n))
+        room = np.maximum(last_day - gap * np.maximum(n_da - 1, 0), 0.0)
+        first = rng.random(n) * room
+        sel = (cluster == c)[inc_off] & is_da
+        spaced = np.clip(np.floor(first[inc_off] + inc_pos * gap[inc_off]), 0.0, last_day)
+        day = np.where(sel, spaced, day)
+    for c, years in catalogue.NDA_BEFORE_DA_YEARS.items():
+        # non-DA incidents within a few months of each other, about `years` before the first DA incident
+        # (after the last one when the window has no room before)
+        who = (cluster == c) & (n_nda > 0) & (n_da > 0)
+        if not who.any():
+            continue
+        first_da = np.full(n, np.inf)
+        last_da = np.full(n, -np.inf)
+        np.minimum.at(first_da, inc_off[is_da], day[is_da])
+        np.maximum.at(last_da, inc_off[is_da], day[is_da])
+        gap = years * 365.25 * np.exp(0.2 * rng.standard_normal(n))
+        before, after = first_da - gap, last_da + gap
+        anchor = np.where(
+            before >= 0,
+            before,
+            np.where(after <= last_day, after, np.where(first_da > last_day - last_da, 0.0, last_day)),
+        )
+        sel = who[inc_off] & ~is_da
+        moved = np.clip(np.floor(anchor[inc_off] + rng.uniform(-90, 90, m)), 0.0, last_day)
+        day = np.where(sel, moved, day)
+    for c, share in catalogue.WEEKEND_SHARE.items():
+        # moved forward to the Saturday ("incidents tended to fall at weekends")
+        sel = (cluster == c)[inc_off] & is_da & (rng.random(m) < share)
+        dow = (np.floor(day).astype(np.int64) + 5) % 7  # 2011-01-01 was a Saturday (dow 5, Monday = 0)
+        shift = np.where(dow < 5, 5 - dow, 0)
+        day = np.where(sel & (day + shift < last_day), day + shift, day)
+    return day
 
 
 def plant_same_day(rng, prof: np.ndarray, inc: dict, share: float) -> int:

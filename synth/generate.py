@@ -47,6 +47,8 @@ def make_options(**options) -> Options:
         raise SynthError("drive_share and fd_share must be between 0 and 0.2")
     if opts.plant_scale < 0 or not 0 <= opts.edge_share <= 0.2:
         raise SynthError("plant_scale must be >= 0 and edge_share between 0 and 0.2")
+    if not 0 <= opts.unknown_time_share <= 0.5:
+        raise SynthError("unknown_time_share must be between 0 and 0.5")
     return opts
 
 
@@ -82,10 +84,13 @@ def generate(
       separated_profiles (False)  only four latent profiles (clusters 5, 2, 24, 13), equally likely, with a
                     quarter of the usual within-profile spread; in this mode every member of profile 2 has
                     non-DA history and no member of the others has, and profile 24's DA records are all
-                    grave crimes (rape, GBH with intent, attempted murder, homicide): a
-                    clustering-recovery fixture
+                    grave crimes (rape, GBH with intent, attempted murder, homicide); every time of
+                    day is known: a unit fixture for the clustering path (not a test of recovery on
+                    realistic data)
       plant_scale (1.0)     multiplies the prevalences of the planted regression terms (0 = none)
       edge_share (0.01)     share of eligible incidents made into grouping edge cases
+      unknown_time_share (0.06)  share of incidents whose committed_from times are all recorded as 00:00:00
+                    (an unknown time of day, as some forces record it; the date stays right)
     """
     import numpy as np
 
@@ -197,6 +202,7 @@ class _TruthAggregate:
         self.fd = {"affected": [], "removed": 0}
         self.same_day = 0
         self.midnight = 0
+        self.unknown_time = 0
         self.cohorts: dict[str, int] = {}
 
     def add_participants(self, table) -> None:
@@ -223,6 +229,7 @@ class _TruthAggregate:
         self.fd["removed"] += t["fd_removed"]
         self.same_day += t["n_same_day"]
         self.midnight += t["n_midnight"]
+        self.unknown_time += t["n_unknown_time"]
         labels = np.array([p["label"] for p in PROFILES], object)
         groups = np.array([p["group"] for p in PROFILES], object)
         cols = {
@@ -303,6 +310,9 @@ class _TruthAggregate:
             "midnight_pairs": self.midnight,
             "midnight_pairs_note": "incidents whose first offence was committed before midnight and the others "
             "after it, all with one reported_at: the grouping rule makes two incidents",
+            "unknown_time_incidents": self.unknown_time,
+            "unknown_time_note": "incidents whose offences all carry committed_from at 00:00:00 (the force's "
+            "record of an unknown time of day; the date is right)",
             "same_day_separate_reports": self.same_day,
             "same_day_note": "pairs of DA incidents of one offender committed on the same date but reported "
             "separately (different reported_at): two incidents (approximate: a pair can "

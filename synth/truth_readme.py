@@ -64,6 +64,7 @@ programme_effects.json
 
 edge_cases.json
   Counts of the planted grouping edge cases: incidents split by midnight (one reported_at, offences
-  either side of midnight: the platform makes two incidents) and pairs of separate reports on the same
-  committed date (two incidents).
+  either side of midnight: the platform makes two incidents), pairs of separate reports on the same
+  committed date (two incidents), and incidents whose time of day is unknown (every committed_from at
+  00:00:00, as some forces record an unknown time; the platform's dbt var unknown_times_of_day).
 """

@@ -13,9 +13,10 @@ from orchestration.resources import PlatformResource
 
 
 def _pca_features() -> list[str]:
-    from ml.features import PCA_FEATURES
+    """The PCA features that are never NULL for a clustered offender (the rest may be missing by design)."""
+    from ml.features import NEVER_MISSING_FEATURES
 
-    return list(PCA_FEATURES)
+    return list(NEVER_MISSING_FEATURES)
 
 
 def _run(

@@ -3,11 +3,14 @@
 
 Assets
   analytics/pca                 analytics.pca_scores (offender_id, pc1..pcN), analytics.pca_variance,
-                                analytics.typology_dropped (offenders left out and why)
-  analytics/k_sweep             analytics.k_sweep (per K), analytics.k_stability (K chosen per seed ×
-                                criterion), analytics.k_stability_sweeps (every seed's sweep), analytics.k_selection
+                                analytics.typology_dropped (offenders left out and why, beside the report's
+                                7,731), analytics.typology_imputed (features given the neutral value)
+  analytics/k_sweep             analytics.k_sweep (per K), analytics.k_selection, analytics.k_stability and
+                                analytics.k_stability_sweeps (K chosen per CLARA seeds; extra seeds only if asked)
   analytics/offender_clusters   analytics.offender_clusters (offender_id, cluster, is_medoid, distance_to_medoid),
                                 analytics.typology_fit (the final fit's figures)
+  analytics/cluster_stability   analytics.cluster_stability (per cluster: Jaccard over resamples of the
+                                offenders, verdict), analytics.stability_resamples (per resample: ARI)
   analytics/cluster_profiles    analytics.cluster_profiles (Tables 1–5 per cluster, Groups A–E),
                                 analytics.medoid_timelines
   reports/typology              <output>/typology.html
@@ -25,7 +28,7 @@ import pandas as pd
 from ml import typology as typ
 from ml.clara import SubsampleSilhouette
 from ml.estimability import ESTIMATED, NOT_ESTIMABLE, attempt
-from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
+from ml.features import PCA_FEATURES, POPULATION_COLUMNS, build_feature_matrix, fit_pca, standardise
 from ml.reporting import Lineage
 from ml.typology_report import build_typology_report
 from orchestration.keys import analytics, mart, report
@@ -41,6 +44,7 @@ GROUP = "typology"
 PCA = analytics("pca")
 K_SWEEP = analytics("k_sweep")
 OFFENDER_CLUSTERS = analytics("offender_clusters")
+CLUSTER_STABILITY = analytics("cluster_stability")
 CLUSTER_PROFILES = analytics("cluster_profiles")
 REPORT = report("typology")
 
@@ -60,46 +64,68 @@ class PCAConfig(dg.Config):
 
 
 class KSweepConfig(dg.Config):
-    """The K sweep, the choice of K and its stability. Defaults: K = 2..40 as the report; 10 samples of
-    80 + 4K rows (twice R's 40 + 2K, as ELKI's FasterCLARA; still seconds per K); K chosen by the exact
-    average silhouette on a fixed 20,000-row subsample stratified by DA and non-DA volume band; K = 2
-    excluded (the report's rule)."""
+    """The K sweep, the choice of K and its stability. Defaults: K = 2..40 as the report; CLARA as
+    ``ml.typology.SWEEP_CLARA`` (4 samples of 400 + 10K rows, each polished and scored on a fixed 8,192-row
+    subset, the best polished on all offenders: a lower objective than R's clara and faster, see
+    bench/typology.py); K chosen by the exact average silhouette on a fixed 20,000-row subsample stratified
+    by DA and non-DA volume band; K = 2 excluded (the report's rule)."""
 
     k_min: int = typ.K_MIN
     k_max: int = typ.K_MAX
-    samples: int = 10
+    samples: int = typ.SWEEP_CLARA.samples
     """CLARA samples per K (R's default: 5)."""
-    sampsize_base: int = 80
-    sampsize_per_k: int = 4
+    sampsize_base: int = typ.SWEEP_CLARA.sampsize_base
+    sampsize_per_k: int = typ.SWEEP_CLARA.sampsize_per_k
     """Sample size = sampsize_base + sampsize_per_k · K (R's default: 40 + 2K)."""
-    sampler: str = "numpy"
+    sampler: str = typ.SWEEP_CLARA.sampler
     """`numpy` (seeded) or `r` (clara's own deterministic generator, rngR = FALSE; ignores the seed, so the
     stability seeds then all agree trivially)."""
-    method: str = "fasterpam"
-    """`fasterpam` or `pam` (exact BUILD + SWAP on each sample, slower)."""
-    init: str = "build"
-    """How each sample's PAM starts: `build` (as R) or `random`."""
-    restart_from_best: bool = True
-    """Also cluster each later sample from the best medoids so far and keep the better (never worse than R)."""
-    polish_iterations: int = 2
+    method: str = typ.SWEEP_CLARA.method
+    """`fasterpam`, `pam` (exact BUILD + SWAP on each sample, slower) or `r` (R clara's own BUILD + SWAP)."""
+    init: str = typ.SWEEP_CLARA.init
+    """How each sample's FasterPAM starts: `build` (as R) or `random`."""
+    restart_from_best: bool = typ.SWEEP_CLARA.restart_from_best
+    """Also cluster each later sample from the best medoids so far and keep the better."""
+    score_rows: int = typ.SWEEP_CLARA.score_rows
+    """Rows of the fixed random subset on which each sample's medoids are scored (0: all offenders, as R)."""
+    score_polish_iterations: int = typ.SWEEP_CLARA.score_polish_iterations
+    """Polish steps on that subset before scoring each sample's medoids."""
+    polish_iterations: int = typ.SWEEP_CLARA.polish_iterations
     """Alternating refinement of the best medoids on all offenders (never raises the objective); 0 = R alone."""
-    polish_candidates: int = 64
+    polish_candidates: int = typ.SWEEP_CLARA.polish_candidates
     """Members nearest each cluster's mean tried as its new medoid in each refinement step."""
+    polish_screen: int = typ.SWEEP_CLARA.polish_screen
+    """Random members of a cluster on which the candidates are ranked (0: all members)."""
     seed: int = 0
-    subsample_size: int = 20_000
-    """Rows of the fixed subsample on which the exact silhouette is computed (a float32 matrix of
-    size² × 4 bytes: 1.6 GB at 20,000). All rows if the data are smaller."""
+    subsample_size: int = 0
+    """Rows of a fixed subsample on which the exact silhouette is also computed (a float32 matrix of
+    size² × 4 bytes: 1.6 GB at 20,000; stratified by DA and non-DA volume band). 0: not computed."""
     subsample_seed: int = 0
-    criterion: str = "subsample_silhouette"
-    """What "best average silhouette" means: `subsample_silhouette` (exact, fixed subsample),
-    `sample_silhouette` (R clara's silinfo: the best sample only) or `medoid_silhouette` (all offenders)."""
+    criterion: str = "sample_silhouette"
+    """What "best average silhouette" means: `sample_silhouette` (the report's criterion, R clara's silinfo:
+    the silhouette of the best sample), `subsample_silhouette` (exact, on the fixed subsample; needs
+    subsample_size > 0) or `medoid_silhouette` (all offenders)."""
     exclude_k2: bool = True
     """The report's rule: K = 2 had the best silhouette but only split DA-only offenders from the rest."""
-    stability_seeds: list[int] = [1, 2]
-    """Further CLARA seeds for the stability figure (the main seed is always included, so three sweeps by
-    default). Each seed repeats the whole sweep (about 1.5–2 minutes at wmp scale on 2 cores); add seeds for
-    a firmer figure, or set [] to skip it."""
+    stability_seeds: list[int] = []
+    """Extra CLARA seeds, each repeating the whole sweep, to see how the chosen K moves with the optimiser's
+    noise alone. Off by default: analytics/cluster_stability measures stability across resamples of the
+    data instead, at a fraction of the cost."""
     threads: int = 2
+
+
+class StabilityConfig(dg.Config):
+    """Stability across data (Hennig's clusterwise stability): resamples of the offenders, each clustered
+    afresh at the chosen K with the sweep's CLARA; per cluster the Jaccard index with its best match, per
+    resample the adjusted Rand index."""
+
+    n_resamples: int = 20
+    """Subsamples of the offenders (at least 20 for a mean Jaccard worth reading)."""
+    subsample_size: int = 20_000
+    """Offenders in each subsample (at most 80% of them)."""
+    seed: int = 0
+    threads: int = 2
+    """Resamples run side by side on this many threads."""
 
 
 class FinalFitConfig(dg.Config):
@@ -162,7 +188,9 @@ def _md_table(frame: pd.DataFrame) -> str:
 def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform: PlatformResource):
     con = platform.connect()
     try:
-        dim = read_table(con, "marts.dim_offenders", ["offender_id", "has_missing_age", *PCA_FEATURES])
+        dim = read_table(
+            con, "marts.dim_offenders", list(dict.fromkeys([*POPULATION_COLUMNS, *PCA_FEATURES]))
+        )
         matrix, dropped = build_feature_matrix(dim)
         z, scaler = standardise(matrix)
         pca = fit_pca(z, config.n_components, config.variance_target, columns=list(matrix.columns))
@@ -171,6 +199,7 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
         write_table(con, "analytics.pca_scores", scores)
         write_table(con, "analytics.pca_variance", pca.variance_table())
         write_table(con, "analytics.typology_dropped", pd.DataFrame([dropped.as_dict()]))
+        write_table(con, "analytics.typology_imputed", dropped.imputed_table())
         _save_settings(con, "pca", config.model_dump())
     finally:
         con.close()
@@ -188,7 +217,9 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
             "n_components": pca.n_components,
             "explained_variance": float(kept),
             "n_offenders": dropped.n_offenders,
+            "n_not_da_perpetrators": dropped.n_not_da_perpetrators,
             "n_dropped_missing_age": dropped.n_missing_age,
+            "report_n_dropped_missing_age": dropped.as_dict()["report_n_missing_age"],
             "n_dropped_missing_other": dropped.n_missing_other,
             "constant_columns": ", ".join(scaler.constant_columns) or "none",
         },
@@ -226,8 +257,14 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
         samples=config.samples, sampsize_base=config.sampsize_base, sampsize_per_k=config.sampsize_per_k,
         sampler=config.sampler, method=config.method, init=config.init,
         restart_from_best=config.restart_from_best, polish_iterations=config.polish_iterations,
-        polish_candidates=config.polish_candidates, seed=config.seed,
+        polish_candidates=config.polish_candidates, polish_screen=config.polish_screen,
+        score_rows=config.score_rows, score_polish_iterations=config.score_polish_iterations, seed=config.seed,
     )  # fmt: skip
+    if config.criterion == "subsample_silhouette" and config.subsample_size <= 0:
+        raise dg.Failure(
+            "k_sweep config: criterion 'subsample_silhouette' needs subsample_size > 0 (e.g. 20000), or choose "
+            "criterion 'sample_silhouette' (the report's)"
+        )
     ranged = attempt("typology: K range", typ.k_range, len(x), config.k_min, config.k_max, config.exclude_k2)
     if not ranged.ok:
         return _k_sweep_not_estimable(context, platform, config, ranged.reason)
@@ -407,6 +444,75 @@ def _clusters_not_estimable(context, con, config: FinalFitConfig, n_offenders: i
     )
 
 
+_NO_STABILITY = pd.DataFrame(
+    {"cluster": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
+     "expected_members_per_resample": pd.Series(dtype="float64"), "n_resamples_present": pd.Series(dtype="int64"),
+     "mean_jaccard": pd.Series(dtype="float64"), "median_jaccard": pd.Series(dtype="float64"),
+     "min_jaccard": pd.Series(dtype="float64"), "share_recovered": pd.Series(dtype="float64"),
+     "stable": pd.Series(dtype="bool"), "verdict": pd.Series(dtype="object")}
+)  # fmt: skip
+_NO_RESAMPLES = pd.DataFrame(
+    {"resample": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
+     "ari": pd.Series(dtype="float64"), "seconds": pd.Series(dtype="float64")}
+)  # fmt: skip
+
+
+@dg.asset(
+    key=CLUSTER_STABILITY,
+    deps=[PCA, OFFENDER_CLUSTERS],
+    code_version=CODE_VERSION,
+    group_name=GROUP,
+    description="Stability across data: resamples of the offenders clustered afresh at the chosen K; per "
+    "cluster the Jaccard index with its best match (stable at >= 0.75), per resample the adjusted Rand index.",
+)
+def cluster_stability(context: dg.AssetExecutionContext, config: StabilityConfig, platform: PlatformResource):
+    con = platform.connect()
+    try:
+        ids, x = _read_scores(con)
+        clusters = read_table(con, "analytics.offender_clusters")
+        status, reason = _typology_status(con)
+    finally:
+        con.close()
+    result = None
+    if status != NOT_ESTIMABLE and len(clusters):
+        reference = clusters.set_index("offender_id")["cluster"].reindex(ids).to_numpy()
+        k = int(clusters["cluster"].max())
+        settings = typ.ClaraSettings(**{**typ.settings_dict(typ.SWEEP_CLARA), "seed": config.seed})
+        start = time.perf_counter()
+        attempted = attempt(
+            f"typology: stability across {config.n_resamples} resamples, K = {k}", typ.resample_stability,
+            x, reference, k, settings, config.n_resamples, config.subsample_size, config.seed, config.threads,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        result, reason = attempted.value, attempted.reason
+    con = platform.connect()
+    try:
+        write_table(con, "analytics.cluster_stability", result.clusters if result else _NO_STABILITY)
+        write_table(con, "analytics.stability_resamples", result.resamples if result else _NO_RESAMPLES)
+        _save_settings(con, "cluster_stability", config.model_dump())
+    finally:
+        con.close()
+    if result is None:
+        context.log.warning(f"stability not estimable: {reason}")
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "status": NOT_ESTIMABLE, "reason": reason}
+        )
+    summary = result.summary()
+    stable = result.clusters.loc[result.clusters["verdict"] == "stable", "cluster"]
+    context.log.info(
+        f"stability: {summary['n_stable']} of {summary['n_clusters']} clusters stable, median ARI "
+        f"{summary['median_ari']:.3f} over {summary['n_resamples']} resamples ({seconds:.1f} s)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(result.clusters),
+            **{key: (round(v, 4) if isinstance(v, float) else v) for key, v in summary.items()},
+            "stable_clusters": ", ".join(str(int(c)) for c in stable) or "none",
+            "seconds": round(seconds, 1),
+        }
+    )
+
+
 _NO_PROFILES = pd.DataFrame(
     {"cluster": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
      "offender_group": pd.Series(dtype="object"), "median_da_incidents": pd.Series(dtype="float64"),
@@ -475,7 +581,7 @@ def _columns_or_none(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame | 
 
 @dg.asset(
     key=REPORT,
-    deps=[PCA, K_SWEEP, OFFENDER_CLUSTERS, CLUSTER_PROFILES],
+    deps=[PCA, K_SWEEP, OFFENDER_CLUSTERS, CLUSTER_STABILITY, CLUSTER_PROFILES],
     code_version=CODE_VERSION,
     group_name=GROUP,
     description="The typology report (self-contained HTML): PCA, K sweep, stability, Tables 1–5, groups, "
@@ -487,6 +593,9 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
         tables = {name: read_table(con, f"analytics.{name}") for name in (
             "pca_variance", "typology_dropped", "k_sweep", "k_stability", "k_selection", "typology_fit",
             "cluster_profiles", "medoid_timelines", "typology_settings")}  # fmt: skip
+        optional = {name: read_table(con, f"analytics.{name}") for name in (
+            "typology_imputed", "cluster_stability", "stability_resamples")
+            if table_exists(con, f"analytics.{name}")}  # fmt: skip
     finally:
         con.close()
     settings = tables["typology_settings"]
@@ -510,6 +619,9 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
         },
         lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
         not_estimable=final_fit["reason"] if final_fit.get("status") == NOT_ESTIMABLE else None,
+        imputed=optional.get("typology_imputed"),
+        cluster_stability=optional.get("cluster_stability"),
+        stability_resamples=optional.get("stability_resamples"),
     )
     path = platform.output_path("typology.html")
     path.write_text(page, encoding="utf-8")
@@ -635,7 +747,7 @@ def profiles_consistent(platform: PlatformResource) -> dg.AssetCheckResult:
 
 
 defs = dg.Definitions(
-    assets=[typology_pca, k_sweep, offender_clusters, cluster_profiles, typology_report],
+    assets=[typology_pca, k_sweep, offender_clusters, cluster_stability, cluster_profiles, typology_report],
     asset_checks=[
         typology_estimable,
         no_empty_cluster,

@@ -58,6 +58,9 @@ def make_marts(
     dim["modal_sex"] = rng.choice(["male", "female"], size=n, p=[0.76, 0.24])
     dim["modal_ethnicity"] = rng.choice(["A", "B", "W"], size=n)
     dim["has_missing_age"] = rng.random(n) < missing_age_share
+    dim["has_missing_offender_age"] = dim["has_missing_age"] & (rng.random(n) < 0.5)
+    dim["has_missing_victim_age"] = dim["has_missing_age"]
+    dim["is_da_perpetrator"] = True
     dim["is_da_only"] = da_only
     dim["n_da_substance_incidents"] = rng.binomial(dim["n_da_incidents"], 0.25)
     dim["n_non_da_substance_incidents"] = rng.binomial(dim["n_non_da_incidents"], 0.2)

@@ -23,6 +23,7 @@ RUN_CONFIG = {
             }
         },
         "analytics__offender_clusters": {"config": {"samples": 5, "sampsize": 300}},
+        "analytics__cluster_stability": {"config": {"n_resamples": 6, "subsample_size": 1000, "threads": 2}},
     }
 }
 
@@ -73,7 +74,11 @@ def test_assets_materialise_with_passing_checks(warehouse):
     profiles = read_table(con, "analytics.cluster_profiles")
     stability = read_table(con, "analytics.k_stability")
     selection = read_table(con, "analytics.k_selection")
+    cluster_stability = read_table(con, "analytics.cluster_stability")
+    resamples = read_table(con, "analytics.stability_resamples")
+    dropped = read_table(con, "analytics.typology_dropped")
     con.close()
+    assert dropped["report_n_missing_age"].iloc[0] == 7_731
     assert list(sweep.columns[:6]) == [
         "k",
         "objective",
@@ -87,6 +92,18 @@ def test_assets_materialise_with_passing_checks(warehouse):
     k = int(selection["chosen_k"].iloc[0])
     assert k != 2 and clusters["cluster"].nunique() == k == len(profiles)
     assert set(stability["seed"]) == {0, 1, 2}
+    # stability across data: every cluster judged over the six resamples of 1,000 offenders
+    assert len(cluster_stability) == k and cluster_stability["n_offenders"].sum() == len(clusters)
+    assert cluster_stability["mean_jaccard"].between(0, 1).all()
+    assert set(cluster_stability["verdict"]) <= {
+        "stable",
+        "pattern",
+        "weak",
+        "dissolves",
+        "too small to judge",
+    }
+    assert len(resamples) == 6 and (resamples["n_offenders"] == 1000).all()
+    assert resamples["ari"].between(-1, 1).all()
     assert {
         "cluster",
         "n_offenders",
@@ -99,14 +116,23 @@ def test_assets_materialise_with_passing_checks(warehouse):
     assert mats[0].metadata["chosen_k"].value == k
     page = (reports / "typology.html").read_text()
     assert "Medoid timelines" in page and "data:image/png;base64" in page
+    assert "Stability across data" in page and "7,731" in page
 
 
 def test_every_setting_has_a_documented_default():
-    for config_class in (typology_defs.PCAConfig, typology_defs.KSweepConfig, typology_defs.FinalFitConfig):
+    for config_class in (
+        typology_defs.PCAConfig,
+        typology_defs.KSweepConfig,
+        typology_defs.FinalFitConfig,
+        typology_defs.StabilityConfig,
+    ):
         for name, field in config_class.model_fields.items():
             assert field.default is not None or name == "n_components", f"{config_class.__name__}.{name}"
     sweep = typology_defs.KSweepConfig()
-    assert (sweep.k_min, sweep.k_max, sweep.subsample_size, sweep.exclude_k2) == (2, 40, 20_000, True)
+    assert (sweep.k_min, sweep.k_max, sweep.exclude_k2) == (2, 40, True)
+    assert (sweep.criterion, sweep.subsample_size, sweep.stability_seeds) == ("sample_silhouette", 0, [])
+    stability = typology_defs.StabilityConfig()
+    assert (stability.n_resamples, stability.subsample_size) == (20, 20_000)
     assert typology_defs.PCAConfig().variance_target == 0.90
 
 

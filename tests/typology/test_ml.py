@@ -3,6 +3,8 @@ timelines and the report, on synthetic frames (no pipeline, no Dagster)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from ml import clara as clara_mod
 from ml.features import (
+    MODEL_COLUMNS,
     PCA_FEATURES,
     PCA_FEATURES_BY_THEME,
     PROTECTED_COLUMNS,
@@ -19,6 +22,7 @@ from ml.features import (
     standardise,
 )
 from ml.typology import (
+    SWEEP_CLARA,
     ClaraSettings,
     cluster_profiles,
     fit_typology,
@@ -64,22 +68,30 @@ def test_build_feature_matrix_never_uses_sex_or_ethnicity(marts):
 
 def test_missing_ages_and_values_are_dropped_and_counted(marts):
     dim = marts.dim_offenders.copy()
-    dim.loc[dim.index[:7], "mean_da_imd_score"] = np.nan
+    dim.loc[dim.index[:7], "mean_da_severity"] = np.nan  # never missing: an error upstream, dropped
     dim.loc[dim.index[:7], "has_missing_age"] = False
+    dim.loc[dim.index[7:12], "mean_da_imd_score"] = np.nan  # may be missing: neutral value + indicator
+    dim.loc[dim.index[7:12], "has_missing_age"] = False
     matrix, dropped = build_feature_matrix(dim)
     assert dropped.n_missing_age == int(dim["has_missing_age"].sum()) > 0
     assert dropped.n_missing_other == 7
-    assert dropped.missing_other_by_column == {"mean_da_imd_score": 7}
+    assert dropped.missing_other_by_column == {"mean_da_severity": 7}
     assert dropped.n_kept == len(matrix) == len(dim) - dropped.n_missing_age - 7
+    assert dropped.imputed_by_column["mean_da_imd_score"] == 5
+    assert list(matrix.columns) == MODEL_COLUMNS
+    assert matrix["mean_da_imd_score_missing"].sum() == 5
     assert matrix.index.name == "offender_id"
     assert not matrix.isna().any().any()
 
 
 def test_standardise_and_pca(pcs):
     matrix, _, pca = pcs
-    z, scaler = standardise(matrix)
+    z, scaler = standardise(matrix, weights={})
     assert np.allclose(z.mean(axis=0), 0, atol=1e-9)
-    assert np.allclose(z.std(axis=0, ddof=1), 1, atol=1e-9)
+    features = [j for j, c in enumerate(matrix.columns) if c in PCA_FEATURES]
+    assert np.allclose(z[:, features].std(axis=0, ddof=1), 1, atol=1e-9)
+    # no feature is missing in these marts: the indicators are constant (all zero after scaling)
+    assert set(scaler.constant_columns) == set(MODEL_COLUMNS) - set(PCA_FEATURES)
     assert pca.kept_ratio >= 0.90
     assert pca.n_components == 1 or pca.cumulative_ratio[pca.n_components - 2] < 0.90
     assert np.isclose(pca.explained_variance_ratio.sum(), 1.0)
@@ -138,6 +150,121 @@ def test_restart_and_polish_never_lose_to_r_style_build_only():
         assert polished.objective <= restarted.objective + 1e-12
         d = np.sqrt(((x[:, None, :] - x[polished.medoids][None]) ** 2).sum(-1))
         assert np.isclose(polished.objective, d.min(axis=1).mean())
+
+
+def plain_assignment(x: np.ndarray, medoids: np.ndarray):
+    """The straightforward assignment: squared differences summed dimension by dimension, argmin, the
+    second-nearest by masking the nearest, square roots; a medoid is its own cluster."""
+    centres = x[medoids]
+    sq = np.zeros((len(x), len(medoids)))
+    for t in range(x.shape[1]):
+        diff = x[:, t, None] - centres[None, :, t]
+        sq += diff * diff
+    rows = np.arange(len(x))
+    labels = sq.argmin(axis=1)
+    first = sq[rows, labels].copy()
+    sq[rows, labels] = np.inf
+    second = sq.min(axis=1) if len(medoids) > 1 else np.full(len(x), np.inf)
+    labels[medoids] = np.arange(len(medoids))
+    return labels, np.sqrt(first), np.sqrt(second)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 8, 9, 23])
+def test_compiled_assignment_equals_the_plain_one_exactly(k):
+    rng = np.random.default_rng(k)
+    x = np.round(rng.normal(size=(700, 6)) * 4) / 4  # coarse values: many exact ties
+    x[600:] = x[:100]  # duplicate rows
+    medoids = rng.choice(700, size=k, replace=False)
+    medoids[: min(k, 2)] = [5, 605][: min(k, 2)]  # a medoid and its duplicate when k > 1
+    result = clara_mod.assign_to_medoids(x, medoids)
+    labels, first, second = plain_assignment(x, medoids)
+    assert np.array_equal(result.labels, labels)
+    assert np.array_equal(result.distance, first)
+    assert np.array_equal(result.second_distance, second)
+    assert result.total == np.add.accumulate(first)[-1]  # summed in row order, as R's clara does
+    some = np.sort(rng.choice(700, size=50, replace=False))
+    subset = clara_mod.assign_to_medoids(x, medoids, rows=some)
+    assert np.array_equal(subset.distance, plain_assignment(np.vstack([x[some], x[medoids]]),
+                                                            np.arange(50, 50 + k))[1][:50])  # fmt: skip
+
+
+def test_compiled_distances_equal_the_plain_ones_exactly():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 5))
+    plain = np.zeros((60, 60))
+    for t in range(5):
+        diff = x[:, t, None] - x[None, :, t]
+        plain += diff * diff
+    plain = np.sqrt(plain)
+    assert np.array_equal(clara_mod.sample_dissimilarities(x), plain)
+    pool, members = np.array([3, 9, 41]), np.arange(10, 60, 3)
+    expected = [np.add.accumulate(plain[p, members])[-1] for p in pool]
+    assert np.array_equal(clara_mod.total_distances(x, pool, members), expected)
+
+
+def r_fixture_matrix(n: int, duplicates: int) -> np.ndarray:
+    """Four blobs in 3 dimensions from integer arithmetic (exact in R and numpy), the first rows repeated."""
+    centres = [(0, 0, 0), (40, 40, 0), (0, 40, 40), (48, 0, 24)]
+    state, rows = 12345, []
+    for i in range(n - duplicates):
+        row = []
+        for c in centres[i % len(centres)]:
+            state = (1103515245 * state + 12345) % 2**31
+            row.append((8 * c + state % 161 - 80) / 8)
+        rows.append(row)
+    return np.array(rows + rows[:duplicates])
+
+
+# R 4.2.2, cluster 2.1.4: `cl <- clara(x, k)` (defaults) on r_fixture_matrix(240, 12) ("a") and
+# r_fixture_matrix(70, 4) ("b", where clara's sample exceeds n/2 and it draws the rows left out instead):
+# cl$objective, cl$i.med - 1, cl$silinfo$avg.width.
+R_CLARA = {
+    ("a", 2): (26.63063399243639, [35, 222], 0.41750160928165625),
+    ("a", 3): (18.296397988324209, [8, 45, 222], 0.63089043443961623),
+    ("a", 4): (9.8587001516052748, [128, 5, 222, 219], 0.76126480180289036),
+    ("a", 6): (9.0948729115778768, [144, 13, 54, 15, 236, 35], 0.50239180254882376),
+    ("b", 2): (27.101626701768062, [35, 54], 0.44569760966443694),
+    ("b", 3): (18.234834627596417, [36, 9, 22], 0.57812146309394064),
+    ("b", 4): (9.3063105491892326, [56, 13, 54, 51], 0.75391164913928888),
+    ("b", 6): (7.9070209572959174, [56, 13, 54, 51, 36, 15], 0.50762815085619339),
+}
+
+
+@pytest.mark.parametrize("case", sorted(R_CLARA))
+def test_r_exact_mode_reproduces_r_clara(case):
+    name, k = case
+    objective, medoids, silhouette = R_CLARA[case]
+    x = r_fixture_matrix(240, 12) if name == "a" else r_fixture_matrix(70, 4)
+    result = ClaraSettings.r_exact().fit(x, k)
+    assert result.objective == objective  # to the last bit: same samples, swaps and sums as R's C code
+    assert sorted(result.medoids.tolist()) == sorted(medoids)
+    assert result.sample_silhouette == pytest.approx(silhouette, abs=1e-12)
+
+
+def test_k_sweep_does_not_depend_on_thread_count():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(4)
+    x = np.vstack([rng.normal(c, 1.0, size=(1500, 5)) for c in (0, 3, 6)])
+    settings = SWEEP_CLARA
+    sweeps = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            sub = clara_mod.SubsampleSilhouette(x, size=800, seed=0, n_threads=threads)
+            sweep = run_k_sweep(x, range(2, 7), settings, sub)
+        sweeps.append(sweep.drop(columns=["seconds", "clara_seconds"]))
+    pd.testing.assert_frame_equal(sweeps[0], sweeps[1], check_exact=True)
+
+
+def test_pipeline_mode_objective_is_exact_and_never_worse_than_its_start():
+    rng = np.random.default_rng(6)
+    x = np.vstack([rng.gamma(1.0 + c, 1.0, size=(1200, 4)) for c in range(4)])
+    for k in (3, 8):
+        result = SWEEP_CLARA.fit(x, k)
+        _, first, _ = plain_assignment(x, result.medoids)
+        assert result.objective == pytest.approx(first.mean(), rel=1e-12)
+        unpolished = replace(SWEEP_CLARA, polish_iterations=0).fit(x, k)
+        assert result.objective <= unpolished.objective
 
 
 def test_subsample_silhouette_matches_sklearn():

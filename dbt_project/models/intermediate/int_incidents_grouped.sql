@@ -1,6 +1,8 @@
 {#- Annex 1 of seed 000: offences of the same offender with an identical reported_at and the same calendar
     date of committed_from are one incident. Incidents are numbered per offender in chronological order
-    (started_at, then reported_at, then the smallest crime number), and separately within DA and non-DA. -#}
+    (started_at, then reported_at, then the smallest crime number), and separately within DA and non-DA.
+    hour_of_day is NULL when no offence of the incident has a known clock time (var unknown_times_of_day:
+    e.g. a force that records an unknown time as 00:00:00). -#}
 with offences as (
     select * from {{ ref('int_offences_enriched') }}
 ),
@@ -27,6 +29,8 @@ incidents as (
         reported_at,
         committed_on as started_on,
         min(committed_from) as started_at,
+        -- The earliest offence time whose clock time is known (var unknown_times_of_day): the hour of day.
+        min(committed_from) filter (where {{ time_of_day_is_known('committed_from') }}) as first_timed_at,
         max(coalesce(committed_to, committed_from)) as ended_at,
         sum(severity) as severity,
         sum(cchi_days) as cchi_days,
@@ -101,7 +105,7 @@ select
     with_previous.main_offence.offence_code as main_offence_code,
     with_previous.main_offence.offence_type as main_offence_type,
     with_previous.main_offence.outcome_code as outcome_code,
-    hour(with_previous.started_at) as hour_of_day,
+    hour(with_previous.first_timed_at) as hour_of_day,
     isodow(with_previous.started_at) - 1 as day_of_week,
     with_previous.first_crime_number
 from with_previous

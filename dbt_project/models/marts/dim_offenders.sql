@@ -1,7 +1,13 @@
 {#- One row per offender: every offender-level variable of Annex 1 of seed 000 (§4.5), the features
     selected for PCA (§4.6), risk grades and volume bands. Everything is pre-aggregated per offender and
     joined one-to-one, so the model stays linear in the number of incidents.
-    Offenders with no non-DA incidents get 0 in every non-DA feature and in the between-type gap. -#}
+    Missing is missing: a value that does not exist is NULL, never a number that means something else.
+    Counts, totals and spans are 0 when there is nothing to count (no non-DA incident: 0 non-DA incidents,
+    severity and span, as the report codes them); means that have nothing to average are NULL (the IMD
+    score of offences with no known LSOA, the gap between incidents for a single incident, the hour of day
+    when no DA incident has a known time). ml/features.py gives each such NULL a documented neutral value
+    and an indicator column. People with no DA incident are kept as rows but are not DA perpetrators
+    (is_da_perpetrator): they are neither clustered nor counted among those with a missing age. -#}
 {%- set two_pi = '(2 * pi())' -%}
 
 with incidents as (
@@ -89,13 +95,21 @@ incident_features as (
         count(*) filter (where is_da and not is_non_crime) as n_da_crime_incidents,
         count(*) filter (where is_da and is_non_crime) as n_da_non_crime_incidents,
         avg(offender_age) as mean_age,
-        -- Age at the first DA incident; when it is not recorded there, the first DA incident with a
-        -- recorded age, less the years elapsed since the first DA incident.
-        arg_min(offender_age, da_seq) filter (where is_da and offender_age is not null)
-        - {{ days_between(
-            'min(started_at) filter (where is_da)',
-            'arg_min(started_at, da_seq) filter (where is_da and offender_age is not null)'
-        ) }} / 365.25 as age_at_first_da_incident,
+        -- Age at the first DA incident; when it is not recorded there, the age at the first DA incident
+        -- with a recorded age, else at the first incident of any kind with one, moved by the years between
+        -- that incident and the first DA incident (NULL only when no own age is recorded at all).
+        case when count(*) filter (where is_da) > 0 then coalesce(
+            arg_min(offender_age, da_seq) filter (where is_da and offender_age is not null)
+            - {{ days_between(
+                'min(started_at) filter (where is_da)',
+                'arg_min(started_at, da_seq) filter (where is_da and offender_age is not null)'
+            ) }} / 365.25,
+            arg_min(offender_age, incident_seq) filter (where offender_age is not null)
+            - {{ days_between(
+                'min(started_at) filter (where is_da)',
+                'arg_min(started_at, incident_seq) filter (where offender_age is not null)'
+            ) }} / 365.25
+        ) end as age_at_first_da_incident,
         min(started_on) as first_seen_on,
         min(started_on) filter (where is_da) as first_da_on,
         max(started_on) filter (where is_da) as last_da_on,
@@ -108,6 +122,8 @@ incident_features as (
             as mean_days_between_non_da_incidents,
         avg(days_since_prev_incident) filter (where previous_incident_is_da != is_da)
             as mean_days_between_da_and_non_da_incidents,
+        -- Hour of day over the DA incidents whose time is known (hour_of_day NULL: unknown time).
+        count(hour_of_day) filter (where is_da) as n_da_incidents_with_known_time,
         avg(sin({{ two_pi }} * hour_of_day / 24)) filter (where is_da) as da_hour_sin,
         avg(cos({{ two_pi }} * hour_of_day / 24)) filter (where is_da) as da_hour_cos,
         avg(sin({{ two_pi }} * day_of_week / 7)) filter (where is_da) as da_weekday_sin,
@@ -357,10 +373,10 @@ select
     age_at_first_da_incident,
     coalesce(da_timespan_days, case when n_da_incidents > 0 then 0 end) as da_timespan_days,
     coalesce(non_da_timespan_days, 0) as non_da_timespan_days,
-    coalesce(mean_days_between_da_incidents, case when n_da_incidents > 0 then 0 end)
-        as mean_days_between_da_incidents,
-    coalesce(mean_days_between_non_da_incidents, 0) as mean_days_between_non_da_incidents,
-    coalesce(mean_days_between_da_and_non_da_incidents, 0) as mean_days_between_da_and_non_da_incidents,
+    -- NULL when there is no gap to average (fewer than two incidents; the type never changes).
+    mean_days_between_da_incidents,
+    mean_days_between_non_da_incidents,
+    mean_days_between_da_and_non_da_incidents,
     da_hour_sin,
     da_hour_cos,
     da_weekday_sin,
@@ -369,8 +385,9 @@ select
     da_month_day_cos,
     n_da_lsoas,
     n_non_da_lsoas,
+    -- NULL when no offence of that kind has a known LSOA (0 would read as the least deprived area).
     mean_da_imd_score,
-    coalesce(mean_non_da_imd_score, 0) as mean_non_da_imd_score,
+    mean_non_da_imd_score,
     mean_da_severity,
     coalesce(mean_non_da_severity, 0) as mean_non_da_severity,
     coalesce(total_da_severity, 0) as total_da_severity,
@@ -427,6 +444,11 @@ select
     {{ volume_band('n_da_incidents') }} as da_volume_band,
     {{ volume_band('n_non_da_incidents') }} as non_da_volume_band,
     n_non_da_incidents = 0 as is_da_only,
-    (mean_age is null or age_at_first_da_incident is null or mean_victim_age_difference is null)
-        as has_missing_age
+    n_da_incidents_with_known_time,
+    -- The typology's population and the report's drop rule (Annex 1: 7,731 of 145,392 dropped for a
+    -- missing offender or victim age). Only DA perpetrators are judged; the rest are not clustered at all.
+    n_da_incidents > 0 as is_da_perpetrator,
+    n_da_incidents > 0 and mean_age is null as has_missing_offender_age,
+    n_da_incidents > 0 and mean_victim_age_difference is null as has_missing_victim_age,
+    n_da_incidents > 0 and (mean_age is null or mean_victim_age_difference is null) as has_missing_age
 from joined
