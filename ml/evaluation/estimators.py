@@ -331,8 +331,8 @@ def kaplan_meier(time, event, group, weights=None) -> pd.DataFrame:
 
 def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
     """Cox hazard ratio of time to first DA reoffence for the treated group (statsmodels PHReg), stratified
-    by matched set when ``strata`` is given (model-based errors: statsmodels' robust covariance is undefined
-    with strata), otherwise with cluster-robust errors when ``clusters`` is given."""
+    by matched set when ``strata`` is given, with cluster-robust (Lin–Wei sandwich) errors when
+    ``clusters`` is given — by person, so a comparison reused in several matched sets counts once."""
     time, event, treated = np.asarray(time, float), np.asarray(event, bool), np.asarray(treated, bool)
     result = {
         "n_treated": int(treated.sum()),
@@ -351,7 +351,7 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
             strata=None if strata is None else np.asarray(strata),
             ties="efron",
         )
-        fit = model.fit(groups=None if clusters is None or strata is not None else np.asarray(clusters))
+        fit = model.fit(groups=None if clusters is None else np.asarray(clusters))
     beta, se = float(fit.params[0]), float(fit.bse[0])
     p = float(2 * stats.norm.sf(abs(beta / se))) if se > 0 else np.nan
     return {

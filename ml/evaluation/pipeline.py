@@ -17,7 +17,7 @@ import pandas as pd
 from ml.evaluation import estimators as est
 from ml.evaluation.equality import equality_monitoring
 from ml.evaluation.incidents import MEASURE_LABELS, IncidentIndex, from_days, to_days
-from ml.evaluation.matching import MatchingConfig, censoring_weighted_post, match_cohort
+from ml.evaluation.matching import MatchingConfig
 from ml.evaluation.outcomes import (
     block_days_for,
     block_panel,
