@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import platform as _platform
 import subprocess
@@ -139,19 +140,30 @@ def hash_outputs(folder: Path, exclude: Iterable[Path] = ()) -> list[dict[str, A
     return rows
 
 
+def _text(value: Any) -> str:
+    """A load-log field as text: NULL (None, or NaN when it came through pandas) is the empty string."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
 def check_inputs(load_log: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The input files of a run from the raw load log, each re-hashed now (``unchanged_during_run``)."""
+    """The input files of a run from the raw load log, each re-hashed now (``unchanged_during_run``).
+
+    An optional table the extract does not have (source ``absent``) is listed with no file, no hash and
+    0 rows, so the manifest says it was looked for and not found."""
     inputs = []
     for row in load_log:
-        file = row.get("file") or ""
+        file = _text(row.get("file"))
+        rows = row.get("rows_read", row.get("rows"))
         entry = {
-            "table": row.get("table_name") or row.get("table"),
-            "source": row.get("source"),
+            "table": _text(row.get("table_name")) or _text(row.get("table")),
+            "source": _text(row.get("source")),
             "file": file,
             "file_name": Path(file).name if file else "",
-            "format": row.get("format"),
-            "sha256": row.get("sha256") or "",
-            "rows": row.get("rows_read", row.get("rows")),
+            "format": _text(row.get("format")),
+            "sha256": _text(row.get("sha256")),
+            "rows": None if rows is None or _text(rows) == "" else int(rows),
         }
         if file and Path(file).is_file():
             entry["sha256_at_end_of_run"] = sha256_file(file)
@@ -352,7 +364,7 @@ class InputCheck:
     file: str
     expected: str
     actual: str | None
-    status: str  # 'match', 'changed', 'missing'
+    status: str  # 'match', 'changed', 'missing', or 'absent' (an optional table the extract did not have)
 
 
 def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> list[InputCheck]:
@@ -360,7 +372,10 @@ def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> 
     ``relocate`` instead of the recorded folder) and compare with the recorded hash."""
     checks = []
     for entry in manifest.get("inputs", []):
-        file = entry.get("file") or ""
+        file = _text(entry.get("file"))
+        if entry.get("source") == "absent":
+            checks.append(InputCheck(entry["table"], "", "", None, "absent"))
+            continue
         if not file:
             continue
         path = (Path(relocate) / Path(file).name) if relocate else Path(file)
@@ -496,7 +511,9 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
         if asset.get("kind") == "raw":
             table = step.key.split("/", 1)[1]
             info = inputs.get(table)
-            if info:
+            if info and info.get("source") == "absent":
+                lines.append(f"{detail}table absent from the extract (optional): the run read no rows")
+            elif info:
                 col_text = f" column(s) {', '.join(step.columns)} of" if step.columns else ""
                 lines.append(
                     f"{detail}from{col_text} file {info.get('file')} ({info.get('source')}, "

@@ -1,8 +1,9 @@
 """Estimability: an analysis that cannot be estimated on this data degrades; it never takes the run down.
 
 The publication rule (docs/publication-rule.md) in code. Every estimator call in ``ml/`` goes through
-``attempt`` (any result) or ``estimate_row`` (a dict row of an estimates table). Both turn the ways a model
-legitimately fails on a force's data into a status and a reason:
+``attempt`` (any result), ``estimate_row`` (a dict row of an estimates table) or ``estimate_rows`` (an
+estimator that returns several rows at once). They turn the ways a model legitimately fails on a force's
+data into a status and a reason:
 
 - the estimator itself says so, by raising ``NotEstimable("3 treated people, all with zero DA incidents")``
   after checking its preconditions (too few people, no variation, an empty arm);
@@ -120,20 +121,45 @@ def estimate_row(
     """Like ``attempt`` for estimators that return one row (a dict with ``estimate``, ``ci_low``, ...).
 
     The row always comes back: estimated, with ``status='estimated'``; or with its estimate fields empty
-    (NaN), ``status='not estimable'`` and the reason. An estimate that is not finite is not estimable
-    ("the estimate is not finite"), unless the estimator gave its own reason. Fields the estimator set
-    besides the figures (group sizes, estimand, note) are kept either way."""
+    (NaN), ``status='not estimable'`` and the reason. An estimator may also return its row with a
+    ``reason`` of its own (a figure it computed but cannot stand behind, e.g. an interval from too few
+    people). A required field that is not finite makes the row not estimable ("estimate not finite on this
+    data"), unless the estimator gave its own reason. Fields the estimator set besides the figures (group
+    sizes, estimand, note) are kept either way."""
     outcome = attempt(analysis, estimator, *args, **kwargs)
-    row: dict[str, Any] = dict(outcome.value or {})
-    reason = outcome.reason or str(row.pop("reason", "") or "")
-    status = outcome.status if outcome.ok and not reason else NOT_ESTIMABLE
+    return _finish_row(dict(outcome.value or {}), outcome.reason, required)
+
+
+def estimate_rows(
+    analysis: str,
+    estimator: Callable[..., Mapping[str, Mapping[str, Any]]],
+    /,
+    *args: Any,
+    parts: tuple[str, ...],
+    required: tuple[str, ...] = ("estimate",),
+    **kwargs: Any,
+) -> dict[str, dict[str, Any]]:
+    """``estimate_row`` for an estimator that returns several rows at once (``{part: row}``, e.g. the
+    matched design's effect and its comparison group's fall). Every part comes back, each with its own
+    status; when the estimator itself is not estimable, every part carries its reason."""
+    outcome = attempt(analysis, estimator, *args, **kwargs)
+    values = outcome.value or {}
+    return {part: _finish_row(dict(values.get(part) or {}), outcome.reason, required) for part in parts}
+
+
+_FIGURES = ("estimate", "ci_low", "ci_high", "p_value", "std_error")
+
+
+def _finish_row(row: dict[str, Any], reason: str, required: tuple[str, ...]) -> dict[str, Any]:
+    reason = reason or str(row.pop("reason", "") or "")
+    status = NOT_ESTIMABLE if reason else ESTIMATED
     if status == ESTIMATED:
         missing = [name for name in required if not _is_finite(row.get(name))]
         if missing:
             status, reason = NOT_ESTIMABLE, f"{', '.join(missing)} not finite on this data"
     if status == NOT_ESTIMABLE:
-        for name in ("estimate", "ci_low", "ci_high", "p_value", "std_error"):
-            if name in row or name in required or name == "estimate":
+        for name in _FIGURES:
+            if name in row or name in required or name != "std_error":
                 row[name] = np.nan
     row["status"] = status
     row["reason"] = reason
@@ -163,5 +189,6 @@ __all__ = [
     "NotEstimable",
     "attempt",
     "estimate_row",
+    "estimate_rows",
     "not_estimable",
 ]

@@ -30,6 +30,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy import stats
 
+from ml.estimability import ESTIMATED, NOT_ESTIMABLE, attempt
+
 # --- The seed's choices, named --------------------------------------------------------------------------
 REPORT_N_OFFENDERS = 145_392  # offenders in the seed-000 data set (§3.1)
 REPORT_MIN_OFFENDERS = 200  # Figure 12's filter: "committed by 200 or more offenders"
@@ -188,6 +190,77 @@ class RegressionFit:
     converged: bool = True
     iterations: int = 0
     notes: list[str] = field(default_factory=list)
+    status: str = ESTIMATED  # or 'not estimable' (ml.estimability): then ``reason`` says why
+    reason: str = ""
+
+
+def _not_estimable_reason(fit: RegressionFit) -> str:
+    """Why a fit cannot be published on this data ('' when it can): too few offenders for its parameters,
+    an outcome without variation, no convergence, or standard errors that do not exist (leverage-one rows
+    under HC3, a perfect fit)."""
+    if fit.n_obs == 0:
+        return "no offenders with the outcome and every covariate of this model"
+    if fit.df_resid <= 0:
+        return f"{fit.n_obs} offenders for {len(fit.terms)} parameters: too few to fit"
+    y = fit.fitted + fit.resid
+    if np.ptp(y) == 0:
+        return f"{fit.outcome} is the same for all {fit.n_obs} offenders: nothing to explain"
+    if not fit.converged:
+        return f"the fit did not converge in {fit.iterations} iterations"
+    if not (np.isfinite(fit.resid).all() and np.isfinite(fit.fitted).all()):
+        return "the fit gives residuals that are not finite"
+    one = int((fit.leverage >= 1 - 1e-8).sum()) if fit.se_type != "nonrobust" else 0
+    if one:  # a robust (sandwich) variance has nothing to estimate a term only they hold from
+        return (
+            f"{one} offender(s) with leverage 1 (fitted exactly: too few offenders share their terms), "
+            f"so {fit.se_type} standard errors are undefined"
+        )
+    if not (np.isfinite(fit.std_error).all() and (fit.std_error > 0).all()):
+        if np.allclose(fit.resid, 0):
+            return "a perfect fit (no residual variation): standard errors are zero"
+        return "standard errors are not finite on this data"
+    return ""
+
+
+def _judged(fit: RegressionFit) -> RegressionFit:
+    reason = _not_estimable_reason(fit)
+    if reason:
+        fit.status, fit.reason = NOT_ESTIMABLE, reason
+    return fit
+
+
+def _unfitted(model: str, family: str, outcome: str, names, kinds, n_with, labels, n_obs: int, reason: str):
+    """The record of a model that could not be fitted: its terms, no figures, and the reason."""
+    p = len(names)
+    nan = np.full(p, np.nan)
+    return RegressionFit(
+        model=model, family=family, outcome=outcome, terms=list(names), term_kinds=list(kinds),
+        estimate=nan, std_error=nan, std_error_classical=nan, se_type="", n_obs=int(n_obs),
+        df_resid=int(n_obs) - p, r_squared=np.nan, adj_r_squared=np.nan, sigma=np.nan,
+        fitted=np.zeros(0), resid=np.zeros(0), leverage=np.zeros(0),
+        n_with_term=np.asarray(n_with if n_with is not None else nan, dtype=float), labels=dict(labels or {}),
+        converged=False, status=NOT_ESTIMABLE, reason=reason,
+    )  # fmt: skip
+
+
+def fit_model(fitter, X, y, names, *, model: str, **options) -> RegressionFit:
+    """Fit one Section C model through the estimability wrapper: a model the data cannot support (a
+    singular design, too few offenders, no variation, undefined standard errors) comes back as a
+    not-estimable record with its reason instead of stopping the run."""
+    family = "tweedie" if fitter is fit_tweedie else "ols"
+    outcome = options.get("outcome", OUTCOME)
+    n_obs = int(np.shape(y)[0])
+    if n_obs == 0:
+        reason = "no offenders with the outcome and every covariate of this model"
+    else:
+        fitted = attempt(model, fitter, X, y, names, model=model, **options)
+        if fitted.ok:
+            return _judged(fitted.value)
+        reason = fitted.reason
+    return _unfitted(
+        model, family, outcome, names, options.get("kinds") or ["covariate"] * len(names),
+        options.get("n_with_term"), options.get("labels"), n_obs, reason,
+    )  # fmt: skip
 
 
 def _as_csr(X) -> sp.csr_matrix:
@@ -477,7 +550,11 @@ def bh_qvalues(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
 RESULT_COLUMNS = [
     "model", "term", "term_label", "term_kind", "estimate", "std_error", "p_value", "q_value", "ci_low",
     "ci_high", "std_error_classical", "p_value_classical", "ci_low_classical", "ci_high_classical", "se_type",
-    "n_with_term", "n_obs", "family", "outcome", "r_squared",
+    "n_with_term", "n_obs", "family", "outcome", "r_squared", "status", "reason",
+]  # fmt: skip
+_TERM_FIGURES = [
+    "estimate", "std_error", "p_value", "q_value", "ci_low", "ci_high", "std_error_classical",
+    "p_value_classical", "ci_low_classical", "ci_high_classical", "r_squared",
 ]  # fmt: skip
 
 
@@ -546,6 +623,9 @@ def coefficient_table(
         )
     mask = table["term_kind"].isin(list(q_kinds)).to_numpy()
     table.loc[mask, "q_value"] = bh_qvalues(table.loc[mask, "p_value"].to_numpy())
+    table["status"], table["reason"] = fit.status, fit.reason
+    if fit.status != ESTIMATED:  # the rule: no figure is published for a model the data cannot support
+        table[_TERM_FIGURES] = np.nan
     return table[RESULT_COLUMNS]
 
 
@@ -686,20 +766,22 @@ def fit_indicator_model(
         raise ValueError(f"sensitivity must be one of {SENSITIVITY_FAMILIES}")
     X, y, names, kinds, n_with, labels = indicator_model_design(offenders, offences_non_da, spec)
     common = dict(names=names, kinds=kinds, n_with_term=n_with, labels=labels)
-    fits = [fit_ols(X, y, se_type=se_type, model=spec.name, **common)]
+    fits = [fit_model(fit_ols, X, y, se_type=se_type, model=spec.name, **common)]
     if fit_unadjusted and spec.controls:
         Xu, yu, nu, ku, wu, lu = indicator_model_design(offenders, offences_non_da, spec, controls=())
         fits.append(
-            fit_ols(Xu, yu, nu, kinds=ku, n_with_term=wu, labels=lu, se_type=se_type,
-                    model=f"{spec.name}_unadjusted")
+            fit_model(fit_ols, Xu, yu, nu, kinds=ku, n_with_term=wu, labels=lu, se_type=se_type,
+                      model=f"{spec.name}_unadjusted")
         )  # fmt: skip
     if sensitivity in ("log1p", "both"):
         fits.append(
-            fit_ols(X, np.log1p(y), se_type=se_type, model=f"{spec.name}_log1p",
-                    outcome=f"log1p({OUTCOME})", **common)
+            fit_model(fit_ols, X, np.log1p(y), se_type=se_type, model=f"{spec.name}_log1p",
+                      outcome=f"log1p({OUTCOME})", **common)
         )  # fmt: skip
     if sensitivity in ("tweedie", "both"):
-        fits.append(fit_tweedie(X, y, var_power=tweedie_power, model=f"{spec.name}_tweedie", **common))
+        fits.append(
+            fit_model(fit_tweedie, X, y, var_power=tweedie_power, model=f"{spec.name}_tweedie", **common)
+        )
     return fits
 
 
@@ -751,24 +833,41 @@ def fit_risk_models(
     sensitivity: str = "both",
     tweedie_power: float = 1.5,
 ) -> list[RegressionFit]:
-    """OLS fits of the three risk models (and their sensitivity fits). Models with fewer than two
-    offenders per parameter are skipped."""
+    """OLS fits of the three risk models (and their sensitivity fits). A model with fewer than two
+    offenders per parameter is not fitted: its record says so (not estimable, with the reason)."""
     fits: list[RegressionFit] = []
     for name, (frame, y) in risk_model_designs(offenders).items():
-        if len(y) < 2 * (frame.shape[1] + 1) or len(y) == 0:
-            continue
         X = np.column_stack([np.ones(len(y)), frame.to_numpy(dtype=float)])
         names = ["intercept", *frame.columns]
         kinds = ["intercept"] + ["covariate"] * frame.shape[1]
         n_with = [np.nan] + [float((frame[c] != 0).sum()) for c in frame.columns]
         common = dict(names=names, kinds=kinds, n_with_term=n_with)
-        fits.append(fit_ols(X, y, se_type=se_type, model=name, **common))
+        variants = [(fit_ols, name, y, {"se_type": se_type})]
         if sensitivity in ("log1p", "both"):
-            fits.append(fit_ols(X, np.log1p(y), se_type=se_type, model=f"{name}_log1p",
-                                outcome=f"log1p({OUTCOME})", **common))  # fmt: skip
+            variants.append((fit_ols, f"{name}_log1p", np.log1p(y),
+                             {"se_type": se_type, "outcome": f"log1p({OUTCOME})"}))  # fmt: skip
         if sensitivity in ("tweedie", "both"):
-            fits.append(fit_tweedie(X, y, var_power=tweedie_power, model=f"{name}_tweedie", **common))
+            variants.append((fit_tweedie, f"{name}_tweedie", y, {"var_power": tweedie_power}))
+        for fitter, model, outcome, options in variants:
+            if len(y) < 2 * len(names):
+                reason = (
+                    f"{len(y)} offenders for {len(names)} parameters: fewer than two per parameter"
+                    if len(y)
+                    else _NO_ONE_GRADED[name]
+                )
+                family = "tweedie" if fitter is fit_tweedie else "ols"
+                fits.append(_unfitted(model, family, options.get("outcome", OUTCOME), names, kinds,
+                                      n_with, None, len(y), reason))  # fmt: skip
+            else:
+                fits.append(fit_model(fitter, X, outcome, model=model, **options, **common))
     return fits
+
+
+_NO_ONE_GRADED = {
+    "risk_first_non_crime": "no offender has a graded non-crime DA incident",
+    "risk_first_da": "no offender has a graded first DA incident with a severity",
+    "risk_share_high": "no offender has a risk assessment",
+}
 
 
 # --- Risk-assessment descriptives -----------------------------------------------------------------------
@@ -860,7 +959,7 @@ def residual_sample(
     rng = np.random.default_rng(seed)
     parts = []
     for fit in fits:
-        if fit.family not in families or fit.n_obs == 0:
+        if fit.family not in families or fit.status != ESTIMATED or len(fit.resid) == 0:
             continue
         take = rng.choice(fit.n_obs, size=min(max_points, fit.n_obs), replace=False)
         parts.append(pd.DataFrame({"model": fit.model, "fitted": fit.fitted[take], "residual": fit.resid[take],
@@ -896,11 +995,12 @@ def model_fit_table(fits: Sequence[RegressionFit]) -> pd.DataFrame:
                 model=fit.model, family=fit.family, outcome=fit.outcome, se_type=fit.se_type, n_obs=fit.n_obs,
                 n_params=len(fit.terms), n_indicators=sum(k == "indicator" for k in fit.term_kinds),
                 n_aliased=len(fit.aliased), r_squared=fit.r_squared, adj_r_squared=fit.adj_r_squared,
-                sigma=fit.sigma, max_leverage=float(np.nanmax(fit.leverage)) if fit.n_obs else np.nan,
-                residual_skewness=float(stats.skew(fit.resid)) if fit.n_obs > 2 else np.nan,
-                residual_excess_kurtosis=float(stats.kurtosis(fit.resid)) if fit.n_obs > 3 else np.nan,
+                sigma=fit.sigma, max_leverage=float(np.nanmax(fit.leverage)) if len(fit.leverage) else np.nan,
+                residual_skewness=float(stats.skew(fit.resid)) if len(fit.resid) > 2 else np.nan,
+                residual_excess_kurtosis=float(stats.kurtosis(fit.resid)) if len(fit.resid) > 3 else np.nan,
                 residuals_finite=bool(finite), converged=fit.converged, iterations=fit.iterations,
-                aliased="; ".join(fit.aliased), notes="; ".join(fit.notes),
+                aliased="; ".join(fit.aliased), notes="; ".join(fit.notes), status=fit.status,
+                reason=fit.reason,
             )
         )  # fmt: skip
     return pd.DataFrame(rows)

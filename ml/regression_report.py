@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from ml import regression as reg
-from ml.reporting import Lineage, Section, figure_to_img, html_page, suppress_small_cells, table_html
+from ml.estimability import NOT_ESTIMABLE
+from ml.reporting import (
+    Lineage,
+    Section,
+    figure_to_img,
+    html_page,
+    not_estimable_text,
+    suppress_small_cells,
+    table_html,
+)
 
 _SEVERITY = "Estimate of impact on DA total severity"
 _N_OFFENDERS = "Number of offenders with the offence"
@@ -33,6 +42,15 @@ def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return ""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def not_estimable_reason(model_fit: pd.DataFrame, model: str) -> str | None:
+    """``not estimable: <reason>`` for a model the data could not support (None when it was estimated or
+    not in the table): what the report prints where the model's figures would be."""
+    if "status" not in model_fit:
+        return None
+    row = model_fit.loc[(model_fit["model"] == model) & (model_fit["status"] == NOT_ESTIMABLE)]
+    return not_estimable_text(row["reason"].iloc[0]) if len(row) else None
 
 
 def figure_table(rows: pd.DataFrame, label: str, alpha: float) -> pd.DataFrame:
@@ -136,8 +154,12 @@ def residual_plot(residuals: pd.DataFrame, models: Sequence[str]):
 
 def _model_fit_table(model_fit: pd.DataFrame) -> pd.DataFrame:
     columns = ["model", "family", "se_type", "n_obs", "n_params", "n_aliased", "r_squared", "adj_r_squared",
-               "sigma", "max_leverage", "residual_skewness", "residual_excess_kurtosis", "converged"]  # fmt: skip
+               "sigma", "max_leverage", "residual_skewness", "residual_excess_kurtosis", "converged",
+               "status"]  # fmt: skip
     shown = model_fit[[c for c in columns if c in model_fit.columns]].copy()
+    if "reason" in model_fit:
+        shown["status"] = [not_estimable_text(r) if st == NOT_ESTIMABLE else st
+                           for st, r in zip(model_fit["status"], model_fit["reason"], strict=True)]  # fmt: skip
     return suppress_small_cells(shown, ["n_obs"])
 
 
@@ -249,13 +271,16 @@ def regression_sections(
                            ("offence_type_unadjusted", "Figure 12, report-style (no controls)")):  # fmt: skip
         rows = reg.presentation_filter(results.loc[results["model"] == model], min_offenders, alpha,
                                        significance_column)  # fmt: skip
-        if rows.empty:
+        reason = not_estimable_reason(model_fit, model)
+        if reason:
+            body.append(_p(f"{caption}: {reason}."))
+        elif rows.empty:
             body.append(_p(f"{caption}: no offence type passed the filter."))
         else:
             body.append(
                 table_html(figure_table(rows, type_label, alpha), float_format="{:,.2f}", caption=caption)
             )
-    if (results["model"] == "offence_type").any():
+    if (results["model"] == "offence_type").any() and not not_estimable_reason(model_fit, "offence_type"):
         body.append(figure_to_img(coefficient_plot(results, "offence_type", "Offence types: estimates and 95% CIs"),
                                   "coefficient plot of the offence-type model"))  # fmt: skip
         body.append("<details><summary>All offence types, both standard errors and the sensitivity fits</summary>"
@@ -264,7 +289,10 @@ def regression_sections(
 
     body = []
     code_results = results.loc[results["model"] == "offence_code"]
-    if not code_results.empty:
+    code_reason = not_estimable_reason(model_fit, "offence_code")
+    if code_reason:
+        body.append(_p(f"Specific offences: {code_reason}."))
+    elif not code_results.empty:
         summary = reg.significance_summary(code_results, alpha)
         body.append(
             _p(
@@ -298,6 +326,10 @@ def regression_sections(
             other = results.loc[results["model"] == model + suffix]
             if primary.empty or other.empty:
                 continue
+            reason = not_estimable_reason(model_fit, model) or not_estimable_reason(model_fit, model + suffix)
+            if reason:
+                body.append(_p(f"{model} vs {model + suffix}: {reason}."))
+                continue
             diff = reg.compare_sensitivity(primary, other, alpha)
             n_ind = int((primary["term_kind"] == "indicator").sum())
             body.append(
@@ -316,6 +348,10 @@ def regression_sections(
                          ("risk_first_da", "Grade of the first DA incident (vs standard), controlling for its severity"),
                          ("risk_share_high", "Share of assessments graded high, controlling for their number")):  # fmt: skip
         rows = results.loc[(results["model"] == model) & (results["term_kind"] != "intercept")]
+        reason = not_estimable_reason(model_fit, model)
+        if reason:
+            body.append(_p(f"{title}: {reason}."))
+            continue
         if rows.empty:
             continue
         shaped = pd.DataFrame(

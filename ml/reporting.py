@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,24 @@ def suppress_small_cells(
     for column in dependent_columns:
         published[column] = published[column].astype(object).where(~small, None)
     return published
+
+
+_COUNTED = re.compile(
+    r"\b(\d+)(?=\s+(?:(?:treated|control|comparison|matched)\s+)?(?:people|person|offenders?|offender\(s\))\b)"
+)
+
+
+def not_estimable_text(reason: str, threshold: int = SMALL_CELL_THRESHOLD) -> str:
+    """What a report prints where a figure would be when the analysis could not be estimated: ``not
+    estimable: <reason>``, with any count of people under ``threshold`` in the reason shown as ``<5``
+    (a reason such as "3 treated people, all with zero DA incidents" would otherwise publish a small cell)."""
+
+    def mask(match: re.Match) -> str:
+        n = int(match.group(1))
+        return SUPPRESSED if 0 < n < threshold else match.group(1)
+
+    text = _COUNTED.sub(mask, str(reason or "").strip())
+    return f"not estimable: {text}" if text else "not estimable"
 
 
 def figure_to_img(fig, alt: str) -> str:

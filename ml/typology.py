@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ml.clara import ClaraResult, SubsampleSilhouette, clara
+from ml.estimability import NotEstimable
 
 # --- The seed's named choices -------------------------------------------------------------------------
 
@@ -112,6 +113,21 @@ class ClaraSettings:
         )
 
 
+def k_range(n_offenders: int, k_min: int = K_MIN, k_max: int = K_MAX, exclude_k2: bool = True) -> range:
+    """The K values this data can support: ``k_min``..``k_max`` capped at ``n − 1`` (a silhouette needs
+    a cluster with two members). Raises ``NotEstimable`` when no K is left to choose from (K = 2 does not
+    count when ``exclude_k2``): too few offenders to cluster."""
+    values = range(max(k_min, 2), min(k_max, n_offenders - 1) + 1)
+    choosable = [k for k in values if not (exclude_k2 and k == 2)]
+    if not choosable:
+        smallest = 3 if exclude_k2 and k_min <= 2 else max(k_min, 2)
+        raise NotEstimable(
+            f"{n_offenders} offenders with complete features: too few to cluster "
+            f"(K = {smallest} needs at least {smallest + 1})"
+        )
+    return values
+
+
 def run_k_sweep(
     x: np.ndarray,
     k_values: Sequence[int] = range(K_MIN, K_MAX + 1),
@@ -160,8 +176,10 @@ def select_k(sweep: pd.DataFrame, criterion: str = "subsample_silhouette", exclu
         raise ValueError(f"criterion must be one of {SELECTION_CRITERIA}")
     candidates = sweep[sweep["k"] != 2] if exclude_k2 else sweep
     candidates = candidates[candidates[criterion].notna()]
-    if candidates.empty:
-        raise ValueError(f"no K has a {criterion} to choose by")
+    if candidates.empty:  # a fact of the data (e.g. every offender alike), not a bug
+        raise NotEstimable(
+            f"no K has a {criterion.replace('_', ' ')} to choose by: the offenders do not separate"
+        )
     # Highest value; ties go to the smaller K.
     ordered = candidates.sort_values([criterion, "k"], ascending=[False, True])
     return int(ordered.iloc[0]["k"])
@@ -195,7 +213,8 @@ def k_stability(
     choices = []
     for seed, sweep in long.groupby("seed", sort=True):
         for criterion in SELECTION_CRITERIA:
-            if sweep[criterion].notna().any():
+            usable = sweep.loc[sweep["k"] != 2] if exclude_k2 else sweep
+            if usable[criterion].notna().any():
                 choices.append(
                     {
                         "seed": int(seed),
@@ -251,7 +270,10 @@ class Typology:
 
 
 def fit_typology(x: np.ndarray, offender_ids: Sequence, k: int, settings: ClaraSettings) -> Typology:
-    """The final CLARA fit (usually more and larger samples than the sweep), clusters numbered by size."""
+    """The final CLARA fit (usually more and larger samples than the sweep), clusters numbered by size.
+    Not estimable (``NotEstimable``) when there are not more offenders than clusters."""
+    if not 2 <= k < len(x):
+        raise NotEstimable(f"{len(x)} offenders with complete features: too few for K = {k} clusters")
     result = settings.fit(x, k)
     sizes = result.cluster_sizes()
     order = np.argsort(-sizes, kind="stable")  # old label of the new cluster 1, 2, ...

@@ -23,6 +23,7 @@ from ml.reporting import (  # noqa: E402
     Section,
     figure_to_img,
     html_page,
+    not_estimable_text,
     suppress_small_cells,
     table_html,
 )
@@ -301,8 +302,10 @@ def build_typology_report(
     final_fit: dict,
     settings: dict,
     lineage: Lineage | None = None,
+    not_estimable: str | None = None,
 ) -> str:
-    """The complete HTML page."""
+    """The complete HTML page. ``not_estimable``: the reason there are no clusters (too few offenders to
+    cluster); the page then says so where the K choice and the clusters would be."""
     sections = []
     kept = variance[variance["kept"].astype(bool)]
     sections.append(
@@ -324,6 +327,15 @@ def build_typology_report(
             "features",
         )
     )
+    if not_estimable:
+        reason = not_estimable_text(not_estimable)
+        sections.append(Section("Choosing K", _p(f"Typology: {reason}."), "sweep"))
+        sections.append(Section("Clusters (Tables 1–5)", _p(f"Clusters: {reason}."), "clusters"))
+        settings_view = pd.DataFrame(
+            {"setting": list(settings), "value": [str(v) for v in settings.values()]}
+        )
+        sections.append(Section("Settings", table_html(settings_view), "settings"))
+        return html_page("Domestic abuse perpetrator typology", sections, lineage)
     sweep_view = sweep[
         [
             "k",

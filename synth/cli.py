@@ -12,7 +12,8 @@ SCALE_NAMES = ("tiny", "demo", "wmp", "national")
 
 EPILOG = """\
 scales: tiny 500 offenders, demo 10,000, wmp 145,392 (the West Midlands data of seed 000),
-national 2,907,840 (20x wmp, streamed in chunks of 20,000 offenders).
+national 2,907,840 (20x wmp, streamed in chunks of 20,000 offenders), or any positive number of
+offenders (e.g. --scale 20 for a very small extract).
 
 The extract holds every table of the raw-extract contract plus ref_offences, ref_lsoa and offence_types;
 the ground truth (latent profiles, planted regression effects, programme effects, edge cases) is in
@@ -31,6 +32,20 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"seed must be an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"seed must be an integer >= 0, got {value}")
+    return value
+
+
+def _scale(text: str) -> str | int:
+    if text in SCALE_NAMES:
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"scale must be one of {', '.join(SCALE_NAMES)} or a positive number of offenders, got {text!r}"
+        )
     return value
 
 
@@ -58,7 +73,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument(
-        "--scale", choices=SCALE_NAMES, default="demo", help="how many offenders (default demo)"
+        "--scale",
+        type=_scale,
+        default="demo",
+        metavar="{tiny,demo,wmp,national,N}",
+        help="how many offenders: a named scale or a positive number (default demo)",
     )
     parser.add_argument(
         "--seed",

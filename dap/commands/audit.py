@@ -104,17 +104,20 @@ def run(args: argparse.Namespace) -> int:
                 f"  CHANGED  {result.table:<{width}}  {result.file}\n"
                 f"           recorded sha256 {result.expected}\n           now      sha256 {result.actual}"
             )
+        elif result.status == "absent":
+            print(f"  absent   {result.table:<{width}}  (optional table: not in the extract the run read)")
         else:
             print(f"  MISSING  {result.table:<{width}}  {result.file} (recorded sha256 {result.expected})")
-    bad = [r for r in results if r.status != "match"]
-    if not results:
+    bad = [r for r in results if r.status not in ("match", "absent")]
+    read = [r for r in results if r.status != "absent"]
+    if not read:
         print("the manifest lists no input files")
         return 1
     if bad:
         print(
-            f"inputs do NOT match: {len(bad)} of {len(results)} file(s) differ from the run's: "
+            f"inputs do NOT match: {len(bad)} of {len(read)} file(s) differ from the run's: "
             + ", ".join(Path(r.file).name for r in bad)
         )
         return 1
-    print(f"inputs match: all {len(results)} input files have the hashes recorded by the run")
+    print(f"inputs match: all {len(read)} input files have the hashes recorded by the run")
     return 0

@@ -31,6 +31,8 @@ from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from ml.estimability import NotEstimable
+
 Z95 = 1.959963984540054
 
 
@@ -46,14 +48,40 @@ def _bootstrap_counts(n: int, reps: int, rng: np.random.Generator, chunk: int = 
         done += m
 
 
-def _interval_from_log_draws(point: float, log_draws: np.ndarray) -> tuple[float, float, float]:
+def _interval_from_log_draws(point: float, log_draws: np.ndarray) -> tuple[float, float, float, str]:
+    """Percentile interval and Wald-type p-value from bootstrap draws of the log ratio, and a reason when
+    there is no interval to stand behind (too few finite draws, or one that misses the point estimate:
+    both signs that the data are too few for a bootstrap)."""
     draws = log_draws[np.isfinite(log_draws)]
-    if not np.isfinite(point) or point <= 0 or len(draws) < 10:
-        return np.nan, np.nan, np.nan
+    if not np.isfinite(point) or point <= 0:
+        return np.nan, np.nan, np.nan, "the ratio is zero or undefined on this data: no interval"
+    if len(draws) < 10:
+        return np.nan, np.nan, np.nan, "too few people for a bootstrap interval"
     lo, hi = np.quantile(draws, [0.025, 0.975])
+    if not lo <= np.log(point) <= hi:
+        return np.nan, np.nan, np.nan, "the bootstrap interval does not contain the estimate (too few people)"
     se = draws.std(ddof=1)
     p = float(2 * stats.norm.sf(abs(np.log(point)) / se)) if se > 0 else np.nan
-    return float(np.exp(lo)), float(np.exp(hi)), p
+    # exp(log(x)) may miss x by a rounding error: the interval contains the point on the log scale
+    return min(float(np.exp(lo)), point), max(float(np.exp(hi)), point), p, ""
+
+
+def _people(n: int, who: str = "") -> str:
+    return f"{n} {who + ' ' if who else ''}{'person' if n == 1 else 'people'}"
+
+
+def _ratio_preconditions(post_sum: float, pre_sum: float, n: int, who: str, events: str, anchor: str):
+    """Raise ``NotEstimable`` when an after/before ratio has nothing to divide by."""
+    if n == 0:
+        raise NotEstimable(
+            f"no {who + ' ' if who else ''}people with days observed before and after {anchor}"
+        )
+    if pre_sum <= 0:
+        raise NotEstimable(f"{_people(n, who)}, none with {events} before {anchor}: no rate to compare with")
+    if post_sum <= 0:
+        raise NotEstimable(f"{_people(n, who)}, all with zero {events} after {anchor}")
+    if n < 2:
+        raise NotEstimable(f"{_people(n, who)}: too few for an interval")
 
 
 def _rate_ratio(post, post_days, pre, pre_days):
@@ -68,26 +96,38 @@ def ratio_with_bootstrap(
     seed: int = 0,
     post_days: np.ndarray | None = None,
     pre_days: np.ndarray | None = None,
+    *,
+    who: str = "",
+    events: str = "events",
+    anchor: str = "the anchor",
 ) -> dict:
     """Rate after / rate before over people (Σpost/Σpost_days ÷ Σpre/Σpre_days; equal windows when the
-    days are not given), with a person-level percentile bootstrap interval."""
+    days are not given), with a person-level percentile bootstrap interval. Not estimable (``NotEstimable``)
+    with no people, no ``events`` before the anchor or a single person; ``who``, ``events`` and ``anchor``
+    only word that reason."""
     post, pre = np.asarray(post, float), np.asarray(pre, float)
     post_days = np.ones(len(post)) if post_days is None else np.asarray(post_days, float)
     pre_days = np.ones(len(pre)) if pre_days is None else np.asarray(pre_days, float)
     keep = (post_days > 0) & (pre_days > 0)
     post, pre, post_days, pre_days = post[keep], pre[keep], post_days[keep], pre_days[keep]
-    point = (
-        float(_rate_ratio(post.sum(), post_days.sum(), pre.sum(), pre_days.sum())) if len(post) else np.nan
-    )
+    _ratio_preconditions(post.sum(), pre.sum(), len(post), who, events, anchor)
+    point = float(_rate_ratio(post.sum(), post_days.sum(), pre.sum(), pre_days.sum()))
     rng = np.random.default_rng(seed)
     draws = []
-    if len(post) > 1:
-        for counts in _bootstrap_counts(len(post), reps, rng):
+    for counts in _bootstrap_counts(len(post), reps, rng):
+        with np.errstate(divide="ignore", invalid="ignore"):
             draws.append(
                 np.log(_rate_ratio(counts @ post, counts @ post_days, counts @ pre, counts @ pre_days))
             )
-    lo, hi, p = _interval_from_log_draws(point, np.concatenate(draws) if draws else np.array([]))
-    return {"estimate": point, "ci_low": lo, "ci_high": hi, "p_value": p, "n_people": int(len(post))}
+    lo, hi, p, reason = _interval_from_log_draws(point, np.concatenate(draws))
+    return {
+        "estimate": point,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_value": p,
+        "n_people": int(len(post)),
+        "reason": reason,
+    }
 
 
 def naive_pre_post(
@@ -97,9 +137,11 @@ def naive_pre_post(
     seed: int = 0,
     pre_days: np.ndarray | None = None,
     post_days: np.ndarray | None = None,
+    **words: str,
 ) -> dict:
-    """The single-group after/before ratio the seeds report. Labelled as *not* an effect estimate."""
-    out = ratio_with_bootstrap(post, pre, reps, seed, post_days, pre_days)
+    """The single-group after/before ratio the seeds report. Labelled as *not* an effect estimate.
+    ``words`` (who, events, anchor) word the reason when it is not estimable."""
+    out = ratio_with_bootstrap(post, pre, reps, seed, post_days, pre_days, **{"who": "treated", **words})
     out.update(
         {
             "n_treated": out.pop("n_people"),
@@ -121,11 +163,15 @@ def matched_did(
     seed: int = 0,
     pre_days: np.ndarray | None = None,
     post_days: np.ndarray | None = None,
+    *,
+    events: str = "events",
+    anchor: str = "the anchor",
 ) -> dict[str, dict]:
     """Ratio-of-rate-ratios DiD with a cluster bootstrap over matched sets. Returns three results:
     ``did`` (the effect), ``comparison`` (the regression-to-the-mean ratio) and ``treated`` (naive).
     Observed days weight each person's contribution, so a comparison person censored early (e.g. joining
-    a programme later) contributes only the days observed."""
+    a programme later) contributes only the days observed. Not estimable (``NotEstimable``) without a
+    matched set; a part whose ratio has nothing to divide by carries its own ``reason``."""
     n = len(set_id)
     pre_days = np.ones(n) if pre_days is None else np.asarray(pre_days, float)
     post_days = np.ones(n) if post_days is None else np.asarray(post_days, float)
@@ -133,13 +179,20 @@ def matched_did(
     w = np.asarray(weight, float)
     for name, values in (("pre", pre), ("pre_days", pre_days), ("post", post), ("post_days", post_days)):
         frame[name] = w * np.asarray(values, float)
+    roles = frame.groupby("set_id")["t"].agg(["any", "all"])
+    matched_sets = roles.index[roles["any"] & ~roles["all"]]
+    if len(matched_sets) == 0:
+        raise NotEstimable(
+            f"{_people(int(roles['any'].sum()), 'treated')}, none with a matched comparison"
+            if len(roles)
+            else "no treated person with a matched comparison"
+        )
     sums = (
-        frame.groupby(["set_id", "t"])[["pre", "pre_days", "post", "post_days"]]
+        frame.loc[frame["set_id"].isin(matched_sets)]
+        .groupby(["set_id", "t"])[["pre", "pre_days", "post", "post_days"]]
         .sum()
         .unstack("t", fill_value=0.0)
     )
-    roles = frame.groupby("set_id")["t"].agg(["any", "all"])
-    sums = sums.loc[roles["any"] & ~roles["all"]]
     parts = {
         (name, t): sums[(name, t)].to_numpy()
         for name in ("pre", "pre_days", "post", "post_days")
@@ -158,17 +211,39 @@ def matched_did(
         with np.errstate(divide="ignore", invalid="ignore"):
             return rt / rc, rc, rt
 
-    point = ratios({k: v.sum() for k, v in parts.items()})
+    totals = {k: v.sum() for k, v in parts.items()}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = ratios(totals)
     draws = [[], [], []]
     rng = np.random.default_rng(seed)
     if n_sets > 1:
         for counts in _bootstrap_counts(n_sets, reps, rng):
-            for i, r in enumerate(ratios({k: counts @ v for k, v in parts.items()})):
-                with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for i, r in enumerate(ratios({k: counts @ v for k, v in parts.items()})):
                     draws[i].append(np.log(r))
+    none = {(name, t): totals[(name, t)] <= 0 for name in ("pre", "post") for t in (True, False)}
+    treated_people = _people(n_sets, "treated")
+    reasons = {
+        "treated": f"{treated_people}, none with {events} before {anchor}"
+        if none[("pre", True)]
+        else f"{treated_people}, none with {events} after {anchor}"
+        if none[("post", True)]
+        else "",
+        "comparison": f"the matched comparison group has no {events} before {anchor}"
+        if none[("pre", False)]
+        else f"the matched comparison group has no {events} after {anchor}"
+        if none[("post", False)]
+        else "",
+    }
+    reasons["did"] = reasons["treated"] or reasons["comparison"]
+    if n_sets < 2:
+        too_few = f"{treated_people} matched: too few for an interval"
+        reasons = {part: why or too_few for part, why in reasons.items()}
     out = {}
     for i, name in enumerate(("did", "comparison", "treated")):
-        lo, hi, p = _interval_from_log_draws(point[i], np.concatenate(draws[i]) if draws[i] else np.array([]))
+        lo, hi, p, why = _interval_from_log_draws(
+            point[i], np.concatenate(draws[i]) if draws[i] else np.array([])
+        )
         out[name] = {
             "estimate": float(point[i]),
             "ci_low": lo,
@@ -176,6 +251,7 @@ def matched_did(
             "p_value": p,
             "n_treated": int(n_sets),
             "n_comparison": n_comparison,
+            "reason": reasons[name] or why,
         }
     out["did"]["estimand"] = "rate ratio (difference-in-differences, treated vs matched comparison)"
     out["comparison"]["estimand"] = "rate ratio (after / before) in the matched comparison group"
@@ -191,45 +267,109 @@ def rct_rate_ratio(
     treated: np.ndarray,
     baseline: np.ndarray | None = None,
     family: str = "poisson",
+    *,
+    events: str = "events",
+    anchor: str = "randomisation",
 ) -> dict:
     """Rate ratio of the treated arm from a count GLM with a log(exposure) offset.
 
-    ``family='poisson'`` uses HC0 robust errors; ``'negbin'`` fits NB2 with α estimated (discrete model)."""
+    ``family='poisson'`` uses HC0 robust errors; ``'negbin'`` fits NB2 (variance μ + αμ²) as a GLM at the
+    α that maximises the profile likelihood (:func:`negbin_alpha`), with model-based errors given α (as
+    R's ``MASS::glm.nb``). A baseline with no variation is left out (it would alias the intercept).
+    Not estimable (``NotEstimable``) when an arm is empty or has no ``events`` at all (the rate ratio is
+    then zero or infinite), or when the fit does not converge."""
+    if family not in ("poisson", "negbin"):
+        raise ValueError("family must be 'poisson' or 'negbin'")
     y = np.asarray(y, float)
     exposure = np.asarray(exposure_days, float)
     treated = np.asarray(treated, bool)
     ok = exposure > 0
     y, exposure, treated = y[ok], exposure[ok], treated[ok]
+    n_t, n_c = int(treated.sum()), int((~treated).sum())
+    _two_per_arm(n_t, n_c)
+    for who, arm, n_arm in (("treated", treated, n_t), ("control", ~treated, n_c)):
+        if y[arm].sum() <= 0:
+            raise NotEstimable(f"{_people(n_arm, who)}, all with zero {events} after {anchor}")
     cols = [np.ones(len(y)), treated.astype(float)]
     if baseline is not None:
-        cols.append(np.log1p(np.asarray(baseline, float)[ok]))
+        b = np.log1p(np.asarray(baseline, float)[ok])
+        if np.ptp(b) > 0:
+            cols.append(b)
     x = np.column_stack(cols)
-    result = {"n_treated": int(treated.sum()), "n_comparison": int((~treated).sum())}
-    if treated.sum() == 0 or (~treated).sum() == 0 or y.sum() == 0:
-        return {**result, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if family == "poisson":
-            fit = sm.GLM(y, x, family=sm.families.Poisson(), offset=np.log(exposure)).fit(cov_type="HC0")
-            beta, se = fit.params[1], fit.bse[1]
-        else:
-            fit = sm.NegativeBinomial(y, x, exposure=exposure, loglike_method="nb2").fit(disp=0, maxiter=200)
-            beta, se = fit.params[1], fit.bse[1]
-    p = float(2 * stats.norm.sf(abs(beta / se))) if se > 0 else np.nan
+    if len(y) <= x.shape[1] + (family == "negbin"):
+        raise NotEstimable(
+            f"{_people(len(y))} for {x.shape[1]} parameters: too few to fit the {family} model"
+        )
+    offset = np.log(exposure)
+    result = {"n_treated": n_t, "n_comparison": n_c}
+    if family == "poisson":
+        fit = _fit_glm(y, x, offset, sm.families.Poisson(), cov_type="HC0")
+    else:
+        alpha = negbin_alpha(y, x, offset)
+        fit = _fit_glm(y, x, offset, sm.families.NegativeBinomial(alpha=alpha))
+        result["alpha"] = alpha
+    if not fit.converged:
+        raise NotEstimable(f"the {family} model did not converge")
+    beta, se = float(fit.params[1]), float(fit.bse[1])
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+        raise NotEstimable(f"the {family} model gives no standard error for the arm on this data")
     return {
         **result,
         "estimate": float(np.exp(beta)),
         "ci_low": float(np.exp(beta - Z95 * se)),
         "ci_high": float(np.exp(beta + Z95 * se)),
-        "p_value": p,
+        "p_value": float(2 * stats.norm.sf(abs(beta / se))),
     }
 
 
+NEGBIN_ALPHA_BOUNDS = (1e-6, 1e3)
+
+
+def _fit_glm(y, x, offset, family, **fit_options):
+    """A statsmodels GLM fit by IRLS; the weights overflowing (statsmodels: "estimation infeasible") on
+    extreme counts and exposures is a fact about the data, so it becomes ``NotEstimable``."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return sm.GLM(y, x, family=family, offset=offset).fit(**fit_options)
+        except ValueError as error:
+            if "infeasible" not in str(error):
+                raise
+            raise NotEstimable(
+                f"the {type(family).__name__} model is numerically infeasible on this data"
+            ) from error
+
+
+def negbin_alpha(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> float:
+    """The NB2 dispersion α that maximises the profile log-likelihood (the GLM refitted at each α; a
+    bounded one-dimensional search on log α). Each inner fit is IRLS with α fixed, which stays stable
+    where the joint Newton fit of ``statsmodels.discrete.NegativeBinomial`` meets a singular Hessian.
+    α at the lower bound means no overdispersion: the fit is then Poisson."""
+    from scipy.optimize import minimize_scalar
+
+    def negative_profile(log_alpha: float) -> float:
+        try:
+            fit = _fit_glm(y, x, offset, sm.families.NegativeBinomial(alpha=float(np.exp(log_alpha))))
+        except NotEstimable:  # IRLS infeasible at this α: not the maximum
+            return np.inf
+        return -float(fit.llf) if np.isfinite(fit.llf) else np.inf
+
+    low, high = np.log(NEGBIN_ALPHA_BOUNDS[0]), np.log(NEGBIN_ALPHA_BOUNDS[1])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        found = minimize_scalar(
+            negative_profile, bounds=(low, high), method="bounded", options={"xatol": 1e-3}
+        )
+    return float(np.exp(found.x))
+
+
 def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 0) -> dict:
-    """Difference in rates per person-year (treated − control), bootstrap within arms."""
+    """Difference in rates per person-year (treated − control), bootstrap within arms. Not estimable with
+    fewer than two people in an arm (no interval)."""
     y, e, t = np.asarray(y, float), np.asarray(exposure_days, float) / 365.25, np.asarray(treated, bool)
     ok = e > 0
     y, e, t = y[ok], e[ok], t[ok]
+    _two_per_arm(int(t.sum()), int((~t).sum()))
 
     def diff(yt, et, yc, ec):
         return yt / et - yc / ec
@@ -245,7 +385,11 @@ def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 
     lo, hi = np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan)
     se = np.nanstd(draws, ddof=1) if np.isfinite(draws).sum() > 2 else np.nan
     p = float(2 * stats.norm.sf(abs(point) / se)) if se and se > 0 else np.nan
+    reason = (
+        "" if lo <= point <= hi else "the bootstrap interval does not contain the estimate (too few people)"
+    )
     return {
+        "reason": reason,
         "estimate": float(point),
         "ci_low": float(lo),
         "ci_high": float(hi),
@@ -256,12 +400,34 @@ def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 
     }
 
 
-def harm_ratio_permutation(harm, exposure_days, treated, reps: int = 999, seed: int = 0) -> dict:
+def _two_per_arm(n_treated: int, n_control: int) -> None:
+    if n_treated < 2 or n_control < 2:
+        raise NotEstimable(
+            f"{_people(n_treated, 'treated')} and {_people(n_control, 'control')} with follow-up: "
+            "too few for an interval (two per arm at least)"
+        )
+
+
+def harm_ratio_permutation(
+    harm,
+    exposure_days,
+    treated,
+    reps: int = 999,
+    seed: int = 0,
+    *,
+    events: str = "harm",
+    anchor: str = "randomisation",
+) -> dict:
     """Ratio of harm per person-year between arms: bootstrap interval (within arms) and a permutation
-    p-value (arm labels shuffled), since harm is zero-inflated and heavy-tailed."""
+    p-value (arm labels shuffled), since harm is zero-inflated and heavy-tailed. Not estimable with fewer
+    than two people in an arm or no ``events`` in an arm (the ratio is then zero or infinite)."""
     h, e, t = np.asarray(harm, float), np.asarray(exposure_days, float), np.asarray(treated, bool)
     ok = e > 0
     h, e, t = h[ok], e[ok], t[ok]
+    _two_per_arm(int(t.sum()), int((~t).sum()))
+    for who, arm in (("treated", t), ("control", ~t)):
+        if h[arm].sum() <= 0:
+            raise NotEstimable(f"{_people(int(arm.sum()), who)}, all with zero {events} after {anchor}")
 
     def ratio(ht, et, hc, ec):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -274,8 +440,6 @@ def harm_ratio_permutation(harm, exposure_days, treated, reps: int = 999, seed: 
         "n_comparison": int((~t).sum()),
         "estimand": "harm ratio per person-year (treatment / control)",
     }
-    if t.sum() < 2 or (~t).sum() < 2 or not np.isfinite(point) or point <= 0:
-        return {**result, "estimate": float(point), "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
     draws = []
     for ct, cc in zip(
         _bootstrap_counts(int(t.sum()), reps, rng), _bootstrap_counts(int((~t).sum()), reps, rng), strict=True
@@ -283,7 +447,19 @@ def harm_ratio_permutation(harm, exposure_days, treated, reps: int = 999, seed: 
         draws.append(np.log(ratio(ct @ h[t], ct @ e[t], cc @ h[~t], cc @ e[~t])))
     draws = np.concatenate(draws)
     draws = draws[np.isfinite(draws)]
+    if len(draws) < 10:
+        return {
+            **result,
+            "estimate": float(point),
+            "reason": "too few people with harm for a bootstrap interval",
+        }
     lo, hi = np.exp(np.quantile(draws, [0.025, 0.975]))
+    if not lo <= point <= hi:
+        return {
+            **result,
+            "estimate": float(point),
+            "reason": "the bootstrap interval does not contain the estimate",
+        }
     observed = abs(np.log(point))
     perm = np.empty(reps)
     n_t = int(t.sum())
@@ -339,8 +515,14 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
         "n_comparison": int((~treated).sum()),
         "estimand": "hazard ratio (time to first DA incident after the anchor)",
     }
-    if event.sum() < 2 or treated.sum() == 0 or (~treated).sum() == 0:
-        return {**result, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
+    n_t, n_c = int(treated.sum()), int((~treated).sum())
+    if n_t == 0 or n_c == 0:
+        raise NotEstimable(
+            f"{_people(n_t, 'treated')} and {_people(n_c, 'comparison')} with follow-up: a group is empty"
+        )
+    for who, group, n_group in (("treated", treated, n_t), ("comparison", ~treated, n_c)):
+        if not event[group].any():
+            raise NotEstimable(f"{_people(n_group, who)}, none with a DA incident in the follow-up")
     time = np.maximum(time, 0.5)  # an incident on the anchor day counts at half a day
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -353,7 +535,11 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
         )
         fit = model.fit(groups=None if clusters is None else np.asarray(clusters))
     beta, se = float(fit.params[0]), float(fit.bse[0])
-    p = float(2 * stats.norm.sf(abs(beta / se))) if se > 0 else np.nan
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+        raise NotEstimable(
+            "the Cox model gives no standard error on this data (too few events within strata)"
+        )
+    p = float(2 * stats.norm.sf(abs(beta / se)))
     return {
         **result,
         "estimate": float(np.exp(beta)),

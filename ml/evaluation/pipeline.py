@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ml.estimability import estimate_row, estimate_rows
 from ml.evaluation import estimators as est
 from ml.evaluation.equality import equality_monitoring
 from ml.evaluation.incidents import MEASURE_LABELS, IncidentIndex, from_days, to_days
@@ -51,7 +52,11 @@ EFFECT_COLUMNS = [
     "window",
     "anchor",
     "note",
+    "status",
+    "reason",
 ]
+# An effect row is estimated only with its interval; otherwise it says why not (ml.estimability).
+EFFECT_REQUIRED = ("estimate", "ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -288,6 +293,11 @@ def run_evaluation(
     )
 
 
+def _events(measure: str) -> str:
+    """The measure in a reason's words: "3 treated people, all with zero DA incidents after selection"."""
+    return "DA incidents" if measure.startswith("da_") else "recorded harm"
+
+
 def _effect(
     effects: list,
     programme: str,
@@ -298,7 +308,16 @@ def _effect(
     anchor: str,
     note: str = "",
     estimand: str | None = None,
+    sizes: tuple[int, int] | None = None,
 ) -> None:
+    """One row of effect_estimates from an ``estimate_row`` result (``sizes``: the group sizes to show
+    when the estimator stopped before counting them)."""
+    if sizes is not None:
+        result = {
+            "n_treated": sizes[0],
+            "n_comparison": sizes[1],
+            **{k: v for k, v in result.items() if v is not None},
+        }
     effects.append(
         {
             "programme": programme,
@@ -314,6 +333,8 @@ def _effect(
             "window": window,
             "anchor": anchor,
             "note": note or result.get("note", ""),
+            "status": result["status"],
+            "reason": result["reason"],
         }
     )
 
@@ -346,6 +367,13 @@ def _evaluate_programme(
     curves,
 ) -> ProgrammeSummary:
     reps, seed, k = config.bootstrap_reps, config.seed, config.did_blocks
+
+    def estimate(design: str, measure: str, estimator, *args, **kwargs) -> dict:
+        """Every estimator of the programme is reached through the estimability wrapper."""
+        return estimate_row(
+            f"{programme}: {design}, {measure}", estimator, *args, required=EFFECT_REQUIRED, **kwargs
+        )
+
     window = _window_label(config, "selection")
     sel = rows["selected_day"].to_numpy(dtype=float)
     codes = rows["code"].to_numpy()
@@ -438,36 +466,49 @@ def _evaluate_programme(
         treat_ok = t[ok]
         follow = np.clip(np.minimum(config.window_days, index.last_day + 1 - sel[ok]), 0, None)
         did_days = k * config.block_days
+        arm_sizes = (int(treat_ok.sum()), int((~treat_ok).sum()))
         for m in measures:
+            words = {"events": _events(m), "anchor": "randomisation"}
             pp = pre_post_window(index, codes[ok], sel[ok], did_days, m)
             _effect(
                 effects,
                 programme,
                 "naive_pre_post",
                 m,
-                est.naive_pre_post(
+                estimate(
+                    "naive_pre_post",
+                    m,
+                    est.naive_pre_post,
                     pp.pre[treat_ok],
                     pp.post[treat_ok],
                     reps,
                     seed,
                     pp.pre_days[treat_ok],
                     pp.post_days[treat_ok],
+                    **words,
                 ),
                 window,
                 "selection",
                 note="treatment arm only; not an effect estimate: includes regression to the mean",
+                estimand="rate ratio (after / before)",
+                sizes=(arm_sizes[0], 0),
             )
-            rtm = est.ratio_with_bootstrap(
+            rtm = estimate(
+                "rtm_comparison_fall",
+                m,
+                est.ratio_with_bootstrap,
                 pp.post[~treat_ok],
                 pp.pre[~treat_ok],
                 reps,
                 seed,
                 pp.post_days[~treat_ok],
                 pp.pre_days[~treat_ok],
+                who="control",
+                **words,
             )
             rtm.update(
                 n_treated=0,
-                n_comparison=rtm.pop("n_people"),
+                n_comparison=rtm.pop("n_people", arm_sizes[1]),
                 estimand="rate ratio (after / before) in the control arm",
             )
             _effect(
@@ -489,10 +530,14 @@ def _evaluate_programme(
                     programme,
                     "rct_itt",
                     m,
-                    est.harm_ratio_permutation(y, follow, treat_ok, reps, seed),
+                    estimate(
+                        "rct_itt", m, est.harm_ratio_permutation, y, follow, treat_ok, reps, seed, **words
+                    ),
                     itt_window,
                     "selection",
+                    estimand="harm ratio per person-year (treatment / control)",
                     note="bootstrap interval; permutation p-value",
+                    sizes=arm_sizes,
                 )
             else:
                 _effect(
@@ -500,32 +545,38 @@ def _evaluate_programme(
                     programme,
                     "rct_itt",
                     m,
-                    est.rct_rate_ratio(y, follow, treat_ok, base, "poisson"),
+                    estimate("rct_itt", m, est.rct_rate_ratio, y, follow, treat_ok, base, "poisson", **words),
                     itt_window,
                     "selection",
                     estimand="rate ratio (Poisson, robust SE, adjusted for prior-year count)",
                     note="intention to treat: primary",
+                    sizes=arm_sizes,
                 )
                 _effect(
                     effects,
                     programme,
                     "rct_itt_negbin",
                     m,
-                    est.rct_rate_ratio(y, follow, treat_ok, base, "negbin"),
+                    estimate(
+                        "rct_itt_negbin", m, est.rct_rate_ratio, y, follow, treat_ok, base, "negbin", **words
+                    ),
                     itt_window,
                     "selection",
-                    estimand="rate ratio (negative binomial NB2, adjusted for prior-year count)",
+                    estimand="rate ratio (negative binomial NB2, α by profile likelihood, adjusted for prior-year count)",
                     note="intention to treat: sensitivity",
+                    sizes=arm_sizes,
                 )
                 _effect(
                     effects,
                     programme,
                     "rct_itt",
                     m,
-                    est.rct_rate_difference(y, follow, treat_ok, reps, seed),
+                    estimate("rct_itt", m, est.rct_rate_difference, y, follow, treat_ok, reps, seed),
                     itt_window,
                     "selection",
+                    estimand="rate difference per person-year (treatment − control)",
                     note="intention to treat",
+                    sizes=arm_sizes,
                 )
                 received = (
                     rows[config.per_protocol_stage].notna().to_numpy()[ok]
@@ -538,10 +589,21 @@ def _evaluate_programme(
                     programme,
                     "rct_per_protocol",
                     m,
-                    est.rct_rate_ratio(y[pp], follow[pp], treat_ok[pp], base[pp], "poisson"),
+                    estimate(
+                        "rct_per_protocol",
+                        m,
+                        est.rct_rate_ratio,
+                        y[pp],
+                        follow[pp],
+                        treat_ok[pp],
+                        base[pp],
+                        "poisson",
+                        **words,
+                    ),
                     itt_window,
                     "selection",
                     estimand="rate ratio (Poisson, robust SE)",
+                    sizes=(int((treat_ok & pp).sum()), int((~treat_ok).sum())),
                     note=f"treatment arm restricted to those with {config.per_protocol_stage}: not randomised, secondary",
                 )
         time, event, has_follow = _survival_inputs(index, codes[ok], sel[ok], config.window_days)
@@ -556,10 +618,19 @@ def _evaluate_programme(
             programme,
             "survival_cox",
             "time_to_da_reoffence",
-            est.cox_hazard_ratio(time[has_follow], event[has_follow], treat_ok[has_follow]),
+            estimate(
+                "survival_cox",
+                "time_to_da_reoffence",
+                est.cox_hazard_ratio,
+                time[has_follow],
+                event[has_follow],
+                treat_ok[has_follow],
+            ),
             f"up to {config.window_days} days after randomisation",
             "selection",
             note="randomised arms",
+            estimand="hazard ratio (time to first DA incident after the anchor)",
+            sizes=(int(treat_ok[has_follow].sum()), int((~treat_ok[has_follow]).sum())),
         )
         cohort_codes = codes
         eligible_codes = _eligible_union(index, sel, config)
@@ -621,24 +692,38 @@ def _evaluate_programme(
         )
         did_days = k * config.block_days
         for m in measures:
+            words = {"events": _events(m), "anchor": "selection"}
             everyone = pre_post_window(index, codes[treated], sel[treated], did_days, m)
             _effect(
                 effects,
                 programme,
                 "naive_pre_post",
                 m,
-                est.naive_pre_post(
-                    everyone.pre, everyone.post, reps, seed, everyone.pre_days, everyone.post_days
+                estimate(
+                    "naive_pre_post",
+                    m,
+                    est.naive_pre_post,
+                    everyone.pre,
+                    everyone.post,
+                    reps,
+                    seed,
+                    everyone.pre_days,
+                    everyone.post_days,
+                    **words,
                 ),
                 window,
                 "selection",
+                estimand="rate ratio (after / before)",
+                sizes=(int(treated.sum()), 0),
             )
             pp = pre_post_window(
                 index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(), did_days, m, censor
             )
             if m in weighted_post:
                 pp.post, pp.post_days = weighted_post[m]
-            did = est.matched_did(
+            did = estimate_rows(
+                f"{programme}: matched_did, {m}",
+                est.matched_did,
                 mt["set_id"].to_numpy(),
                 is_t,
                 mt["weight"].to_numpy(),
@@ -648,8 +733,12 @@ def _evaluate_programme(
                 seed,
                 pp.pre_days,
                 pp.post_days,
+                parts=("did", "comparison"),
+                required=EFFECT_REQUIRED,
+                **words,
             )
             for part in ("did", "comparison"):
+                did[part]["n_treated"] = did[part].get("n_treated", summary.n_treated)
                 did[part]["n_comparison"] = summary.n_comparison
             _effect(
                 effects,
@@ -661,8 +750,20 @@ def _evaluate_programme(
                 "selection",
                 note=f"{config.matching.n_matches} nearest neighbours on the logit propensity, caliper "
                 f"{config.matching.caliper_sd} SD, same as-of date; cluster bootstrap over matched sets",
+                estimand="rate ratio (difference-in-differences, treated vs matched comparison)",
             )
-            _effect(effects, programme, "rtm_comparison_fall", m, did["comparison"], window, "selection")
+            _effect(
+                effects,
+                programme,
+                "rtm_comparison_fall",
+                m,
+                did["comparison"],
+                window,
+                "selection",
+                estimand="rate ratio (after / before) in the matched comparison group",
+                note=did["comparison"].get("note")
+                or "regression to the mean: the change seen with no programme",
+            )
         time, event, has_follow = _survival_inputs(
             index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(), config.window_days, censor
         )
@@ -678,7 +779,10 @@ def _evaluate_programme(
             programme,
             "survival_cox",
             "time_to_da_reoffence",
-            est.cox_hazard_ratio(
+            estimate(
+                "survival_cox",
+                "time_to_da_reoffence",
+                est.cox_hazard_ratio,
                 time[has_follow],
                 event[has_follow],
                 is_t[has_follow],
@@ -688,6 +792,8 @@ def _evaluate_programme(
             f"up to {config.window_days} days after selection",
             "selection",
             note="Cox model stratified by matched set",
+            estimand="hazard ratio (time to first DA incident after the anchor)",
+            sizes=(int(is_t[has_follow].sum()), int((~is_t[has_follow]).sum())),
         )
         comp_rows = ~is_t
         rates.append(

@@ -14,9 +14,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ml.estimability import NOT_ESTIMABLE  # noqa: E402
 from ml.evaluation.incidents import MEASURE_LABELS  # noqa: E402
 from ml.evaluation.pipeline import EvaluationResult  # noqa: E402
-from ml.reporting import Lineage, Section, figure_to_img, html_page, suppress_small_cells, table_html  # noqa: E402
+from ml.reporting import (  # noqa: E402
+    Lineage,
+    Section,
+    figure_to_img,
+    html_page,
+    not_estimable_text,
+    suppress_small_cells,
+    table_html,
+)
 
 DESIGN_LABELS = {
     "naive_pre_post": "naive before/after (not an effect)",
@@ -80,6 +89,14 @@ def _effect_table(effects: pd.DataFrame, threshold: int) -> pd.DataFrame:
         "" if pd.isna(lo) else f"{lo:.3g} – {hi:.3g}"
         for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)
     ]
+    reasons = (
+        [
+            not_estimable_text(r, threshold) if st == NOT_ESTIMABLE else None
+            for st, r in zip(table["status"], table["reason"], strict=True)
+        ]
+        if "status" in table
+        else [None] * len(table)
+    )
     table = table[
         [
             "outcome",
@@ -94,9 +111,15 @@ def _effect_table(effects: pd.DataFrame, threshold: int) -> pd.DataFrame:
             "note",
         ]
     ]
-    return suppress_small_cells(
+    table = suppress_small_cells(
         table, ["n_treated", "n_comparison"], threshold, ["estimate", "95% CI", "p_value"]
     )
+    # The rule: where a figure could not be estimated, the reason stands where the figure would be.
+    table["estimate"] = [
+        reason if reason else value
+        for reason, value in zip(reasons, table["estimate"].astype(object), strict=True)
+    ]
+    return table
 
 
 def evaluation_report(

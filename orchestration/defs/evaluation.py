@@ -22,6 +22,7 @@ import re
 import dagster as dg
 import pandas as pd
 
+from ml.estimability import ESTIMATED, NOT_ESTIMABLE, not_estimable
 from ml.evaluation.matching import MatchingConfig
 from ml.evaluation.pipeline import EvaluationConfig, result_from_tables, run_evaluation, summary_table
 from ml.evaluation.rfg import RFGConfig, concentration, power_few, score_rfg
@@ -292,6 +293,19 @@ def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResou
             description="Every participant is in the extract and has stage dates in order.",
         ),
         dg.AssetCheckSpec(
+            "effect_estimates_valid",
+            asset=analytics("effect_estimates"),
+            blocking=True,
+            description="Every estimated effect has a finite interval that contains it and a p-value in "
+            "[0, 1]; every row has a status (blocking: otherwise a published number is wrong).",
+        ),
+        dg.AssetCheckSpec(
+            "effect_estimates_estimable",
+            asset=analytics("effect_estimates"),
+            description="Every effect could be estimated on this data (WARN: names each one that could "
+            "not, and why; its row is published without figures).",
+        ),
+        dg.AssetCheckSpec(
             "balance_smd_below_0_1",
             asset=analytics("balance"),
             description="All |SMD| < 0.1 after matching (WARN).",
@@ -348,6 +362,37 @@ def programme_evaluation(
             "problems": dg.MetadataValue.json(problems.head(50).to_dict(orient="records")),
         },
     )
+    effects = tables["effect_estimates"]
+    invalid = invalid_effect_rows(effects)
+    yield dg.AssetCheckResult(
+        check_name="effect_estimates_valid",
+        asset_key=analytics("effect_estimates"),
+        passed=bool(invalid.empty),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "n_rows": len(effects),
+            "n_invalid": len(invalid),
+            "invalid": dg.MetadataValue.json(
+                invalid[["programme", "design", "outcome", "estimate", "ci_low", "ci_high", "p_value"]]
+                .head(20)
+                .astype(str)
+                .to_dict(orient="records")
+            ),
+        },
+    )
+    lines = not_estimable(effects, ("programme", "design", "outcome"))
+    yield dg.AssetCheckResult(
+        check_name="effect_estimates_estimable",
+        asset_key=analytics("effect_estimates"),
+        passed=not lines,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines[:20]) if lines else None,
+        metadata={
+            "n_rows": len(effects),
+            "n_not_estimable": len(lines),
+            "not_estimable": dg.MetadataValue.json(lines),
+        },
+    )
     balance = tables["balance"]
     worst = float(balance["smd_after"].abs().max()) if len(balance) else 0.0
     yield dg.AssetCheckResult(
@@ -381,6 +426,21 @@ def programme_evaluation(
             else 0.0,
         },
     )
+
+
+def invalid_effect_rows(effects: pd.DataFrame) -> pd.DataFrame:
+    """Rows of effect_estimates that would publish a wrong number: an estimated row whose interval is not
+    finite or does not contain its estimate, or whose p-value lies outside [0, 1]; or a row without a
+    status."""
+    status = effects["status"] if "status" in effects else pd.Series("", index=effects.index)
+    estimated = status == ESTIMATED
+    figures = effects[["estimate", "ci_low", "ci_high", "p_value"]].apply(pd.to_numeric, errors="coerce")
+    slack = 1e-9 * figures["estimate"].abs()  # rounding, not a wrong number
+    contains = (figures["ci_low"] <= figures["estimate"] + slack) & (
+        figures["estimate"] <= figures["ci_high"] + slack
+    )
+    p_ok = figures["p_value"].isna() | figures["p_value"].between(0, 1)
+    return effects.loc[(estimated & ~(contains & p_ok)) | ~status.isin([ESTIMATED, NOT_ESTIMABLE])]
 
 
 def _has_tabulate() -> bool:

@@ -351,14 +351,16 @@ def asset_entries(
 
 
 def _load_log(platform: PlatformResource) -> list[dict[str, Any]]:
+    """The raw load log as plain rows; NULL stays None (an absent optional table has no file and no hash)."""
     con = platform.connect(read_only=True)
     try:
-        frame = con.execute("SELECT * FROM raw._load_log ORDER BY table_name").df()
+        cursor = con.execute("SELECT * FROM raw._load_log ORDER BY table_name")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     except Exception:
         return []
     finally:
         con.close()
-    return frame.to_dict(orient="records")
 
 
 def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ml import regression as reg
+from ml.estimability import ESTIMATED, not_estimable
 from orchestration.keys import analytics, mart, report
 from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
@@ -248,19 +249,51 @@ def _read(platform: PlatformResource, relation: str) -> pd.DataFrame:
         con.close()
 
 
-@dg.asset_check(asset=MODEL_FIT, description="Every model converged with finite residuals and leverages < 1.")
-def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResult:
-    fit = _read(platform, "analytics.regression_model_fit")
-    bad = fit.loc[~fit["residuals_finite"].astype(bool) | ~fit["converged"].astype(bool)
-                  | ~(fit["max_leverage"] < 1.0)]  # fmt: skip
-    return dg.AssetCheckResult(
-        passed=bad.empty,
-        metadata={"n_models": len(fit), "failing_models": ", ".join(bad["model"]) or "none"},
-    )
+def _estimated(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows the blocking checks judge: a model the data cannot support is reported, not judged."""
+    return frame.loc[frame["status"] == ESTIMATED] if "status" in frame else frame
 
 
 @dg.asset_check(
-    asset=RESULTS, description="No fitted offence indicator is all-zero (every term has offenders)."
+    asset=MODEL_FIT,
+    blocking=True,
+    description="Every estimated model converged with finite residuals, and leverages < 1 under robust SEs "
+    "(blocking: otherwise a published figure is wrong).",
+)
+def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResult:
+    fit = _read(platform, "analytics.regression_model_fit")
+    judged = _estimated(fit)
+    robust = judged["se_type"] != "nonrobust"
+    bad = judged.loc[~judged["residuals_finite"].astype(bool) | ~judged["converged"].astype(bool)
+                     | (robust & ~(judged["max_leverage"] < 1.0))]  # fmt: skip
+    return dg.AssetCheckResult(
+        passed=bad.empty,
+        metadata={"n_models": len(fit), "n_estimated": len(judged),
+                  "failing_models": ", ".join(bad["model"]) or "none"},
+    )  # fmt: skip
+
+
+@dg.asset_check(
+    asset=MODEL_FIT,
+    description="Every Section C model could be estimated on this data (WARN: names each model that "
+    "could not, and why; its rows are published without figures).",
+)
+def regression_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
+    fit = _read(platform, "analytics.regression_model_fit")
+    lines = not_estimable(fit, ("model",))
+    return dg.AssetCheckResult(
+        passed=not lines,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines) if lines else None,
+        metadata={"n_models": len(fit), "n_not_estimable": len(lines),
+                  "not_estimable": dg.MetadataValue.json(lines)},
+    )  # fmt: skip
+
+
+@dg.asset_check(
+    asset=RESULTS,
+    blocking=True,
+    description="No fitted offence indicator is all-zero (every term has offenders).",
 )
 def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckResult:
     results = _read(platform, "analytics.regression_results")
@@ -273,36 +306,62 @@ def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckRe
     )  # fmt: skip
 
 
-@dg.asset_check(asset=RESULTS, description="Estimable terms have finite, positive SEs; q-values in [p, 1].")
+@dg.asset_check(
+    asset=RESULTS,
+    blocking=True,
+    description="Terms of estimated models have finite, positive SEs and intervals that contain the "
+    "estimate; q-values in [p, 1] (blocking).",
+)
 def regression_inference_valid(platform: PlatformResource) -> dg.AssetCheckResult:
-    results = _read(platform, "analytics.regression_results")
+    results = _estimated(_read(platform, "analytics.regression_results"))
     estimable = results.loc[results["term_kind"] != "aliased"]
     bad_se = estimable.loc[~(np.isfinite(estimable["std_error"]) & (estimable["std_error"] > 0))]
+    bad_ci = estimable.loc[~((estimable["ci_low"] <= estimable["estimate"])
+                             & (estimable["estimate"] <= estimable["ci_high"]))]  # fmt: skip
     q = results.loc[results["q_value"].notna()]
     bad_q = q.loc[(q["q_value"] > 1 + 1e-12) | (q["q_value"] < q["p_value"] - 1e-12)]
+    bad = pd.concat([bad_se, bad_ci])
     return dg.AssetCheckResult(
-        passed=bad_se.empty and bad_q.empty,
-        metadata={"n_bad_se": len(bad_se), "n_bad_q": len(bad_q),
-                  "bad_terms": ", ".join((bad_se["model"] + ":" + bad_se["term"]).head(20)) or "none"},
+        passed=bad_se.empty and bad_ci.empty and bad_q.empty,
+        metadata={"n_judged": len(estimable), "n_bad_se": len(bad_se), "n_bad_ci": len(bad_ci),
+                  "n_bad_q": len(bad_q),
+                  "bad_terms": ", ".join((bad["model"] + ":" + bad["term"]).head(20)) or "none"},
     )  # fmt: skip
 
 
-@dg.asset_check(asset=VALIDATION, description="Shares lie in [0, 1] and every risk grade is represented.")
-def risk_validation_sane(platform: PlatformResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=VALIDATION,
+    blocking=True,
+    description="Every share lies in [0, 1] (blocking: otherwise a published number is wrong).",
+)
+def risk_validation_shares_in_range(platform: PlatformResource) -> dg.AssetCheckResult:
     validation = _read(platform, "analytics.risk_assessment_validation")
     shares = validation.loc[validation["measure"].str.startswith("share_"), "value"].dropna()
+    outside = shares.loc[~((shares >= 0) & (shares <= 1))]
+    return dg.AssetCheckResult(
+        passed=outside.empty, metadata={"n_shares": len(shares), "n_outside": len(outside)}
+    )
+
+
+@dg.asset_check(
+    asset=VALIDATION,
+    description="Every risk grade is represented among first DA grades (WARN: a property of the data).",
+)
+def risk_validation_sane(platform: PlatformResource) -> dg.AssetCheckResult:
+    validation = _read(platform, "analytics.risk_assessment_validation")
     first = validation.loc[(validation["section"] == "first_da_grade") & (validation["n_offenders"] > 0)]
     grades = set(first["group"])
     missing = [g for g in reg.RISK_LEVELS if g not in grades]
     return dg.AssetCheckResult(
-        passed=bool(((shares >= 0) & (shares <= 1)).all()) and not missing,
+        passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
+        description=f"no offender's first DA incident is graded {', '.join(missing)}" if missing else None,
         metadata={"n_rows": len(validation), "missing_grades": ", ".join(missing) or "none"},
     )
 
 
 ASSETS = [regression_results, risk_assessment_validation, regression_report]
-ASSET_CHECKS = [regression_residuals_finite, regression_no_empty_indicator, regression_inference_valid,
-                risk_validation_sane]  # fmt: skip
+ASSET_CHECKS = [regression_residuals_finite, regression_estimable, regression_no_empty_indicator,
+                regression_inference_valid, risk_validation_shares_in_range, risk_validation_sane]  # fmt: skip
 
 defs = dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS)

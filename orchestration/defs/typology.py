@@ -24,6 +24,7 @@ import pandas as pd
 
 from ml import typology as typ
 from ml.clara import SubsampleSilhouette
+from ml.estimability import ESTIMATED, NOT_ESTIMABLE, attempt
 from ml.features import PCA_FEATURES, build_feature_matrix, fit_pca, standardise
 from ml.reporting import Lineage
 from ml.typology_report import build_typology_report
@@ -149,7 +150,14 @@ def _md_table(frame: pd.DataFrame) -> str:
     code_version=CODE_VERSION,
     group_name=GROUP,
     description="Offender features (Annex 1 §4.6; never sex or ethnicity) → z-scores → PCA scores.",
-    check_specs=[dg.AssetCheckSpec("explained_variance_floor", asset=PCA, blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "explained_variance_floor",
+            asset=PCA,
+            description="The kept components explain at least the floor (WARN: a property of the data, "
+            "not an error in a published number).",
+        )
+    ],
 )
 def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform: PlatformResource):
     con = platform.connect()
@@ -188,6 +196,7 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
             dg.AssetCheckResult(
                 check_name="explained_variance_floor",
                 passed=bool(kept >= config.explained_variance_floor),
+                severity=dg.AssetCheckSeverity.WARN,
                 metadata={"explained_variance": float(kept), "floor": config.explained_variance_floor,
                           "n_components": pca.n_components},
             )
@@ -219,7 +228,10 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
         restart_from_best=config.restart_from_best, polish_iterations=config.polish_iterations,
         polish_candidates=config.polish_candidates, seed=config.seed,
     )  # fmt: skip
-    k_values = range(config.k_min, min(config.k_max, len(x) - 1) + 1)
+    ranged = attempt("typology: K range", typ.k_range, len(x), config.k_min, config.k_max, config.exclude_k2)
+    if not ranged.ok:
+        return _k_sweep_not_estimable(context, platform, config, ranged.reason)
+    k_values = ranged.value
     start = time.perf_counter()
     subsample = None
     if config.subsample_size > 0:
@@ -236,7 +248,10 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
 
     sweep = typ.run_k_sweep(x, k_values, settings, subsample, progress=log)
     sweep_seconds = time.perf_counter() - start
-    chosen = typ.select_k(sweep, config.criterion, config.exclude_k2)
+    choice = attempt("typology: choice of K", typ.select_k, sweep, config.criterion, config.exclude_k2)
+    if not choice.ok:
+        return _k_sweep_not_estimable(context, platform, config, choice.reason, sweep)
+    chosen = choice.value
     seeds = [config.seed, *[s for s in config.stability_seeds if s != config.seed]]
     stability, stability_sweeps = typ.k_stability(
         x, seeds, k_values, settings, subsample, config.exclude_k2, known_sweeps={config.seed: sweep}
@@ -247,7 +262,7 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
         [{"chosen_k": chosen, "criterion": config.criterion, "exclude_k2": config.exclude_k2,
           "value": float(sweep.loc[sweep["k"] == chosen, config.criterion].iloc[0]),
           "n_seeds": len(seeds), "share_of_seeds_agreeing": agreement,
-          "subsample_rows": subsample.size if subsample else 0}]
+          "subsample_rows": subsample.size if subsample else 0, "status": ESTIMATED, "reason": ""}]
     )  # fmt: skip
     con = platform.connect()
     try:
@@ -278,6 +293,53 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
     )  # fmt: skip
 
 
+_SWEEP_COLUMNS = ["k", "objective", "sample_silhouette", "medoid_silhouette", "subsample_silhouette", "seconds",
+                  "clara_seconds", "samples", "sampsize", "seed", "smallest_cluster"]  # fmt: skip
+
+
+def _k_sweep_not_estimable(
+    context, platform: PlatformResource, config: KSweepConfig, reason: str, sweep=None
+):
+    """Too few offenders (or no structure) to choose K: the tables are written with the reason instead."""
+    context.log.warning(f"typology not estimable: {reason}")
+    sweep = (
+        sweep if sweep is not None else pd.DataFrame({c: pd.Series(dtype="float64") for c in _SWEEP_COLUMNS})
+    )
+    selection = pd.DataFrame(
+        [{"chosen_k": pd.NA, "criterion": config.criterion, "exclude_k2": config.exclude_k2, "value": np.nan,
+          "n_seeds": 0, "share_of_seeds_agreeing": np.nan, "subsample_rows": 0, "status": NOT_ESTIMABLE,
+          "reason": reason}]
+    ).astype({"chosen_k": "Int64"})  # fmt: skip
+    con = platform.connect()
+    try:
+        write_table(con, "analytics.k_sweep", sweep)
+        write_table(con, "analytics.k_stability", pd.DataFrame(
+            {"seed": pd.Series(dtype="int64"), "criterion": pd.Series(dtype="object"),
+             "exclude_k2": pd.Series(dtype="bool"), "chosen_k": pd.Series(dtype="int64")}))  # fmt: skip
+        write_table(con, "analytics.k_stability_sweeps", sweep.assign(seed=config.seed).iloc[0:0])
+        write_table(con, "analytics.k_selection", selection)
+        _save_settings(con, "k_sweep", config.model_dump())
+    finally:
+        con.close()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(sweep), "status": NOT_ESTIMABLE, "reason": reason}
+    )
+
+
+_NO_CLUSTERS = pd.DataFrame(
+    {"offender_id": pd.Series(dtype="object"), "cluster": pd.Series(dtype="int64"),
+     "is_medoid": pd.Series(dtype="bool"), "distance_to_medoid": pd.Series(dtype="float64")}
+)  # fmt: skip
+
+
+def _typology_status(con) -> tuple[str, str]:
+    """The final fit's status and reason (``estimated`` for tables written before the column existed)."""
+    fit = read_table(con, "analytics.typology_fit")
+    if "status" not in fit or fit.empty:
+        return ESTIMATED, ""
+    return str(fit["status"].iloc[0]), str(fit["reason"].iloc[0] or "")
+
+
 @dg.asset(
     key=OFFENDER_CLUSTERS,
     deps=[PCA, K_SWEEP],
@@ -289,18 +351,25 @@ def offender_clusters(context: dg.AssetExecutionContext, config: FinalFitConfig,
     con = platform.connect()
     try:
         ids, x = _read_scores(con)
-        k = config.k or int(read_table(con, "analytics.k_selection")["chosen_k"].iloc[0])
+        selection = read_table(con, "analytics.k_selection").iloc[0]
+        if not config.k and selection.get("status", ESTIMATED) == NOT_ESTIMABLE:
+            return _clusters_not_estimable(context, con, config, len(ids), str(selection["reason"]))
+        k = config.k or int(selection["chosen_k"])
         settings = typ.ClaraSettings(
             samples=config.samples, sampsize_base=config.sampsize, sampsize_per_k=0, sampler=config.sampler,
             method=config.method, init=config.init, restart_from_best=config.restart_from_best,
             polish_iterations=config.polish_iterations, polish_candidates=config.polish_candidates, seed=config.seed,
         )  # fmt: skip
-        typology = typ.fit_typology(x, ids, k, settings)
+        fitted = attempt(f"typology: final fit, K = {k}", typ.fit_typology, x, ids, k, settings)
+        if not fitted.ok:
+            return _clusters_not_estimable(context, con, config, len(ids), fitted.reason)
+        typology = fitted.value
         clusters = typology.offender_clusters()
         fit = pd.DataFrame(
             [{"k": k, "objective": typology.objective, "sample_silhouette": typology.sample_silhouette,
               "medoid_silhouette": typology.medoid_silhouette, "samples": typology.samples,
-              "sampsize": typology.sampsize, "seconds": typology.seconds, "n_offenders": len(ids)}]
+              "sampsize": typology.sampsize, "seconds": typology.seconds, "n_offenders": len(ids),
+              "status": ESTIMATED, "reason": ""}]
         )  # fmt: skip
         write_table(con, "analytics.offender_clusters", clusters)
         write_table(con, "analytics.typology_fit", fit)
@@ -320,6 +389,29 @@ def offender_clusters(context: dg.AssetExecutionContext, config: FinalFitConfig,
             "cluster_sizes": {str(c): int(n) for c, n in sizes.items()},
         }
     )
+
+
+def _clusters_not_estimable(context, con, config: FinalFitConfig, n_offenders: int, reason: str):
+    """No clusters: an empty offender_clusters and a typology_fit row that says why."""
+    context.log.warning(f"typology not estimable: {reason}")
+    fit = pd.DataFrame(
+        [{"k": 0, "objective": np.nan, "sample_silhouette": np.nan, "medoid_silhouette": np.nan,
+          "samples": config.samples, "sampsize": 0, "seconds": 0.0, "n_offenders": n_offenders,
+          "status": NOT_ESTIMABLE, "reason": reason}]
+    )  # fmt: skip
+    write_table(con, "analytics.offender_clusters", _NO_CLUSTERS)
+    write_table(con, "analytics.typology_fit", fit)
+    _save_settings(con, "offender_clusters", {**config.model_dump(), "k_used": 0})
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": 0, "k": 0, "status": NOT_ESTIMABLE, "reason": reason}
+    )
+
+
+_NO_PROFILES = pd.DataFrame(
+    {"cluster": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
+     "offender_group": pd.Series(dtype="object"), "median_da_incidents": pd.Series(dtype="float64"),
+     "median_non_da_incidents": pd.Series(dtype="float64")}
+)  # fmt: skip
 
 
 @dg.asset(
@@ -349,7 +441,7 @@ def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResour
                 read_table(con, "staging.stg_wmp__relationships"),
                 ["crime_number", "victim_person_id", "offender_person_id", "relationship"],
             )
-        profiles = typ.cluster_profiles(clusters, dim, incidents, offences)
+        profiles = typ.cluster_profiles(clusters, dim, incidents, offences) if len(clusters) else _NO_PROFILES
         medoids = clusters.loc[clusters["is_medoid"], ["cluster", "offender_id"]].sort_values("cluster")
         timelines = typ.medoid_timelines(medoids, offences, victims, relationships)
         write_table(con, "analytics.cluster_profiles", profiles)
@@ -358,7 +450,11 @@ def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResour
         con.close()
     if victims is None:
         context.log.warning("staging victims/relationships not found: timelines lack victim details")
-    groups = typ.group_summary(profiles)
+    groups = (
+        typ.group_summary(profiles)
+        if len(profiles)
+        else pd.DataFrame({"offender_group": [], "n_offenders": [], "clusters": []})
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(profiles),
@@ -396,22 +492,24 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
     settings = tables["typology_settings"]
     selection = tables["k_selection"].iloc[0]
     pca_settings = settings[settings["asset"] == "pca"].set_index("setting")["value"]
+    final_fit = tables["typology_fit"].iloc[0].to_dict()
     page = build_typology_report(
         variance=tables["pca_variance"],
         variance_target=float(pca_settings.get("variance_target", 0.9)),
         dropped=tables["typology_dropped"].iloc[0].to_dict(),
         sweep=tables["k_sweep"],
-        chosen_k=int(selection["chosen_k"]),
+        chosen_k=int(selection["chosen_k"]) if pd.notna(selection["chosen_k"]) else 0,
         criterion=str(selection["criterion"]),
         exclude_k2=bool(selection["exclude_k2"]),
         stability=tables["k_stability"],
         profiles=tables["cluster_profiles"],
         timelines=tables["medoid_timelines"],
-        final_fit=tables["typology_fit"].iloc[0].to_dict(),
+        final_fit=final_fit,
         settings={
             f"{a}.{s}": v for a, s, v in settings[["asset", "setting", "value"]].itertuples(index=False)
         },
         lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
+        not_estimable=final_fit["reason"] if final_fit.get("status") == NOT_ESTIMABLE else None,
     )
     path = platform.output_path("typology.html")
     path.write_text(page, encoding="utf-8")
@@ -421,6 +519,31 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
 
 
 # --- Checks on the clustering -----------------------------------------------------------------------------
+# The blocking checks judge an estimated typology; when the data could not support one (too few offenders),
+# there is nothing to judge and `typology_estimable` (WARN) says why.
+
+
+def _nothing_to_judge(reason: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True, metadata={"judged": f"nothing: not estimable: {reason}"})
+
+
+@dg.asset_check(
+    asset=OFFENDER_CLUSTERS,
+    description="The typology could be estimated on this data (WARN: otherwise says why; the tables are "
+    "published empty with the reason).",
+)
+def typology_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
+    con = platform.connect()
+    try:
+        status, reason = _typology_status(con)
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed=status == ESTIMATED,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"typology: {reason}" if reason else None,
+        metadata={"status": status, "reason": reason},
+    )
 
 
 @dg.asset_check(
@@ -429,6 +552,9 @@ def typology_report(context: dg.AssetExecutionContext, platform: PlatformResourc
 def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
     con = platform.connect()
     try:
+        status, reason = _typology_status(con)
+        if status != ESTIMATED:
+            return _nothing_to_judge(reason)
         k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
         sizes = con.execute(
             "SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster"
@@ -447,6 +573,9 @@ def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
 def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetCheckResult:
     con = platform.connect()
     try:
+        status, reason = _typology_status(con)
+        if status != ESTIMATED:
+            return _nothing_to_judge(reason)
         medoids = con.execute(
             "SELECT cluster, count(*) AS n, max(distance_to_medoid) AS d FROM analytics.offender_clusters "
             "WHERE is_medoid GROUP BY cluster"
@@ -463,6 +592,9 @@ def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetChec
 def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
     con = platform.connect()
     try:
+        status, reason = _typology_status(con)
+        if status != ESTIMATED:
+            return _nothing_to_judge(reason)
         (n_scores,) = con.execute("SELECT count(*) FROM analytics.pca_scores").fetchone()
         n_rows, n_ids = con.execute(
             "SELECT count(*), count(DISTINCT offender_id) FROM analytics.offender_clusters"
@@ -477,6 +609,7 @@ def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=CLUSTER_PROFILES,
+    blocking=True,
     description="Profile sizes add up to the clustered n; groups follow the median rule.",
 )
 def profiles_consistent(platform: PlatformResource) -> dg.AssetCheckResult:
@@ -504,6 +637,7 @@ def profiles_consistent(platform: PlatformResource) -> dg.AssetCheckResult:
 defs = dg.Definitions(
     assets=[typology_pca, k_sweep, offender_clusters, cluster_profiles, typology_report],
     asset_checks=[
+        typology_estimable,
         no_empty_cluster,
         medoids_belong_to_their_clusters,
         sizes_sum_to_clustered_n,

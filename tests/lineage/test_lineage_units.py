@@ -40,6 +40,26 @@ def test_input_changed_during_run_is_flagged(tmp_path):
     assert lineage.check_inputs(log)[0]["unchanged_during_run"] is False
 
 
+def test_an_absent_optional_table_is_listed_without_a_file(tmp_path):
+    # The load log of an extract without witnesses: DuckDB's NULLs arrive as None, or as NaN through pandas.
+    path = tmp_path / "crimes.csv"
+    path.write_text("a\n1\n")
+    log = [
+        {"table_name": "crimes", "source": "extract", "file": str(path), "format": "csv",
+         "sha256": lineage.sha256_file(path), "rows_read": 1},
+        {"table_name": "witnesses", "source": "absent", "file": float("nan"), "format": float("nan"),
+         "sha256": float("nan"), "rows_read": 0},
+        {"table_name": "custody", "source": "absent", "file": None, "format": None, "sha256": None,
+         "rows_read": 0},
+    ]  # fmt: skip
+    inputs = {i["table"]: i for i in lineage.check_inputs(log)}
+    for table in ("witnesses", "custody"):
+        assert inputs[table]["file"] == inputs[table]["file_name"] == inputs[table]["sha256"] == ""
+        assert inputs[table]["rows"] == 0 and inputs[table]["unchanged_during_run"] is None
+    checks = {c.table: c.status for c in lineage.verify_inputs({"inputs": list(inputs.values())})}
+    assert checks == {"crimes": "match", "custody": "absent", "witnesses": "absent"}
+
+
 def test_git_facts_say_unknown_outside_a_repository(tmp_path):
     facts = lineage.git_info(tmp_path)
     assert facts["commit"] == "unknown" and facts["dirty"] == "unknown"

@@ -58,6 +58,7 @@ def test_assets_materialise_with_passing_checks(warehouse):
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} == {
+        "typology_estimable",
         "explained_variance_floor",
         "no_empty_cluster",
         "medoids_belong_to_their_clusters",
@@ -107,3 +108,43 @@ def test_every_setting_has_a_documented_default():
     sweep = typology_defs.KSweepConfig()
     assert (sweep.k_min, sweep.k_max, sweep.subsample_size, sweep.exclude_k2) == (2, 40, 20_000, True)
     assert typology_defs.PCAConfig().variance_target == 0.90
+
+
+@pytest.mark.parametrize("n_offenders", [0, 1, 3])
+def test_too_few_offenders_to_cluster_is_not_estimable_and_says_why(tmp_path, n_offenders):
+    """The publication rule: the typology degrades to rows with a reason, a WARN check and the reason in
+    the report; the blocking checks judge nothing and pass."""
+    marts = make_marts(n=60, seed=5)
+    keep = marts.dim_offenders["offender_id"].head(n_offenders)
+    dim = marts.dim_offenders.loc[marts.dim_offenders["offender_id"].isin(keep)].copy()
+    dim["da_volume_band"], dim["non_da_volume_band"] = "low", "none"
+    path, reports = tmp_path / "warehouse.duckdb", tmp_path / "reports"
+    con = duckdb.connect(str(path))
+    write_table(con, "marts.dim_offenders", dim)
+    for name in ("fct_incidents", "fct_offences"):
+        frame = getattr(marts, name)
+        write_table(con, f"marts.{name}", frame.loc[frame["offender_id"].isin(keep)])
+    con.close()
+    platform = PlatformResource(warehouse_path=str(path), output_dir=str(reports), threads=1)
+    result = dg.materialize(
+        [*typology_defs.defs.assets, *typology_defs.defs.asset_checks],
+        resources={"platform": platform},
+        run_config=RUN_CONFIG,
+    )
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    warning = checks.pop("typology_estimable")
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert "too few to cluster" in warning.metadata["reason"].value
+    blocking = {"no_empty_cluster", "medoids_belong_to_their_clusters", "sizes_sum_to_clustered_n"}
+    assert all(checks[name].passed for name in blocking | {"profiles_consistent"})
+
+    con = duckdb.connect(str(path))
+    selection = read_table(con, "analytics.k_selection")
+    fit = read_table(con, "analytics.typology_fit")
+    clusters = read_table(con, "analytics.offender_clusters")
+    con.close()
+    assert selection["status"].tolist() == fit["status"].tolist() == ["not estimable"]
+    assert "too few to cluster" in fit["reason"].iloc[0] and clusters.empty
+    page = (reports / "typology.html").read_text()
+    assert "not estimable:" in page and "too few to cluster" in page
