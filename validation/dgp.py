@@ -60,7 +60,7 @@ EPOCH_START = np.datetime64("2014-01-01")
 
 @dataclass(frozen=True)
 class World:
-    n_people: int = 3000
+    n_people: int = 2500
     months: int = 84
     first_panel_month: int = 36
     n_panels: int = 6
@@ -78,7 +78,9 @@ class World:
 
 @dataclass
 class SimulatedData:
-    incidents: pd.DataFrame  # offender_id, started_on, reported_at, is_da, severity, cchi_days, risk_level, is_non_crime
+    incidents: (
+        pd.DataFrame
+    )  # offender_id, started_on, reported_at, is_da, severity, cchi_days, risk_level, is_non_crime
     participants: pd.DataFrame  # person_id, programme, arm, selected_on
     truth_log_ratio: float
     n_selected: int

@@ -77,16 +77,26 @@ def evaluate_world(data, effect_settings, committed_dates_variant: bool = False)
     trial = (parts["programme"] == "trial").to_numpy()
     measures = list(OUTCOMES)
     out: list[dict] = []
-    analysis = matched_effects(Sources(index), codes[prog], sel[prog], every, measures, effect_settings, "programme")
+    analysis = matched_effects(
+        Sources(index), codes[prog], sel[prog], every, measures, effect_settings, "programme"
+    )
     for row in analysis.rows:
         if row["design"] in ("naive_pre_post", "matched_did", "matched_post", "library_did", "placebo_did"):
             out.append(_keep(row, row["design"]))
     rct = randomised_effects(
-        index, codes[trial], sel[trial], (parts["arm"] == "treatment").to_numpy()[trial], None, measures,
-        replace(effect_settings, survival=False), "trial",
+        index,
+        codes[trial],
+        sel[trial],
+        (parts["arm"] == "treatment").to_numpy()[trial],
+        None,
+        measures,
+        replace(effect_settings, survival=False),
+        "trial",
     )
     for row in rct:
-        if row["design"] == "rct_itt" and str(row.get("estimand", "")).startswith(("rate ratio", "harm ratio")):
+        if row["design"] == "rct_itt" and str(row.get("estimand", "")).startswith(
+            ("rate ratio", "harm ratio")
+        ):
             out.append(_keep(row, "rct_itt"))
     if committed_dates_variant:
         naive_incidents = data.incidents.assign(reported_at=data.incidents["started_on"])

@@ -36,6 +36,8 @@ from ml.evaluation.matching import (
 from ml.evaluation.outcomes import PrePost
 from ml.evaluation.rfg import RFGConfig
 
+REQUIRED = ("estimate", "ci_low", "ci_high")  # an estimate is published only with its interval
+
 
 @dataclass(frozen=True)
 class EffectSettings:
@@ -97,6 +99,8 @@ def _bootstrap_row(point_log: float, draws: np.ndarray) -> dict:
     if len(draws) < 10:
         raise NotEstimable(f"only {len(draws)} bootstrap replicates gave a finite estimate")
     lo, hi = np.quantile(draws, [0.025, 0.975])
+    if not lo <= point_log <= hi:
+        raise NotEstimable("the bootstrap interval does not contain the estimate (too few people)")
     se = float(draws.std(ddof=1))
     from scipy import stats
 
@@ -110,7 +114,13 @@ def _bootstrap_row(point_log: float, draws: np.ndarray) -> dict:
 
 
 def _row(programme, design, outcome, window, anchor="selection", **fields) -> dict:
-    return {"programme": programme, "design": design, "outcome": outcome, "window": window, "anchor": anchor} | fields
+    return {
+        "programme": programme,
+        "design": design,
+        "outcome": outcome,
+        "window": window,
+        "anchor": anchor,
+    } | fields
 
 
 def matched_effects(
@@ -193,7 +203,11 @@ def matched_effects(
                 "people resampled) re-runs the propensity model, matching and IPCW weights"
             )
             parts = {
-                "matched_did": ("log_did", "rate ratio (difference-in-differences, treated vs matched comparison)", note),
+                "matched_did": (
+                    "log_did",
+                    "rate ratio (difference-in-differences, treated vs matched comparison)",
+                    note,
+                ),
                 "rtm_comparison_fall": (
                     "log_comparison",
                     "rate ratio (after / before) in the matched comparison group",
@@ -215,7 +229,13 @@ def matched_effects(
                     draws = np.array([getattr(r, attr)[m] for r in reps], float)
                     rows.append(
                         _row(programme, d, m, window_label, estimand=estimand, note=text)
-                        | estimate_row(f"{name} {d}, {m}", _bootstrap_row, getattr(point, attr)[m], draws)
+                        | estimate_row(
+                            f"{name} {d}, {m}",
+                            _bootstrap_row,
+                            getattr(point, attr)[m],
+                            draws,
+                            required=REQUIRED,
+                        )
                         | sizes
                     )
 
@@ -244,7 +264,9 @@ def matched_effects(
             placebo = result.pop("placebo", None)
             rows.append(
                 _row(programme, "library_did", m, window_label)
-                | estimate_row(f"{name} library_did, {m}", lambda r=result, f=fitted: _checked(r, f))
+                | estimate_row(
+                    f"{name} library_did, {m}", lambda r=result, f=fitted: _checked(r, f), required=REQUIRED
+                )
             )
             if placebo is not None:
                 rows.append(
@@ -259,14 +281,19 @@ def matched_effects(
                         n_treated=result.get("n_treated"),
                         n_comparison=result.get("n_comparison"),
                     )
-                    | estimate_row(f"{name} library_placebo, {m}", lambda p=placebo: p)
+                    | estimate_row(f"{name} library_placebo, {m}", lambda p=placebo: p, required=REQUIRED)
                 )
 
     # ---- time to first reoffence (Cox, stratified by matched set, robust by person) ----------------
     if settings.survival and analysis.matches is not None and "da_incidents" in index.measures:
         mt = analysis.matches
         time, event, has = survival_inputs(
-            index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(), settings.window_days, lag, mt["censor_day"].to_numpy()
+            index,
+            mt["code"].to_numpy(),
+            mt["anchor_day"].to_numpy(),
+            settings.window_days,
+            lag,
+            mt["censor_day"].to_numpy(),
         )
         analysis.survival = (time, event, has)
         rows.append(
@@ -286,6 +313,10 @@ def matched_effects(
                 strata=mt["set_id"].to_numpy()[has],
                 clusters=mt["code"].to_numpy()[has],
             )
+            | {
+                "n_treated": analysis.n_matched,
+                "n_comparison": int(mt.loc[mt["role"] != "treated", "code"].nunique()),
+            }
         )
     return analysis
 
@@ -326,7 +357,12 @@ def _matches_frame(design: MatchedDesign, point: Replicate, index, every_partici
     t_rows = np.unique(point.set_treated)
     treated = pd.DataFrame({"set_id": t_rows, "row": t_rows, "role": "treated", "weight": 1.0})
     comps = pd.DataFrame(
-        {"set_id": point.set_treated, "row": point.set_comparison, "role": "comparison", "weight": point.set_weight}
+        {
+            "set_id": point.set_treated,
+            "row": point.set_comparison,
+            "role": "comparison",
+            "weight": point.set_weight,
+        }
     )
     mt = pd.concat([treated, comps], ignore_index=True)
     rows = mt["row"].to_numpy()
@@ -335,7 +371,9 @@ def _matches_frame(design: MatchedDesign, point: Replicate, index, every_partici
     mt["anchor_day"] = design.anchors[rows]
     later = np.asarray(every_participant, float)[mt["code"].to_numpy()]
     mt["censor_day"] = np.where(
-        (mt["role"] == "comparison") & (later > mt["anchor_day"]) & (design.later_selection != "keep"), later, np.nan
+        (mt["role"] == "comparison") & (later > mt["anchor_day"]) & (design.later_selection != "keep"),
+        later,
+        np.nan,
     )
     return mt
 
@@ -406,7 +444,9 @@ def randomised_effects(
         if m.startswith("harm"):
             rows.append(
                 _row(programme, "rct_itt", m, itt_window, note="bootstrap interval; permutation p-value")
-                | estimate_row(f"{name} rct_itt, {m}", est.harm_ratio_permutation, y, follow, treated, reps, seed)
+                | estimate_row(
+                    f"{name} rct_itt, {m}", est.harm_ratio_permutation, y, follow, treated, reps, seed
+                )
             )
             continue
         rows.append(
@@ -429,11 +469,21 @@ def randomised_effects(
                 estimand="rate ratio (negative binomial NB2, adjusted for prior-year count)",
                 note="intention to treat: sensitivity",
             )
-            | estimate_row(f"{name} rct_itt_negbin, {m}", est.rct_rate_ratio, y, follow, treated, base, "negbin")
+            | estimate_row(
+                f"{name} rct_itt_negbin, {m}", est.rct_rate_ratio, y, follow, treated, base, "negbin"
+            )
         )
         rows.append(
             _row(programme, "rct_itt", m, itt_window, note="intention to treat")
-            | estimate_row(f"{name} rct_itt rate difference, {m}", est.rct_rate_difference, y, follow, treated, reps, seed)
+            | estimate_row(
+                f"{name} rct_itt rate difference, {m}",
+                est.rct_rate_difference,
+                y,
+                follow,
+                treated,
+                reps,
+                seed,
+            )
         )
         if received is not None:
             pp_mask = treated & np.asarray(received, bool) | ~treated

@@ -505,6 +505,18 @@ def kaplan_meier(time, event, group, weights=None) -> pd.DataFrame:
     )
 
 
+def _cox_robust_se(model, fit, clusters: np.ndarray) -> float:
+    """Lin–Wei sandwich standard error clustered by ``clusters``: H⁻¹ (Σ_g U_g U_gᵀ) H⁻¹ from the score
+    residuals (statsmodels leaves NaN for a row after the last event of its stratum, whose residual is 0)."""
+    residuals = np.nan_to_num(np.asarray(fit.score_residuals, float))
+    _, group = np.unique(clusters, return_inverse=True)
+    per_cluster = np.zeros((group.max() + 1, residuals.shape[1]))
+    np.add.at(per_cluster, group, residuals)
+    bread = np.linalg.inv(-model.hessian(fit.params))
+    cov = bread @ (per_cluster.T @ per_cluster) @ bread
+    return float(np.sqrt(cov[0, 0]))
+
+
 def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
     """Cox hazard ratio of time to first DA reoffence for the treated group (statsmodels PHReg), stratified
     by matched set when ``strata`` is given, with cluster-robust (Lin–Wei sandwich) errors when
@@ -524,6 +536,18 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
         if not event[group].any():
             raise NotEstimable(f"{_people(n_group, who)}, none with a DA incident in the follow-up")
     time = np.maximum(time, 0.5)  # an incident on the anchor day counts at half a day
+    if strata is not None:
+        # Strata without an event add nothing to the partial likelihood, and their NaN score residuals
+        # would spoil the robust (sandwich) variance: leave them out.
+        strata = np.asarray(strata)
+        with_event = np.isin(strata, np.unique(strata[event]))
+        time, event, treated, strata = (
+            time[with_event],
+            event[with_event],
+            treated[with_event],
+            strata[with_event],
+        )
+        clusters = None if clusters is None else np.asarray(clusters)[with_event]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = PHReg(
@@ -533,8 +557,10 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
             strata=None if strata is None else np.asarray(strata),
             ties="efron",
         )
-        fit = model.fit(groups=None if clusters is None else np.asarray(clusters))
-    beta, se = float(fit.params[0]), float(fit.bse[0])
+        fit = model.fit()
+        beta, se = float(fit.params[0]), float(fit.bse[0])
+        if clusters is not None and np.isfinite(beta):
+            se = _cox_robust_se(model, fit, np.asarray(clusters))
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
         raise NotEstimable(
             "the Cox model gives no standard error on this data (too few events within strata)"

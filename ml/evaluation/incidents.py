@@ -228,9 +228,7 @@ class IncidentIndex:
                     out = out - np.bincount(
                         owner[unknown], self._measure_values(measure)[where[unknown]], minlength=len(codes)
                     )
-        bad = (codes < 0) | ~(
-            np.broadcast_to(np.asarray(end, float) > np.asarray(start, float), codes.shape)
-        )
+        bad = (codes < 0) | ~(np.broadcast_to(np.asarray(end, float) > np.asarray(start, float), codes.shape))
         out[bad] = 0.0
         return out
 

@@ -158,7 +158,9 @@ def matching_covariates(
             codes, lookback, anchors, "non_da_incidents", anchors
         )
     if "custody" in groups:
-        out["custody_arrests_lookback"] = sources.custody.window_sum(codes, lookback, anchors, "events", anchors)
+        out["custody_arrests_lookback"] = sources.custody.window_sum(
+            codes, lookback, anchors, "events", anchors
+        )
     if "victims" in groups:
         out["n_victims_3y"] = sources.victims.distinct(
             codes, anchors - config.victim_lookback_days, anchors, anchors
@@ -166,7 +168,14 @@ def matching_covariates(
     return pd.DataFrame(out, index=range(len(codes)))
 
 
-_SCORE_COLUMNS = ("recency_score", "frequency_score", "gravity_score", "rfg_score", "age_at_anchor", "age_missing")
+_SCORE_COLUMNS = (
+    "recency_score",
+    "frequency_score",
+    "gravity_score",
+    "rfg_score",
+    "age_at_anchor",
+    "age_missing",
+)
 
 
 def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarray | None = None):
@@ -219,7 +228,9 @@ class _Outcomes:
     cut_row: np.ndarray
     cut_x: np.ndarray
     cut_selected: np.ndarray  # the person was selected at this cut: weight 0 from here
-    cut_modelled: np.ndarray  # a panel date of this programme (re-weighted) or another selection (censor only)
+    cut_modelled: (
+        np.ndarray
+    )  # a panel date of this programme (re-weighted) or another selection (censor only)
     cut_rank: np.ndarray  # position of the cut among its row's cuts
 
 
@@ -292,7 +303,9 @@ def build_design(
         t_rows = np.flatnonzero(treated_anchor == day)
         pool = index.active_between(int(day) - rfg.lookback_days, int(day), known_by=int(day))
         comp = components_at(index, pool, np.full(len(pool), day), rfg)
-        thresholds[int(day)] = comp.gravity_thresholds.get(int(day), gravity_thresholds_for(np.array([]), rfg))
+        thresholds[int(day)] = comp.gravity_thresholds.get(
+            int(day), gravity_thresholds_for(np.array([]), rfg)
+        )
         t_comp = components_at(index, treated_codes[t_rows], np.full(len(t_rows), day), rfg, thresholds)
         sorted_scores = np.sort(comp.rfg_score)[::-1]
         worst_rank = int(np.searchsorted(-sorted_scores, -t_comp.rfg_score.min(), side="right"))
@@ -433,9 +446,7 @@ def _precompute_outcomes(
     seg_end = np.where(next_same, np.r_[seg_start[1:], 0.0], end[seg_row])
     seg_end = np.maximum(seg_end, seg_start)
     seg_codes = codes[seg_row]
-    seg_sum = {
-        m: index.window_sum(seg_codes, seg_start, seg_end, m, post_known[seg_row]) for m in measures
-    }
+    seg_sum = {m: index.window_sum(seg_codes, seg_start, seg_end, m, post_known[seg_row]) for m in measures}
     return _Outcomes(
         pre,
         pre_days,
@@ -520,7 +531,9 @@ def run_replicate(
     logit = (design.x @ beta)[rows]
     is_t = design.is_treated[rows]
     caliper = _logit_caliper(logit, is_t, design.config.caliper_sd)
-    t_loc, c_loc = _match(np.arange(len(rows)), logit, is_t, design.anchors[rows], design.config.n_matches, caliper)
+    t_loc, c_loc = _match(
+        np.arange(len(rows)), logit, is_t, design.anchors[rows], design.config.n_matches, caliper
+    )
     set_t, set_c = rows[t_loc], rows[c_loc]
     n_matched = int(len(np.unique(t_loc)))
     c_w = row_weight[set_c]
@@ -580,7 +593,13 @@ def run_replicate(
         out["did"][m], out["comparison"][m], out["treated"][m] = rt[j] - rc[j], rc[j], rt[j]
         out["placebo"][m], out["post"][m] = pt[j] - pc[j], post_contrast[j]
     rep = Replicate(
-        out["did"], out["comparison"], out["treated"], out["placebo"], n_matched, log_post=out["post"], caliper=caliper
+        out["did"],
+        out["comparison"],
+        out["treated"],
+        out["placebo"],
+        n_matched,
+        log_post=out["post"],
+        caliper=caliper,
     )
     if keep_sets:
         rep.set_treated, rep.set_comparison, rep.set_weight = set_t, set_c, w
@@ -669,26 +688,27 @@ def balance_table(design: MatchedDesign, point: Replicate) -> pd.DataFrame:
 
 
 def weight_diagnostics(design: MatchedDesign, point: Replicate) -> dict:
-    """Effective sample size and largest weights of the comparison group (matching × IPCW)."""
+    """Effective sample size and largest weights of the comparison group: each comparison person's weight
+    is their matching weight (1 / matches in each set they serve) times their IPCW weight averaged over
+    their follow-up days."""
     o = design.outcomes
-    comp_rows = point.set_comparison
-    match_w = np.bincount(comp_rows, point.set_weight, minlength=len(design.codes))
-    seg_match_w = match_w[o.seg_row]
-    used = seg_match_w > 0
-    combined = seg_match_w[used] * point.ipcw[used]
-    per_person = pd.Series(match_w[match_w > 0]).groupby(design.codes[match_w > 0]).sum()
-    ipcw_used = point.ipcw[used & (o.seg_cut >= 0)]
-    ess = (combined.sum() ** 2 / np.square(combined).sum()) if combined.size else np.nan
+    n_rows = len(design.codes)
+    match_w = np.bincount(point.set_comparison, point.set_weight, minlength=n_rows)
+    days = np.bincount(o.seg_row, o.seg_days, minlength=n_rows)
+    weighted_days = np.bincount(o.seg_row, o.seg_days * point.ipcw, minlength=n_rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_ipcw = np.where(days > 0, weighted_days / days, 1.0)
+    used = match_w > 0
+    per_person = pd.Series(match_w[used] * mean_ipcw[used]).groupby(design.codes[used]).sum()
+    ipcw_used = point.ipcw[used[o.seg_row] & (o.seg_cut >= 0)]
+    w = per_person.to_numpy()
     return {
-        "n_comparison_people": int(len(per_person)),
-        "ess_comparison": float(ess),
-        "max_matching_weight": float(per_person.max()) if len(per_person) else np.nan,
+        "n_comparison_people": int(len(w)),
+        "ess_comparison": float(w.sum() ** 2 / np.square(w).sum()) if len(w) else np.nan,
+        "max_comparison_weight": float(w.max()) if len(w) else np.nan,
         "max_ipcw_weight": float(ipcw_used.max()) if ipcw_used.size else 1.0,
-        "n_ipcw_segments": int(ipcw_used.size),
         "n_ipcw_capped": int(point.ipcw_capped),
-        "share_weight_top_1pct": float(
-            np.sort(per_person.to_numpy())[::-1][: max(1, len(per_person) // 100)].sum() / per_person.sum()
-        )
-        if len(per_person)
+        "share_weight_top_1pct": float(np.sort(w)[::-1][: max(1, len(w) // 100)].sum() / w.sum())
+        if len(w)
         else np.nan,
     }

@@ -82,7 +82,10 @@ def build_panel(
     frames, dropped, n_cohorts, n_treated = [], 0, 0, 0
     unit_offset = 0
     for d in np.unique(anchors):
-        if d + 2 * block_days + reporting_lag_days > index.last_day + 1 or d - 2 * block_days < index.first_day:
+        if (
+            d + 2 * block_days + reporting_lag_days > index.last_day + 1
+            or d - 2 * block_days < index.first_day
+        ):
             dropped += 1
             continue
         t_codes = treated_codes[anchors == d]
@@ -107,7 +110,9 @@ def build_panel(
             np.where((later > d) & (period_of_later <= 4), period_of_later, 0),
         ).astype(int)
         starts = d + np.array([-2, -1, 0, 1]) * block_days
-        known = np.array([d, d, d + 2 * block_days + reporting_lag_days, d + 2 * block_days + reporting_lag_days])
+        known = np.array(
+            [d, d, d + 2 * block_days + reporting_lag_days, d + 2 * block_days + reporting_lag_days]
+        )
         cov_at = {1: d - block_days, 2: d, 3: d + block_days, 4: d + block_days}
         cov_cache = {}
         for period in (1, 2, 3):
@@ -181,7 +186,15 @@ def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
             estimation_method="dr",
             cluster="cluster",
             base_period="varying",
-        ).fit(frame, measure, "unit", "period", "first_treat", covariates=covariates_for(panel, measure), aggregate="group")
+        ).fit(
+            frame,
+            measure,
+            "unit",
+            "period",
+            "first_treat",
+            covariates=covariates_for(panel, measure),
+            aggregate="group",
+        )
     group = fit.group_effects.get(3) if fit.group_effects else None
     if group is None or not np.isfinite(group["effect"]) or not np.isfinite(group["se"]):
         raise NotEstimable("the library returned no estimate for the selected cohort")
