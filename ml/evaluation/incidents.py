@@ -212,6 +212,8 @@ class IncidentIndex:
         """Sum of ``measure`` over each person's incidents committed with ``start <= day < end``; with
         ``known_by``, only those reported strictly before that day (per person or one day for all)."""
         codes = np.asarray(codes, dtype=np.int64)
+        if known_by is not None:  # nothing committed on or after the known-by day was reported before it
+            end = np.fmin(np.broadcast_to(np.asarray(end, float), codes.shape), np.asarray(known_by, float))
         lo = np.searchsorted(self.keys, self._key(codes, start), side="left")
         hi = np.searchsorted(self.keys, self._key(codes, end), side="left")
         out = self.cumsums[measure][hi] - self.cumsums[measure][lo]
@@ -268,11 +270,13 @@ class IncidentIndex:
         ok[ok] = self.codes[pos[ok]] == codes[ok]
         if known_by is not None:
             known = np.broadcast_to(np.asarray(known_by, float), codes.shape)
+            ok[ok] &= ~(self.days[pos[ok]] >= known[ok])  # committed after the known-by day: unknown
             todo = np.flatnonzero(ok)
             todo = todo[~self._known(pos[todo], known[todo])]
             while todo.size:
                 pos[todo] += 1
                 alive = (pos[todo] < n) & (self.codes[np.minimum(pos[todo], n - 1)] == codes[todo])
+                alive[alive] &= ~(self.days[pos[todo[alive]]] >= known[todo[alive]])
                 ok[todo[~alive]] = False
                 todo = todo[alive]
                 todo = todo[~self._known(pos[todo], known[todo])]

@@ -489,31 +489,36 @@ def _logit_caliper(logit, is_treated, caliper_sd):
 
 
 def _match(rows, logit, is_treated, anchors, k, caliper):
-    """Nearest ``k`` candidates (rows, with repeats allowed) on the logit within the caliper, per date."""
-    t_out, c_out = [], []
-    for day in np.unique(anchors[rows]):
-        on_day = rows[anchors[rows] == day]
-        c_idx = on_day[~is_treated[on_day]]
-        t_idx = on_day[is_treated[on_day]]
-        if len(c_idx) == 0 or len(t_idx) == 0:
-            continue
-        order = np.argsort(logit[c_idx], kind="stable")
-        c_sorted, c_logit = c_idx[order], logit[c_idx][order]
-        pos = np.searchsorted(c_logit, logit[t_idx])
-        window = pos[:, None] + np.arange(-k, k)[None, :]
-        valid = (window >= 0) & (window < len(c_sorted))
-        window = np.clip(window, 0, len(c_sorted) - 1)
-        dist = np.abs(c_logit[window] - logit[t_idx][:, None])
-        dist[~valid] = np.inf
-        nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
-        chosen = np.take_along_axis(window, nearest, 1)
-        ok = np.take_along_axis(dist, nearest, 1) <= caliper
-        r, c = np.nonzero(ok)
-        t_out.append(t_idx[r])
-        c_out.append(c_sorted[chosen[r, c]])
-    if not t_out:
+    """Nearest ``k`` candidates on the logit within the caliper, among those anchored at the same date.
+    All dates at once: candidates are sorted by (date, logit) and each treated row searches its own
+    date's stretch."""
+    cand = rows[~is_treated[rows]]
+    treat = rows[is_treated[rows]]
+    if len(cand) == 0 or len(treat) == 0:
         return np.array([], np.int64), np.array([], np.int64)
-    return np.concatenate(t_out), np.concatenate(c_out)
+    days = np.unique(anchors[rows])
+
+    # one sort key for (date, logit): the date's rank far apart, the logit (bounded) within it
+    def key(idx):
+        return np.searchsorted(days, anchors[idx]) * 1e4 + np.clip(logit[idx], -1e3, 1e3)
+
+    c_key = key(cand)
+    order = np.argsort(c_key, kind="stable")
+    c_sorted, c_key = cand[order], c_key[order]
+    c_day, c_logit = anchors[c_sorted], logit[c_sorted]
+    day_lo = np.searchsorted(c_day, anchors[treat], side="left")
+    day_hi = np.searchsorted(c_day, anchors[treat], side="right")
+    pos = np.searchsorted(c_key, key(treat))
+    window = pos[:, None] + np.arange(-k, k)[None, :]
+    valid = (window >= day_lo[:, None]) & (window < day_hi[:, None])
+    window = np.clip(window, 0, len(c_sorted) - 1)
+    dist = np.abs(c_logit[window] - logit[treat][:, None])
+    dist[~valid] = np.inf
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(window, nearest, 1)
+    ok = np.take_along_axis(dist, nearest, 1) <= caliper
+    r, c = np.nonzero(ok)
+    return treat[r], c_sorted[chosen[r, c]]
 
 
 def run_replicate(
