@@ -123,6 +123,22 @@ def _row(programme, design, outcome, window, anchor="selection", **fields) -> di
     } | fields
 
 
+def _one_thread(function):
+    """Run with one BLAS thread: the matrices here are small, and on a shared machine threads only add
+    synchronisation (measured: a 2-step logistic refit 13× faster)."""
+    from functools import wraps
+
+    @wraps(function)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_thread
 def matched_effects(
     sources: Sources,
     codes: np.ndarray,
@@ -378,6 +394,7 @@ def _matches_frame(design: MatchedDesign, point: Replicate, index, every_partici
     return mt
 
 
+@_one_thread
 def randomised_effects(
     index,
     codes: np.ndarray,

@@ -46,11 +46,22 @@ from ml.estimability import NotEstimable
 from ml.evaluation.incidents import IncidentIndex, VictimIndex
 from ml.evaluation.rfg import RFGConfig, components_at, gravity_thresholds_for
 
-COVARIATE_GROUPS = ("rfg", "trajectory", "harm_history", "age", "risk_grade", "non_da", "custody", "victims")
+COVARIATE_GROUPS = (
+    "rfg",
+    "trajectory",
+    "harm_history",
+    "reports",
+    "age",
+    "risk_grade",
+    "non_da",
+    "custody",
+    "victims",
+)
 COVARIATE_GROUP_LABELS = {
     "rfg": "RFG components and inputs",
     "trajectory": "DA incidents per six-month block",
     "harm_history": "harm in the most recent blocks (every harm scale)",
+    "reports": "DA reports received in the lookback, whenever committed (historic disclosures included)",
     "age": "years since the first DA incident, age",
     "risk_grade": "risk grades of DA incidents in the lookback",
     "non_da": "non-DA incidents in the lookback",
@@ -88,6 +99,7 @@ class Sources:
     non_da: IncidentIndex | None = None
     custody: IncidentIndex | None = None
     victims: VictimIndex | None = None
+    reports: IncidentIndex | None = None  # DA incidents dated by report (what a panel's list shows)
     age_at_first_da: np.ndarray | None = None  # per offender code
 
     def available(self) -> dict[str, bool]:
@@ -95,6 +107,7 @@ class Sources:
             "rfg": True,
             "trajectory": True,
             "harm_history": True,
+            "reports": self.reports is not None,
             "age": True,
             "risk_grade": "risk_high" in self.index.measures,
             "non_da": self.non_da is not None,
@@ -140,6 +153,10 @@ def matching_covariates(
             for scale in HARM_SCALES:
                 if scale in index.measures:
                     out[f"{scale}_block_-{b}"] = index.window_sum(codes, start, end, scale, anchors)
+    if "reports" in groups:
+        reports = sources.reports
+        out["da_reported_lookback"] = reports.window_sum(codes, lookback, anchors, "da_incidents")
+        out[f"{rfg.measure()}_reported_lookback"] = reports.window_sum(codes, lookback, anchors, rfg.measure())
     if "age" in groups:
         first = index.first_on_or_after(codes, np.full(len(codes), float(index.base_day)), known_by=anchors)
         years = (anchors - first) / 365.25

@@ -183,7 +183,8 @@ def build_sources(
 ) -> Sources:
     """Every index the evaluation reads, sharing one offender coding: DA incidents (with risk grades when
     ``risk_level`` is present), non-DA incidents, custody arrests (``offender_id``, ``arrested_on``) and
-    DA victims (``offender_id``, ``victim_id``, ``started_on``, ``reported_at``) when given."""
+    DA victims (``offender_id``, ``victim_id``, ``started_on``, ``reported_at``) when given, and DA
+    incidents dated by their report (a panel's list of recent reports includes historic disclosures)."""
     index = index or build_index(incidents, offenders)
     ids = index.offender_ids
     frame_ids = incidents["offender_id"].astype(str)
@@ -208,12 +209,24 @@ def build_sources(
                 observation_start=str(from_days([index.first_day]).iloc[0].date()),
                 observation_end=str(from_days([index.last_day]).iloc[0].date()),
             )
+    reports = None
+    if "reported_at" in incidents:
+        committed, reported = to_days(incidents["started_on"]), to_days(incidents["reported_at"])
+        if (reported > committed).any():
+            by_report = incidents.loc[frame_ids.isin(ids)].assign(started_on=incidents["reported_at"])
+            reports = IncidentIndex.build(
+                by_report.drop(columns=["reported_at"]),
+                offender_ids=ids,
+                extra_measures={"harm_gravity": "gravity"} if "gravity" in incidents else None,
+                observation_start=str(from_days([index.first_day]).iloc[0].date()),
+                observation_end=str(from_days([index.last_day]).iloc[0].date()),
+            )
     victim_index = None
     if victims is not None and len(victims):
         known = victims.loc[victims["offender_id"].astype(str).isin(ids)]
         if len(known):
             victim_index = VictimIndex.build(known, ids)
-    return Sources(index, non_da, custody_index, victim_index)
+    return Sources(index, non_da, custody_index, victim_index, reports=reports)
 
 
 def snapshot_dates(
