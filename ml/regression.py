@@ -766,6 +766,22 @@ def fit_indicator_model(
         raise ValueError(f"sensitivity must be one of {SENSITIVITY_FAMILIES}")
     X, y, names, kinds, n_with, labels = indicator_model_design(offenders, offences_non_da, spec)
     common = dict(names=names, kinds=kinds, n_with_term=n_with, labels=labels)
+    if "indicator" not in kinds:  # nothing to estimate: every model of this spec says so
+        reason = (
+            f"no non-DA {spec.term_column.replace('_', ' ')} is held by {spec.min_offenders_to_fit} or more "
+            "offenders: no offence indicator to estimate"
+        )
+        models = [(spec.name, "ols")]
+        if fit_unadjusted and spec.controls:
+            models.append((f"{spec.name}_unadjusted", "ols"))
+        if sensitivity in ("log1p", "both"):
+            models.append((f"{spec.name}_log1p", "ols"))
+        if sensitivity in ("tweedie", "both"):
+            models.append((f"{spec.name}_tweedie", "tweedie"))
+        return [
+            _unfitted(model, family, OUTCOME, names, kinds, n_with, labels, len(y), reason)
+            for model, family in models
+        ]
     fits = [fit_model(fit_ols, X, y, se_type=se_type, model=spec.name, **common)]
     if fit_unadjusted and spec.controls:
         Xu, yu, nu, ku, wu, lu = indicator_model_design(offenders, offences_non_da, spec, controls=())

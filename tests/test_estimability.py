@@ -76,3 +76,31 @@ def test_a_statsmodels_failure_on_degenerate_data_is_caught():
         assert np.isfinite(row["estimate"]) and row["reason"] == ""
     else:
         assert row["status"] == NOT_ESTIMABLE and row["reason"] and np.isnan(row["estimate"])
+
+
+def test_estimate_rows_gives_every_part_its_own_status():
+    from ml.estimability import estimate_rows
+
+    def design():
+        return {
+            "effect": {"estimate": 0.8, "ci_low": 0.6, "ci_high": 1.1, "n_treated": 12},
+            "comparison": {
+                "estimate": 0.5,
+                "ci_low": 0.2,
+                "ci_high": 0.9,
+                "reason": "too few people for a bootstrap interval",
+            },
+        }
+
+    rows = estimate_rows("design", design, parts=("effect", "comparison"), required=("estimate", "ci_low"))
+    assert rows["effect"]["status"] == ESTIMATED and rows["effect"]["n_treated"] == 12
+    assert rows["comparison"]["status"] == NOT_ESTIMABLE
+    assert rows["comparison"]["reason"] == "too few people for a bootstrap interval"
+    assert np.isnan(rows["comparison"]["estimate"]) and np.isnan(rows["comparison"]["ci_low"])
+
+    def empty():
+        raise NotEstimable("no treated person with a matched comparison")
+
+    rows = estimate_rows("design", empty, parts=("effect", "comparison"))
+    assert {r["reason"] for r in rows.values()} == {"no treated person with a matched comparison"}
+    assert all(np.isnan(r["estimate"]) for r in rows.values())

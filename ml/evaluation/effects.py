@@ -113,6 +113,12 @@ def _bootstrap_row(point_log: float, draws: np.ndarray) -> dict:
     }
 
 
+def _words(measure: str, anchor: str) -> dict:
+    """How a reason names the measure and the anchor ("3 treated people, all with zero DA incidents
+    after selection")."""
+    return {"events": "DA incidents" if measure.startswith("da_") else "recorded harm", "anchor": anchor}
+
+
 def _row(programme, design, outcome, window, anchor="selection", **fields) -> dict:
     return {
         "programme": programme,
@@ -170,6 +176,7 @@ def matched_effects(
                 settings.seed,
                 pp.pre_days,
                 pp.post_days,
+                **_words(m, "selection"),
             )
         )
 
@@ -435,12 +442,21 @@ def randomised_effects(
                 seed,
                 pp.pre_days[treated],
                 pp.post_days[treated],
+                **_words(m, "randomisation"),
             )
         )
+        words = _words(m, "randomisation")
 
-        def control_fall(pp=pp):
+        def control_fall(pp=pp, words=words):
             out = est.ratio_with_bootstrap(
-                pp.post[~treated], pp.pre[~treated], reps, seed, pp.post_days[~treated], pp.pre_days[~treated]
+                pp.post[~treated],
+                pp.pre[~treated],
+                reps,
+                seed,
+                pp.post_days[~treated],
+                pp.pre_days[~treated],
+                who="control",
+                **words,
             )
             out.update(n_treated=0, n_comparison=out.pop("n_people"))
             return out
@@ -462,7 +478,14 @@ def randomised_effects(
             rows.append(
                 _row(programme, "rct_itt", m, itt_window, note="bootstrap interval; permutation p-value")
                 | estimate_row(
-                    f"{name} rct_itt, {m}", est.harm_ratio_permutation, y, follow, treated, reps, seed
+                    f"{name} rct_itt, {m}",
+                    est.harm_ratio_permutation,
+                    y,
+                    follow,
+                    treated,
+                    reps,
+                    seed,
+                    **words,
                 )
             )
             continue
@@ -475,7 +498,9 @@ def randomised_effects(
                 estimand="rate ratio (Poisson, robust SE, adjusted for prior-year count)",
                 note="intention to treat: primary",
             )
-            | estimate_row(f"{name} rct_itt, {m}", est.rct_rate_ratio, y, follow, treated, base, "poisson")
+            | estimate_row(
+                f"{name} rct_itt, {m}", est.rct_rate_ratio, y, follow, treated, base, "poisson", **words
+            )
         )
         rows.append(
             _row(
@@ -487,7 +512,7 @@ def randomised_effects(
                 note="intention to treat: sensitivity",
             )
             | estimate_row(
-                f"{name} rct_itt_negbin, {m}", est.rct_rate_ratio, y, follow, treated, base, "negbin"
+                f"{name} rct_itt_negbin, {m}", est.rct_rate_ratio, y, follow, treated, base, "negbin", **words
             )
         )
         rows.append(
@@ -500,6 +525,7 @@ def randomised_effects(
                 treated,
                 reps,
                 seed,
+                **words,
             )
         )
         if received is not None:
@@ -521,6 +547,7 @@ def randomised_effects(
                     treated[pp_mask],
                     base[pp_mask],
                     "poisson",
+                    **words,
                 )
             )
     if settings.survival:

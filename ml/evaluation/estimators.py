@@ -166,12 +166,14 @@ def matched_did(
     *,
     events: str = "events",
     anchor: str = "the anchor",
+    n_treated: int | None = None,
 ) -> dict[str, dict]:
     """Ratio-of-rate-ratios DiD with a cluster bootstrap over matched sets. Returns three results:
     ``did`` (the effect), ``comparison`` (the regression-to-the-mean ratio) and ``treated`` (naive).
     Observed days weight each person's contribution, so a comparison person censored early (e.g. joining
     a programme later) contributes only the days observed. Not estimable (``NotEstimable``) without a
-    matched set; a part whose ratio has nothing to divide by carries its own ``reason``."""
+    matched set; a part whose ratio has nothing to divide by carries its own ``reason``. ``n_treated``
+    (the cohort before matching) and ``events``/``anchor`` only word the reasons."""
     n = len(set_id)
     pre_days = np.ones(n) if pre_days is None else np.asarray(pre_days, float)
     post_days = np.ones(n) if post_days is None else np.asarray(post_days, float)
@@ -182,9 +184,10 @@ def matched_did(
     roles = frame.groupby("set_id")["t"].agg(["any", "all"])
     matched_sets = roles.index[roles["any"] & ~roles["all"]]
     if len(matched_sets) == 0:
+        cohort = int(roles["any"].sum()) if n_treated is None else n_treated
         raise NotEstimable(
-            f"{_people(int(roles['any'].sum()), 'treated')}, none with a matched comparison"
-            if len(roles)
+            f"{_people(cohort, 'treated')}, none with a matched comparison"
+            if cohort
             else "no treated person with a matched comparison"
         )
     sums = (
@@ -363,13 +366,25 @@ def negbin_alpha(y: np.ndarray, x: np.ndarray, offset: np.ndarray) -> float:
     return float(np.exp(found.x))
 
 
-def rct_rate_difference(y, exposure_days, treated, reps: int = 999, seed: int = 0) -> dict:
+def rct_rate_difference(
+    y,
+    exposure_days,
+    treated,
+    reps: int = 999,
+    seed: int = 0,
+    *,
+    events: str = "events",
+    anchor: str = "randomisation",
+) -> dict:
     """Difference in rates per person-year (treated − control), bootstrap within arms. Not estimable with
-    fewer than two people in an arm (no interval)."""
+    fewer than two people in an arm (no interval) or with no ``events`` in either arm (a difference of
+    zero with an interval of zero width says nothing)."""
     y, e, t = np.asarray(y, float), np.asarray(exposure_days, float) / 365.25, np.asarray(treated, bool)
     ok = e > 0
     y, e, t = y[ok], e[ok], t[ok]
     _two_per_arm(int(t.sum()), int((~t).sum()))
+    if y.sum() <= 0:
+        raise NotEstimable(f"{_people(len(y))}, all with zero {events} after {anchor}")
 
     def diff(yt, et, yc, ec):
         return yt / et - yc / ec
@@ -561,9 +576,11 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
         beta, se = float(fit.params[0]), float(fit.bse[0])
         if clusters is not None and np.isfinite(beta):
             se = _cox_robust_se(model, fit, np.asarray(clusters))
-    if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
+    if not (getattr(fit, "mle_retvals", None) or {}).get("converged", True):
+        raise NotEstimable("the Cox model did not converge (too few events to separate the groups)")
+    if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(np.exp(beta + Z95 * se))):
         raise NotEstimable(
-            "the Cox model gives no standard error on this data (too few events within strata)"
+            "the Cox model gives no finite interval on this data (too few events within strata)"
         )
     p = float(2 * stats.norm.sf(abs(beta / se)))
     return {

@@ -267,7 +267,8 @@ def summarise_blocks(
                         "mean": float(totals[j] / wsum[j]) if wsum[j] > 0 else np.nan,
                     }
                 )
-    return pd.DataFrame(rows)
+    # nobody in the panel (e.g. no matched comparison): no rows, but the table keeps its columns
+    return pd.DataFrame(rows, columns=[*labels, "group", "block", "measure", "n_people", "total", "mean"])
 
 
 def participation_rates(

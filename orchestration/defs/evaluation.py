@@ -454,7 +454,7 @@ def programme_evaluation(
         asset_key=analytics("effect_estimates"),
         passed=not lines,
         severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(lines[:20]) if lines else None,
+        description="; ".join(lines) if lines else None,
         metadata={
             "n_rows": len(effects),
             "n_not_estimable": len(lines),

@@ -114,6 +114,14 @@ def _attach_table_metadata(
         con.close()
 
 
+class DbtBuildConfig(dg.Config):
+    """The dbt build step."""
+
+    column_lineage: bool = True
+    """Compute every model's column lineage after dbt finished (sqlglot; a good part of the step on small
+    extracts). False leaves it out of the materialisations: for quick runs and test matrices."""
+
+
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
@@ -121,13 +129,15 @@ def _attach_table_metadata(
     name="dbt_models",
     pool="warehouse",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource):
+def dbt_models(
+    context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, platform: PlatformResource
+):
     """`dbt build` on the run's warehouse: models and their tests (tests become asset checks)."""
     os.environ["DA_DBT_WAREHOUSE"] = str(platform.resolved_warehouse_path)
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-    events = list(invocation.stream())
+    events = _attach_table_metadata(context, platform, list(invocation.stream()))
     # Column lineage is computed after dbt finished (see orchestration.lib.column_lineage).
-    yield from column_lineage.attach(invocation, _attach_table_metadata(context, platform, events), platform)
+    yield from column_lineage.attach(invocation, events, platform) if config.column_lineage else events
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed: see the failed models and tests above",

@@ -151,3 +151,40 @@ def test_negbin_interval_coverage_on_simulated_overdispersed_counts():
         logs.append(np.log(row["estimate"]))
     assert 0.90 <= np.mean(covered) <= 0.99
     assert abs(np.mean(logs) - np.log(0.7)) < 0.05
+
+
+def test_degenerate_programmes_publish_rows_with_reasons_and_the_report_shows_them():
+    """A single-person programme and a two-person trial beside a normal one: run_evaluation does not raise,
+    their rows say why they are not estimable, no estimated row is internally wrong, and the report prints
+    the reason where the estimate would be."""
+    import html
+
+    import pandas as pd
+
+    from ml.evaluation.pipeline import EvaluationConfig, run_evaluation
+    from ml.evaluation.report import evaluation_report
+    from ml.evaluation.simulate import simulate_panel
+    from ml.reporting import not_estimable_text
+    from orchestration.defs.evaluation import invalid_effect_rows
+
+    panel = simulate_panel(n_offenders=1500, seed=4, per_panel=3, rct_per_panel=2, n_panels=6)
+    participants = panel.participants
+    drive = participants.loc[participants["programme"] == "DRIVE"]
+    single = drive.head(1).assign(programme="single person")
+    trial = (
+        participants.loc[participants["arm"].notna()].groupby("arm").head(1).assign(programme="tiny trial")
+    )
+    participants = pd.concat([participants, single, trial], ignore_index=True)
+    result = run_evaluation(
+        panel.incidents, panel.offenders, participants, EvaluationConfig(bootstrap_reps=49)
+    )
+    effects = result.effect_estimates
+    assert invalid_effect_rows(effects).empty
+    for programme in ("single person", "tiny trial"):
+        rows = effects.loc[effects["programme"] == programme]
+        assert len(rows) and (rows["status"] == NOT_ESTIMABLE).all(), rows[["design", "status"]]
+        assert (rows["reason"].str.len() > 0).all()
+        page = html.unescape(evaluation_report(result, programme))
+        for reason in rows["reason"]:
+            assert not_estimable_text(reason) in page
+    assert (effects.loc[effects["programme"] == "DRIVE", "status"] == ESTIMATED).any()

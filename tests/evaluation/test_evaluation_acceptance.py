@@ -138,6 +138,7 @@ def test_dagster_assets_write_tables_and_reports(default_effect, tmp_path):
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["participants_valid"].passed
+    assert checks["effect_estimates_valid"].passed  # blocking: no estimated effect is internally wrong
     con = duckdb.connect(str(copy), read_only=True)
     try:
         for table in (
