@@ -156,7 +156,9 @@ def matching_covariates(
     if "reports" in groups:
         reports = sources.reports
         out["da_reported_lookback"] = reports.window_sum(codes, lookback, anchors, "da_incidents")
-        out[f"{rfg.measure()}_reported_lookback"] = reports.window_sum(codes, lookback, anchors, rfg.measure())
+        out[f"{rfg.measure()}_reported_lookback"] = reports.window_sum(
+            codes, lookback, anchors, rfg.measure()
+        )
     if "age" in groups:
         first = index.first_on_or_after(codes, np.full(len(codes), float(index.base_day)), known_by=anchors)
         years = (anchors - first) / 365.25
