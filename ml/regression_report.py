@@ -171,7 +171,16 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
         part = validation.loc[(validation["section"] == section) & validation["group"].isin(reg.RISK_LEVELS)]
         if part.empty:
             continue
-        wide = part.pivot_table(index="group", columns="measure", values="value", aggfunc="first")
+        if not (pd.to_numeric(part["n_offenders"], errors="coerce").fillna(0) > 0).any():
+            parts.append(
+                _p(f"{title}: {not_estimable_text('no offender has a graded incident of this kind')}.")
+            )
+            continue
+        measures = ["mean_total_da_severity", "median_total_da_severity", share]
+        wide = part.pivot_table(
+            index="group", columns="measure", values="value", aggfunc="first", dropna=False
+        )
+        wide = wide.reindex(columns=measures)
         counts = part.groupby("group")["n_offenders"].first()
         wide = wide.reindex([g for g in reg.RISK_LEVELS if g in wide.index])
         shaped = pd.DataFrame(

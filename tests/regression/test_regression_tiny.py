@@ -57,7 +57,16 @@ def test_no_risk_grades_means_risk_models_not_estimable_with_the_reason():
     for column in ("first_da_risk_level", "first_non_crime_da_risk_level"):
         offenders[column] = None
     offenders["n_risk_assessments"] = 0
+    offenders["ever_high_risk"] = None
     section = reg.fit_section_c(offenders, offences)
     risk = section.model_fit.loc[section.model_fit["model"].str.startswith("risk_")]
     assert len(risk) == 9 and (risk["status"] == NOT_ESTIMABLE).all()
     assert risk["reason"].str.startswith("no offender has").all()
+    page = html.unescape(
+        regression_report_html(
+            section.results, section.validation, section.model_fit, min_offenders=section.min_offenders
+        )
+    )
+    assert "First DA incident's risk grade: not estimable: no offender has a graded incident" in page
+    for reason in risk["reason"]:
+        assert not_estimable_text(reason) in page
