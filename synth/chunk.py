@@ -33,6 +33,8 @@ from synth.engine import (
 )
 
 NEW_PERSON_BASE = 500_000_000
+# With prompted disclosures on: the share of DA incidents that are never reported unless prompted.
+UNREPORTED_DA_SHARE = 0.10
 TYPES = list(catalogue.PLANTED_TYPES)
 CODES = list(catalogue.PLANTED_CODES)
 
@@ -87,8 +89,18 @@ def generate_chunk(
 
     # ---- programmes
     alive = np.ones(m, bool)
-    drive = programmes.run_drive(rng, n, io, is_da, alive, t_rep, sev, opts)
-    fd = programmes.run_focused_deterrence(rng, n, io, is_da, alive, t_rep, drive["chosen"], opts)
+    hidden = np.zeros(m, bool)
+    if opts.drive_prompted_disclosures > 0:  # a pool of DA incidents nobody reported (yet)
+        hidden = is_da & (rng.random(m) < UNREPORTED_DA_SHARE)
+        alive &= ~hidden
+    t_from = det["t_from"]
+    drive = programmes.run_drive(rng, n, io, is_da, alive, t_rep, sev, opts, t_from)
+    fd = programmes.run_focused_deterrence(rng, n, io, is_da, alive, t_rep, drive["chosen"], opts, t_from)
+    n_prompted = 0
+    if opts.drive_prompted_disclosures > 0:
+        n_prompted = programmes.prompt_disclosures(
+            rng, io, hidden, alive, t_rep, t_from, drive["selected"], opts.drive_prompted_disclosures
+        )
 
     # ---- planted regression effects (after programmes, so they are exact for everyone)
     keep = alive[o_inc]
@@ -129,6 +141,7 @@ def generate_chunk(
         has_nda=plant["has_nda"],
         drive_affected=drive["affected"] + first_offender + 1,
         drive_removed=drive["removed"],
+        drive_prompted=n_prompted,
         fd_affected=fd["affected"] + first_offender + 1,
         fd_removed=fd["removed"],
         n_same_day=n_same_day,

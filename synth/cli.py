@@ -62,6 +62,16 @@ def _effect(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a probability is a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a probability is a number between 0 and 1, got {value}")
+    return value
+
+
 def _share(text: str) -> float:
     try:
         value = float(text)
@@ -126,6 +136,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="DRIVE cohort size as a share of offenders, over 6 staggered as-of dates (default 0.05)",
     )
     parser.add_argument(
+        "--drive-prompted-disclosures",
+        type=_probability,
+        default=0.0,
+        help="probability that a never-reported DA incident of a DRIVE participant, committed in the three "
+        "years before selection, is disclosed within six months after it (default 0: no prompting; with a "
+        "value above 0, 10%% of DA incidents are never reported unless prompted)",
+    )
+    parser.add_argument(
         "--fd-effect",
         type=_effect,
         default=-0.16,
@@ -163,6 +181,7 @@ def _options(args) -> dict:
         "drive_effect": args.drive_effect,
         "drive_anchor": args.drive_anchor,
         "drive_share": args.drive_share,
+        "drive_prompted_disclosures": args.drive_prompted_disclosures,
         "fd_effect": args.fd_effect,
         "fd_share": args.fd_share,
         "separated_profiles": args.separated_profiles,

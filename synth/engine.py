@@ -153,6 +153,10 @@ class Options:
     drive_anchor: str = "selected"
     drive_share: float = 0.05
     drive_dates: tuple = ("2016-04-01", "2016-10-01", "2017-04-01", "2017-10-01", "2018-04-01", "2018-10-01")
+    # Programme-prompted historic disclosures: with a value p > 0, a share (UNREPORTED_DA_SHARE) of DA
+    # incidents is never reported, except that each such incident of a DRIVE participant committed in the
+    # three years before selection is disclosed with probability p within six months of selection.
+    drive_prompted_disclosures: float = 0.0
     fd_effect: float = -0.16
     fd_dates: tuple = ("2018-03-01", "2019-03-01")
     fd_share: float = 0.01
@@ -275,6 +279,10 @@ HIGH_VOLUME_SPREAD = 1.0
 DA_CAP = 60
 # noise in the latent DA risk score (larger = grades less tied to harm)
 RISK_NOISE = 1.2
+# DA reporting delays: shares reported within hours, days to weeks, months, and historic disclosures
+# (uniform between HISTORIC_DISCLOSURE_YEARS after the abuse)
+REPORT_DELAY_DA = (0.80, 0.13, 0.05, 0.02)
+HISTORIC_DISCLOSURE_YEARS = (0.5, 3.0)
 
 
 def simulate_times(rng, off: dict, opts: Options) -> dict:
@@ -351,14 +359,35 @@ def simulate_times(rng, off: dict, opts: Options) -> dict:
         hour = np.where(is_da, (peaks + rng.integers(-1, 2, m)) % 24, hour)
     day = _timing_signatures(rng, prof, n_da, n_nda, inc_off, inc_pos, is_da, day)
     t_from = WINDOW_START + (day * DAY).astype(np.int64) + hour * 3600 + rng.integers(0, 3600, m)
-    # reporting delay: mostly within hours, sometimes days, rarely much later
+    # Reporting delay. Non-DA: mostly within hours, sometimes days, rarely much later. DA is reported
+    # later more often (REPORT_DELAY_DA): hours for most, days or weeks for some, months for a few, and a
+    # share of historic disclosures reported months to years after the abuse. For a historic disclosure
+    # the spell time is when it is reported and the offence is dated back from it, so report times keep
+    # their spells and the extract (selected on record date) keeps its size.
     u = rng.random(m)
     delay = np.where(
         u < 0.85,
         rng.exponential(1.5 * 3600, m),
         np.where(u < 0.98, rng.exponential(5 * DAY, m), rng.exponential(120 * DAY, m)),
     )
-    t_rep = t_from + delay.astype(np.int64) + 60
+    share_hours, share_days, share_months, _ = REPORT_DELAY_DA
+    da_delay = np.where(
+        u < share_hours,
+        rng.exponential(1.5 * 3600, m),
+        np.where(
+            u < share_hours + share_days,
+            rng.exponential(4 * DAY, m),
+            np.where(
+                u < share_hours + share_days + share_months,
+                rng.exponential(60 * DAY, m),
+                rng.uniform(*HISTORIC_DISCLOSURE_YEARS, m) * 365.25 * DAY,
+            ),
+        ),
+    )
+    historic = is_da & (u >= share_hours + share_days + share_months)
+    delay = np.where(is_da, da_delay, delay)
+    t_rep = np.where(historic, t_from, t_from + delay.astype(np.int64) + 60)
+    t_from = np.where(historic, t_from - delay.astype(np.int64), t_from)
     # keep reported times inside the extract window (the extract is selected on record date)
     late = t_rep > WINDOW_END
     t_rep = np.where(late, WINDOW_END - rng.integers(0, 3 * DAY, m), t_rep)

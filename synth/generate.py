@@ -91,6 +91,11 @@ def generate(
       edge_share (0.01)     share of eligible incidents made into grouping edge cases
       unknown_time_share (0.06)  share of incidents whose committed_from times are all recorded as 00:00:00
                     (an unknown time of day, as some forces record it; the date stays right)
+      drive_prompted_disclosures (0.0)  with p > 0, 10% of DA incidents are never reported, except that
+                    a DRIVE participant's, committed in the three years before selection, are disclosed with
+                    probability p within six months after it (a programme that prompts historic
+                    disclosures). DA reporting delays (always on): 80% within hours, 13% days to weeks,
+                    5% months, 2% historic disclosures 6 months to 3 years after the abuse
     """
     import numpy as np
 
@@ -225,6 +230,7 @@ class _TruthAggregate:
             self.term_counts[j] += int(t["indicators"][:, j].sum())
         self.drive["affected"].append(t["drive_affected"])
         self.drive["removed"] += t["drive_removed"]
+        self.drive["prompted"] = self.drive.get("prompted", 0) + t["drive_prompted"]
         self.fd["affected"].append(t["fd_affected"])
         self.fd["removed"] += t["fd_removed"]
         self.same_day += t["n_same_day"]
@@ -277,7 +283,14 @@ class _TruthAggregate:
             "DRIVE": {
                 "true_effect": opts.drive_effect,
                 "effect_kind": "multiplicative change in the DA incident rate after the anchor "
-                "(each later DA incident kept with probability 1 + effect)",
+                "(each DA incident committed later kept with probability 1 + effect)",
+                "selection_knowledge": "selection uses DA incidents reported before the as-of date",
+                "prompted_disclosures": {
+                    "probability": opts.drive_prompted_disclosures,
+                    "n_disclosed": int(self.drive.get("prompted", 0)),
+                    "what": "never-reported DA incidents of participants, committed in the three years "
+                    "before selection, reported within six months after it",
+                },
                 "anchor_stage": opts.drive_anchor,
                 "as_of_dates": list(opts.drive_dates),
                 "selection": "per chunk of up to 20,000 offenders: eligible = >=2 DA incidents in the 24 "

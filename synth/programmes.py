@@ -2,9 +2,14 @@
 
 Selection uses only the observable DA history before the as-of date (recency, frequency in 24 months,
 gravity = ONS CSS of those incidents), plus panel/capacity randomness, so a comparison group matched on
-that history is valid. The true effect is applied by thinning each affected person's DA incidents after
-the anchor date with keep-probability (1 + effect); with effect 0 nothing is thinned, and the fall in
-reoffending after selection is then pure regression to the mean (people are chosen in a hot spell).
+that history is valid. The true effect is applied by thinning each affected person's DA incidents *committed*
+after the anchor date with keep-probability (1 + effect); with effect 0 nothing is thinned, and the fall in
+reoffending after selection is then pure regression to the mean (people are chosen in a hot spell). Selection
+uses what had been *reported* before the as-of date (knowledge time), as a panel would.
+
+``prompt_disclosures`` models a programme that prompts disclosures: DA incidents that were never reported
+(the hidden pool) are reported within six months of selection when they belong to a participant and were
+committed in the three years before selection.
 """
 
 from __future__ import annotations
@@ -39,17 +44,17 @@ def rfg_scores(n: int, io, is_da, alive, t_rep, sev, asof: int):
     return days_since, freq, grav
 
 
-def _thin(rng, io, is_da, alive, t_rep, anchor_by_offender: np.ndarray, keep: float) -> int:
-    """Drop DA incidents after each affected offender's anchor with probability 1 - keep."""
+def _thin(rng, io, is_da, alive, t_from, anchor_by_offender: np.ndarray, keep: float) -> int:
+    """Drop DA incidents committed after each affected offender's anchor with probability 1 - keep."""
     anchor = anchor_by_offender[io]
-    target = alive & is_da & (anchor >= 0) & (t_rep > anchor)
+    target = alive & is_da & (anchor >= 0) & (t_from > anchor)
     u = rng.random(io.size)
     drop = target & (u >= keep)
     alive &= ~drop
     return int(drop.sum())
 
 
-def run_drive(rng, n: int, io, is_da, alive, t_rep, sev, opts) -> dict:
+def run_drive(rng, n: int, io, is_da, alive, t_rep, sev, opts, t_from=None) -> dict:
     dates = [_day(d) for d in opts.drive_dates]
     total = int(round(opts.drive_share * n))
     quotas = np.full(len(dates), total // len(dates))
@@ -83,9 +88,27 @@ def run_drive(rng, n: int, io, is_da, alive, t_rep, sev, opts) -> dict:
         ok = a >= 0
         anchor[rows["person"][ok]] = a[ok] * DAY + DAY - 1  # incidents after the end of the anchor day
     keep = 1.0 + opts.drive_effect
-    removed = _thin(rng, io, is_da, alive, t_rep, anchor, keep) if opts.drive_effect != 0 else 0
+    committed = t_rep if t_from is None else t_from
+    removed = _thin(rng, io, is_da, alive, committed, anchor, keep) if opts.drive_effect != 0 else 0
     rows["programme"] = "DRIVE"
-    return dict(rows=rows, affected=np.flatnonzero(anchor >= 0), removed=removed, chosen=chosen)
+    selected = np.full(n, -1, np.int64)
+    if rows["person"].size:
+        selected[rows["person"]] = rows["selected"] * DAY
+    return dict(
+        rows=rows, affected=np.flatnonzero(anchor >= 0), removed=removed, chosen=chosen, selected=selected
+    )
+
+
+def prompt_disclosures(rng, io, hidden, alive, t_rep, t_from, selected_at: np.ndarray, share: float) -> int:
+    """Report hidden DA incidents of participants committed in the three years before their selection,
+    each with probability ``share``, at a time within six months after selection (inside the extract)."""
+    sel = selected_at[io]
+    eligible = hidden & (sel >= 0) & (t_from < sel) & (t_from >= sel - 3 * 365 * DAY)
+    disclosed = eligible & (rng.random(io.size) < share)
+    when = sel + rng.integers(DAY, 183 * DAY, io.size)
+    t_rep[disclosed] = np.minimum(when[disclosed], WINDOW_END)
+    alive |= disclosed
+    return int(disclosed.sum())
 
 
 def _drive_stages(rng, people: np.ndarray, asof: int, cohort: str) -> dict:
@@ -130,7 +153,9 @@ def _drive_stages(rng, people: np.ndarray, asof: int, cohort: str) -> dict:
     )
 
 
-def run_focused_deterrence(rng, n: int, io, is_da, alive, t_rep, exclude: np.ndarray, opts) -> dict:
+def run_focused_deterrence(
+    rng, n: int, io, is_da, alive, t_rep, exclude: np.ndarray, opts, t_from=None
+) -> dict:
     dates = [_day(d) for d in opts.fd_dates]
     cap = max(10, int(round(opts.fd_share * n)))
     in_trial = np.zeros(n, bool)
@@ -177,7 +202,8 @@ def run_focused_deterrence(rng, n: int, io, is_da, alive, t_rep, exclude: np.nda
         anchor[elig[treat]] = asof + DAY - 1
     rows = _concat(rows)
     keep = 1.0 + opts.fd_effect
-    removed_n = _thin(rng, io, is_da, alive, t_rep, anchor, keep) if opts.fd_effect != 0 else 0
+    committed = t_rep if t_from is None else t_from
+    removed_n = _thin(rng, io, is_da, alive, committed, anchor, keep) if opts.fd_effect != 0 else 0
     rows["programme"] = "focused deterrence"
     return dict(rows=rows, affected=np.flatnonzero(anchor >= 0), removed=removed_n)
 

@@ -4,7 +4,7 @@ no dbt. Start with ``run_evaluation``.
 """
 
 from ml.evaluation.incidents import IncidentIndex, from_days, to_days
-from ml.evaluation.matching import MatchingConfig, match_cohort
+from ml.evaluation.matching import MatchingConfig, build_design
 from ml.evaluation.participants import ParticipantError, validate_participants
 from ml.evaluation.pipeline import EvaluationConfig, EvaluationResult, run_evaluation
 from ml.evaluation.rfg import RFGConfig, concentration, power_few, score_rfg
@@ -18,7 +18,7 @@ __all__ = [
     "RFGConfig",
     "concentration",
     "from_days",
-    "match_cohort",
+    "build_design",
     "power_few",
     "run_evaluation",
     "score_rfg",

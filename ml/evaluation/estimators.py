@@ -520,10 +520,22 @@ def kaplan_meier(time, event, group, weights=None) -> pd.DataFrame:
     )
 
 
+def _cox_robust_se(model, fit, clusters: np.ndarray) -> float:
+    """Lin–Wei sandwich standard error clustered by ``clusters``: H⁻¹ (Σ_g U_g U_gᵀ) H⁻¹ from the score
+    residuals (statsmodels leaves NaN for a row after the last event of its stratum, whose residual is 0)."""
+    residuals = np.nan_to_num(np.asarray(fit.score_residuals, float))
+    _, group = np.unique(clusters, return_inverse=True)
+    per_cluster = np.zeros((group.max() + 1, residuals.shape[1]))
+    np.add.at(per_cluster, group, residuals)
+    bread = np.linalg.inv(-model.hessian(fit.params))
+    cov = bread @ (per_cluster.T @ per_cluster) @ bread
+    return float(np.sqrt(cov[0, 0]))
+
+
 def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
     """Cox hazard ratio of time to first DA reoffence for the treated group (statsmodels PHReg), stratified
-    by matched set when ``strata`` is given (model-based errors: statsmodels' robust covariance is undefined
-    with strata), otherwise with cluster-robust errors when ``clusters`` is given."""
+    by matched set when ``strata`` is given, with cluster-robust (Lin–Wei sandwich) errors when
+    ``clusters`` is given — by person, so a comparison reused in several matched sets counts once."""
     time, event, treated = np.asarray(time, float), np.asarray(event, bool), np.asarray(treated, bool)
     result = {
         "n_treated": int(treated.sum()),
@@ -539,6 +551,18 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
         if not event[group].any():
             raise NotEstimable(f"{_people(n_group, who)}, none with a DA incident in the follow-up")
     time = np.maximum(time, 0.5)  # an incident on the anchor day counts at half a day
+    if strata is not None:
+        # Strata without an event add nothing to the partial likelihood, and their NaN score residuals
+        # would spoil the robust (sandwich) variance: leave them out.
+        strata = np.asarray(strata)
+        with_event = np.isin(strata, np.unique(strata[event]))
+        time, event, treated, strata = (
+            time[with_event],
+            event[with_event],
+            treated[with_event],
+            strata[with_event],
+        )
+        clusters = None if clusters is None else np.asarray(clusters)[with_event]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = PHReg(
@@ -548,10 +572,12 @@ def cox_hazard_ratio(time, event, treated, strata=None, clusters=None) -> dict:
             strata=None if strata is None else np.asarray(strata),
             ties="efron",
         )
-        fit = model.fit(groups=None if clusters is None or strata is not None else np.asarray(clusters))
+        fit = model.fit()
+        beta, se = float(fit.params[0]), float(fit.bse[0])
+        if clusters is not None and np.isfinite(beta):
+            se = _cox_robust_se(model, fit, np.asarray(clusters))
     if not (getattr(fit, "mle_retvals", None) or {}).get("converged", True):
         raise NotEstimable("the Cox model did not converge (too few events to separate the groups)")
-    beta, se = float(fit.params[0]), float(fit.bse[0])
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0 and np.isfinite(np.exp(beta + Z95 * se))):
         raise NotEstimable(
             "the Cox model gives no finite interval on this data (too few events within strata)"

@@ -1,9 +1,17 @@
-"""A vectorised index of each offender's DA incidents, answering window queries for many people at once.
+"""A vectorised index of each offender's incidents, answering window queries for many people at once.
 
 Every evaluation measure is a sum over a window of days for a person: incidents (or harm) in
 ``[start, end)``, the last incident before a date, the first incident on or after a date. The index sorts
-DA incidents by ``(offender, day)`` into one integer key and keeps cumulative sums per measure, so a query
-for n people costs two ``searchsorted`` calls — no Python loop over people.
+incidents by ``(offender, committed day)`` into one integer key and keeps cumulative sums per measure, so a
+query for n people costs two ``searchsorted`` calls — no Python loop over people.
+
+**Knowledge time.** Every incident has two dates: when it was committed (``started_on``) and when it was
+reported (``reported_at``). Windows are always of *committed* days, but a query can ask for what was
+*known* by a date: ``known_by=K`` keeps only incidents reported strictly before day ``K``. "As of" queries
+(eligibility, RFG, matching covariates, the pre-period of a difference-in-differences) pass the as-of day,
+so an incident committed before a panel met but reported after it is not part of what the panel saw.
+Outcome windows pass their closing day plus a reporting lag. Incidents reported later than their committed
+day are kept in a small second index, so the correction costs time only for them.
 
 Dates are integer days since 1970-01-01 (``to_days``); a missing date is ``NaN`` in float arrays.
 """
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: Outcome measures every index carries. ``harm_css`` is the ONS Crime Severity Score weight sum of the
+#: Outcome measures every DA index carries. ``harm_css`` is the ONS Crime Severity Score weight sum of the
 #: incident (``severity`` in marts.fct_incidents); ``harm_cchi`` the Cambridge Crime Harm Index days.
 BASE_MEASURES = ("da_incidents", "da_crime_incidents", "da_non_crime_incidents", "harm_css", "harm_cchi")
 MEASURE_LABELS = {
@@ -26,6 +34,9 @@ MEASURE_LABELS = {
     "harm_css": "harm, ONS Crime Severity Score",
     "harm_cchi": "harm, Cambridge Crime Harm Index (days)",
     "harm_gravity": "harm, bespoke DA gravity",
+    "risk_high": "DA incidents graded high risk",
+    "risk_medium": "DA incidents graded medium risk",
+    "events": "events",
 }
 
 
@@ -47,19 +58,29 @@ def from_days(days) -> pd.Series:
     return pd.Series(out.astype("datetime64[s]"))
 
 
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[lo_i, hi_i)``: every position and the range it belongs to."""
+    count = np.clip(hi - lo, 0, None)
+    owner = np.repeat(np.arange(len(lo)), count)
+    offset = np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(lo, count) + offset, owner
+
+
 @dataclass
 class IncidentIndex:
-    """DA incidents sorted by (offender, day), with cumulative sums per measure."""
+    """Incidents sorted by (offender, committed day), with cumulative sums per measure."""
 
     offender_ids: pd.Index  # the code → offender_id map (every offender known to the extract)
-    codes: np.ndarray  # per DA incident, sorted
-    days: np.ndarray  # per DA incident (int64), sorted within code
+    codes: np.ndarray  # per incident, sorted
+    days: np.ndarray  # committed day per incident (int64), sorted within code
+    reported: np.ndarray  # reported day per incident (int64, >= committed day)
     keys: np.ndarray  # code * span + (day - base)
     cumsums: dict[str, np.ndarray]  # measure → length n+1 cumulative sums
     base_day: int
     span: int
-    first_day: int  # first day observed in the extract (any incident)
-    last_day: int  # last day observed in the extract (any incident)
+    first_day: int  # first day observed in the extract (first report)
+    last_day: int  # last day observed in the extract (last report)
+    late: np.ndarray  # positions (into the sorted arrays) of incidents reported after their committed day
 
     @classmethod
     def build(
@@ -69,64 +90,97 @@ class IncidentIndex:
         extra_measures: Mapping[str, str] | None = None,
         observation_start=None,
         observation_end=None,
+        which: str = "da",
     ) -> IncidentIndex:
-        """Index the DA incidents of ``incidents`` (columns of marts.fct_incidents: offender_id, is_da,
-        started_on, severity, cchi_days, is_non_crime). ``extra_measures`` maps a measure name to a column
-        (e.g. ``{"harm_gravity": "gravity"}``). The observation window defaults to the first and last
-        ``started_on`` of any incident in the frame.
-        """
-        all_days = to_days(incidents["started_on"])
-        if np.isnan(all_days).all():
+        """Index the incidents of ``incidents`` (columns of marts.fct_incidents: offender_id, is_da,
+        started_on, reported_at, severity, cchi_days, is_non_crime, risk_level). ``which`` is ``"da"`` (DA
+        incidents; the default), ``"non_da"`` or ``"all"`` (any event table with offender_id and
+        started_on, e.g. custody arrests). Without ``reported_at`` an incident counts as reported on its
+        committed day. ``extra_measures`` maps a measure name to a column (e.g. ``{"harm_gravity":
+        "gravity"}``). The observation window defaults to the first and last report of any incident in the
+        frame (the extract is selected on record date)."""
+        committed = to_days(incidents["started_on"])
+        if np.isnan(committed).all() and len(incidents):
             raise ValueError("fct_incidents has no usable started_on dates")
+        reported = to_days(incidents["reported_at"]) if "reported_at" in incidents else committed.copy()
+        reported = np.where(np.isnan(reported), committed, reported)
+        reported = np.fmax(reported, committed)  # a report cannot precede the offence
+        observed = reported[~np.isnan(reported)]
         first_day = (
-            int(np.nanmin(all_days)) if observation_start is None else int(to_days([observation_start])[0])
+            int(observed.min() if observed.size else 0)
+            if observation_start is None
+            else int(to_days([observation_start])[0])
         )
-        last_day = int(np.nanmax(all_days)) if observation_end is None else int(to_days([observation_end])[0])
+        last_day = (
+            int(observed.max() if observed.size else 0)
+            if observation_end is None
+            else int(to_days([observation_end])[0])
+        )
 
-        is_da = incidents["is_da"].fillna(False).astype(bool).to_numpy()
-        da = incidents.loc[is_da & ~np.isnan(all_days)]
-        da_days = all_days[is_da & ~np.isnan(all_days)].astype(np.int64)
+        if which == "da":
+            keep = incidents["is_da"].fillna(False).astype(bool).to_numpy().copy()
+        elif which == "non_da":
+            keep = ~incidents["is_da"].fillna(False).astype(bool).to_numpy()
+        else:
+            keep = np.ones(len(incidents), bool)
+        keep &= ~np.isnan(committed)
+        rows = incidents.loc[keep]
+        day = committed[keep].astype(np.int64)
+        rep = reported[keep].astype(np.int64)
         given = pd.Series([] if offender_ids is None else list(offender_ids), dtype=object)
         known = pd.concat([given, incidents["offender_id"].astype(object)]).dropna().astype(str)
         known = pd.Index(np.sort(pd.unique(known.to_numpy(dtype=object)).astype(str)))
-        codes = known.get_indexer(da["offender_id"].astype(str)).astype(np.int64)
+        codes = known.get_indexer(rows["offender_id"].astype(str)).astype(np.int64)
 
-        base_day = int(min(first_day, da_days.min() if len(da_days) else first_day)) - 4000
-        span = int(max(last_day, da_days.max() if len(da_days) else last_day)) - base_day + 4000
-        keys = codes * span + (da_days - base_day)
-        order = np.argsort(keys, kind="stable")
+        lowest = min(first_day, int(day.min()) if len(day) else first_day)
+        highest = max(last_day, int(rep.max()) if len(rep) else last_day)
+        base_day = lowest - 20000
+        span = highest - base_day + 20000
+        keys = codes * span + (day - base_day)
+        order = np.lexsort((rep, keys))
+
+        def column(name: str) -> np.ndarray:
+            if name not in rows:
+                return np.zeros(len(rows))
+            return pd.to_numeric(rows[name], errors="coerce").fillna(0).to_numpy(dtype=float)
 
         non_crime = (
-            da["is_non_crime"].fillna(False).astype(bool).to_numpy()
-            if "is_non_crime" in da
-            else np.zeros(len(da), bool)
+            rows["is_non_crime"].fillna(False).astype(bool).to_numpy()
+            if "is_non_crime" in rows
+            else np.zeros(len(rows), bool)
         )
-        values = {
-            "da_incidents": np.ones(len(da)),
-            "da_crime_incidents": (~non_crime).astype(float),
-            "da_non_crime_incidents": non_crime.astype(float),
-            "harm_css": pd.to_numeric(da.get("severity", 0), errors="coerce").fillna(0).to_numpy(dtype=float)
-            if "severity" in da
-            else np.zeros(len(da)),
-            "harm_cchi": pd.to_numeric(da.get("cchi_days", 0), errors="coerce")
-            .fillna(0)
-            .to_numpy(dtype=float)
-            if "cchi_days" in da
-            else np.zeros(len(da)),
-        }
-        for name, column in (extra_measures or {}).items():
-            values[name] = pd.to_numeric(da[column], errors="coerce").fillna(0).to_numpy(dtype=float)
+        if which == "all":
+            values = {"events": np.ones(len(rows))}
+        else:
+            prefix = "da" if which == "da" else "non_da"
+            values = {
+                f"{prefix}_incidents": np.ones(len(rows)),
+                f"{prefix}_crime_incidents": (~non_crime).astype(float),
+                f"{prefix}_non_crime_incidents": non_crime.astype(float),
+                "harm_css": column("severity"),
+                "harm_cchi": column("cchi_days"),
+            }
+            if "risk_level" in rows:
+                risk = rows["risk_level"].astype(object).to_numpy()
+                values["risk_high"] = (risk == "high").astype(float)
+                values["risk_medium"] = (risk == "medium").astype(float)
+        for name, col in (extra_measures or {}).items():
+            values[name] = column(col)
         cumsums = {name: np.concatenate([[0.0], np.cumsum(v[order])]) for name, v in values.items()}
+        rep_sorted = rep[order]
+        day_sorted = day[order]
         return cls(
             offender_ids=known,
             codes=codes[order],
-            days=da_days[order],
+            days=day_sorted,
+            reported=rep_sorted,
             keys=keys[order],
             cumsums=cumsums,
             base_day=base_day,
             span=span,
             first_day=first_day,
             last_day=last_day,
+            late=np.flatnonzero(rep_sorted > day_sorted),
         )
 
     # ---- people ---------------------------------------------------------------------------------
@@ -144,44 +198,94 @@ class IncidentIndex:
         clipped = np.clip(np.floor(days), self.base_day, self.base_day + self.span - 1)
         return np.asarray(codes, dtype=np.int64) * self.span + (clipped.astype(np.int64) - self.base_day)
 
+    def _measure_values(self, measure: str) -> np.ndarray:
+        cached = getattr(self, "_values_cache", None)
+        if cached is None:
+            cached = {}
+            object.__setattr__(self, "_values_cache", cached)
+        if measure not in cached:
+            cached[measure] = np.diff(self.cumsums[measure])
+        return cached[measure]
+
     # ---- window queries -----------------------------------------------------------------------------
-    def window_sum(self, codes, start, end, measure: str = "da_incidents") -> np.ndarray:
-        """Sum of ``measure`` over each person's DA incidents with ``start <= day < end``."""
+    def window_sum(self, codes, start, end, measure: str = "da_incidents", known_by=None) -> np.ndarray:
+        """Sum of ``measure`` over each person's incidents committed with ``start <= day < end``; with
+        ``known_by``, only those reported strictly before that day (per person or one day for all)."""
         codes = np.asarray(codes, dtype=np.int64)
+        if known_by is not None:  # nothing committed on or after the known-by day was reported before it
+            end = np.fmin(np.broadcast_to(np.asarray(end, float), codes.shape), np.asarray(known_by, float))
         lo = np.searchsorted(self.keys, self._key(codes, start), side="left")
         hi = np.searchsorted(self.keys, self._key(codes, end), side="left")
         out = self.cumsums[measure][hi] - self.cumsums[measure][lo]
-        out[
-            (codes < 0) | ~(np.broadcast_to(np.asarray(end, float) > np.asarray(start, float), codes.shape))
-        ] = 0.0
+        if known_by is not None and len(self.late) and len(codes):
+            known = np.broadcast_to(np.asarray(known_by, dtype=np.float64), codes.shape)
+            late_lo = np.searchsorted(self.late, lo, side="left")
+            late_hi = np.searchsorted(self.late, hi, side="left")
+            pos, owner = _expand(late_lo, late_hi)
+            if pos.size:
+                where = self.late[pos]
+                unknown = ~(self.reported[where] < known[owner])  # NaN known_by: nothing is unknown
+                unknown &= ~np.isnan(known[owner])
+                if unknown.any():
+                    out = out - np.bincount(
+                        owner[unknown], self._measure_values(measure)[where[unknown]], minlength=len(codes)
+                    )
+        bad = (codes < 0) | ~(np.broadcast_to(np.asarray(end, float) > np.asarray(start, float), codes.shape))
+        out[bad] = 0.0
         return out
 
-    def last_before(self, codes, day) -> np.ndarray:
-        """Day of each person's last DA incident strictly before ``day`` (NaN if none)."""
+    def _known(self, pos: np.ndarray, known: np.ndarray) -> np.ndarray:
+        return np.isnan(known) | (self.reported[pos] < known)
+
+    def last_before(self, codes, day, known_by=None) -> np.ndarray:
+        """Day of each person's last incident committed strictly before ``day`` (NaN if none); with
+        ``known_by``, the last one reported strictly before that day."""
         codes = np.asarray(codes, dtype=np.int64)
+        day_arr = np.broadcast_to(np.asarray(day, float), codes.shape)
         pos = np.searchsorted(self.keys, self._key(codes, day), side="left") - 1
-        ok = (pos >= 0) & (codes >= 0) & ~np.isnan(np.broadcast_to(np.asarray(day, float), codes.shape))
+        ok = (pos >= 0) & (codes >= 0) & ~np.isnan(day_arr)
         ok[ok] = self.codes[pos[ok]] == codes[ok]
+        if known_by is not None:
+            known = np.broadcast_to(np.asarray(known_by, float), codes.shape)
+            todo = np.flatnonzero(ok)
+            todo = todo[~self._known(pos[todo], known[todo])]
+            while todo.size:  # step back over incidents not yet reported (few: only late ones)
+                pos[todo] -= 1
+                alive = (pos[todo] >= 0) & (self.codes[np.maximum(pos[todo], 0)] == codes[todo])
+                ok[todo[~alive]] = False
+                todo = todo[alive]
+                todo = todo[~self._known(pos[todo], known[todo])]
         out = np.full(len(codes), np.nan)
         out[ok] = self.days[pos[ok]]
         return out
 
-    def first_on_or_after(self, codes, day) -> np.ndarray:
-        """Day of each person's first DA incident on or after ``day`` (NaN if none)."""
+    def first_on_or_after(self, codes, day, known_by=None) -> np.ndarray:
+        """Day of each person's first incident committed on or after ``day`` (NaN if none); with
+        ``known_by``, the first one reported strictly before that day."""
         codes = np.asarray(codes, dtype=np.int64)
+        day_arr = np.broadcast_to(np.asarray(day, float), codes.shape)
         pos = np.searchsorted(self.keys, self._key(codes, day), side="left")
-        ok = (
-            (pos < len(self.keys))
-            & (codes >= 0)
-            & ~np.isnan(np.broadcast_to(np.asarray(day, float), codes.shape))
-        )
+        n = len(self.keys)
+        ok = (pos < n) & (codes >= 0) & ~np.isnan(day_arr)
         ok[ok] = self.codes[pos[ok]] == codes[ok]
+        if known_by is not None:
+            known = np.broadcast_to(np.asarray(known_by, float), codes.shape)
+            ok[ok] &= ~(self.days[pos[ok]] >= known[ok])  # committed after the known-by day: unknown
+            todo = np.flatnonzero(ok)
+            todo = todo[~self._known(pos[todo], known[todo])]
+            while todo.size:
+                pos[todo] += 1
+                alive = (pos[todo] < n) & (self.codes[np.minimum(pos[todo], n - 1)] == codes[todo])
+                alive[alive] &= ~(self.days[pos[todo[alive]]] >= known[todo[alive]])
+                ok[todo[~alive]] = False
+                todo = todo[alive]
+                todo = todo[~self._known(pos[todo], known[todo])]
         out = np.full(len(codes), np.nan)
         out[ok] = self.days[pos[ok]]
         return out
 
     def first_two(self, codes) -> tuple[np.ndarray, np.ndarray]:
-        """Days of each person's first and second DA incidents (NaN where absent)."""
+        """Committed days of each person's first and second incidents (NaN where absent)."""
         codes = np.asarray(codes, dtype=np.int64)
         pos = np.searchsorted(self.keys, codes * self.span, side="left")
         out = []
@@ -194,20 +298,75 @@ class IncidentIndex:
             out.append(days)
         return out[0], out[1]
 
-    def active_between(self, start: int, end: int) -> np.ndarray:
-        """Codes of the people with at least one DA incident with ``start <= day < end``."""
+    def active_between(self, start: int, end: int, known_by: int | None = None) -> np.ndarray:
+        """Codes of the people with at least one incident committed with ``start <= day < end`` (and, with
+        ``known_by``, reported strictly before that day)."""
         by_day = self._by_day()
         lo, hi = np.searchsorted(by_day[0], [start, end], side="left")
-        return np.unique(by_day[1][lo:hi])
+        codes = by_day[1][lo:hi]
+        if known_by is not None:
+            codes = codes[by_day[2][lo:hi] < known_by]
+        return np.unique(codes)
 
-    def _by_day(self) -> tuple[np.ndarray, np.ndarray]:
+    def _by_day(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cached = getattr(self, "_by_day_cache", None)
         if cached is None:
             order = np.argsort(self.days, kind="stable")
-            cached = (self.days[order], self.codes[order])
+            cached = (self.days[order], self.codes[order], self.reported[order])
             object.__setattr__(self, "_by_day_cache", cached)
         return cached
 
     def da_offender_codes(self) -> np.ndarray:
-        """Codes of every person with at least one DA incident."""
+        """Codes of every person with at least one indexed incident."""
         return np.unique(self.codes)
+
+    def reindexed(self, offender_ids: pd.Index) -> np.ndarray:
+        """This index's codes for the people of another index (−1 where absent), to query with its codes."""
+        return self.offender_ids.get_indexer(offender_ids)
+
+
+@dataclass
+class VictimIndex:
+    """Each offender's DA incidents per victim, to count *distinct* victims in a window (MATAC's "V").
+
+    Built from (offender_id, victim_id, started_on, reported_at) rows, one per DA incident and victim. A
+    person–victim pair is indexed like a person in ``IncidentIndex``; a query enumerates the person's pairs
+    (a handful each) and counts those with an incident in the window."""
+
+    pairs: IncidentIndex
+    pair_owner: np.ndarray  # per pair code: the offender's code in ``offender_ids``
+    pair_start: np.ndarray  # per offender code: first pair code (pairs sorted by owner)
+    pair_count: np.ndarray
+    offender_ids: pd.Index
+
+    @classmethod
+    def build(cls, rows: pd.DataFrame, offender_ids: pd.Index) -> VictimIndex:
+        frame = rows.dropna(subset=["offender_id", "victim_id"]).copy()
+        frame["pair"] = frame["offender_id"].astype(str) + "\x1f" + frame["victim_id"].astype(str)
+        frame["is_da"] = True
+        pairs = IncidentIndex.build(frame.rename(columns={"offender_id": "_owner", "pair": "offender_id"}))
+        owner_ids = pairs.offender_ids.str.split("\x1f").str[0]
+        owner = offender_ids.get_indexer(owner_ids)
+        order = np.argsort(owner, kind="stable")  # pair codes are sorted strings: owners already grouped
+        if not np.array_equal(order, np.arange(len(order))):
+            raise AssertionError("victim pairs are not grouped by offender")
+        count = np.bincount(owner[owner >= 0], minlength=len(offender_ids))
+        start = np.cumsum(count) - count
+        return cls(pairs, owner, start, count, offender_ids)
+
+    def distinct(self, codes, start, end, known_by=None) -> np.ndarray:
+        """Distinct victims of each person's incidents committed in ``[start, end)`` (known by ``known_by``)."""
+        codes = np.asarray(codes, dtype=np.int64)
+        ok = codes >= 0
+        safe = np.where(ok, codes, 0)
+        lo = np.where(ok, self.pair_start[safe], 0)
+        hi = lo + np.where(ok, self.pair_count[safe], 0)
+        pos, owner = _expand(lo, hi)
+        if pos.size == 0:
+            return np.zeros(len(codes))
+
+        def per(values):
+            return None if values is None else np.broadcast_to(np.asarray(values, float), codes.shape)[owner]
+
+        hits = self.pairs.window_sum(pos, per(start), per(end), "da_incidents", per(known_by))
+        return np.bincount(owner, (hits > 0).astype(float), minlength=len(codes))

@@ -1,29 +1,74 @@
-"""A matched comparison group for a non-randomised cohort, anchored at each treated person's own date.
+"""The matched difference-in-differences for a non-randomised cohort, with a bootstrap that re-runs it.
 
-For every distinct selection date ``d`` the eligible pool is scored with the same RFG rules as the cohort
-(people with a DA incident in the lookback before ``d`` who are on no programme). Candidates near the top of
-that ranking (rank ≤ max(``candidate_pool_top_n``, 2 × the worst treated rank that day)) get the full set
-of pre-period covariates: the RFG components and raw inputs, the DA incident count in each of the
-``pre_blocks`` six-month blocks before ``d`` (the pre-period trajectory), the harm in the two most recent
-blocks, years since the first DA incident and age at ``d``. A logistic propensity model is fitted on the
-stacked (treated + candidates) rows; each treated person is matched, with replacement, to the
-``n_matches`` candidates anchored at the *same date* whose logit propensity is nearest, within a caliper of
-``caliper_sd`` pooled standard deviations (Austin 2011's 0.2). A comparison person anchored at ``d`` is
-given the treated person's anchor ``d``, so staggered selection is handled by stacking matched sets.
+**Who is compared with whom.** For every distinct selection date ``d`` the eligible pool is scored with the
+same RFG rules as the cohort, from what was *reported* before ``d`` (people with a DA incident in the
+lookback who are on no programme yet). Candidates near the top of that ranking (rank ≤
+max(``candidate_pool_top_n``, 2 × the worst treated rank that day)) get the pre-period covariates named in
+``MatchingConfig.covariates`` — by default everything a selection panel saw: the RFG components, the DA
+incident count in each of ``pre_blocks`` six-month blocks (the trajectory), the harm of every harm scale
+in the two most recent blocks, years since the first DA incident and age, the risk grades of the DA
+incidents in the lookback (High → MARAC), non-DA offending, custody arrests and the number of distinct
+victims in three years (the last three when the extract has them) — all as known at ``d``. A logistic
+propensity model is fitted on the stacked (treated + candidates) rows; each treated person is matched,
+with replacement, to the ``n_matches`` candidates anchored at the same date whose logit propensity is
+nearest, within a caliper of ``caliper_sd`` pooled standard deviations (Austin 2011's 0.2).
+
+**Outcomes.** Pre-period: incidents committed in the window before ``d`` and reported before ``d``.
+Post-period: incidents committed in the window after ``d`` and reported within ``reporting_lag_days`` of
+the window's close; windows that have not closed by the extract's end (less the lag) are cut there.
+A comparison person selected into a programme after ``d`` is censored at that date; with
+``later_selection='ipcw'`` the comparisons still unselected are re-weighted at each later panel date by
+1 / (1 − P(selected then | history then)), from the same propensity model (an approximation: the model is
+fitted on the top of each day's ranking), weights capped at ``ipcw_max_weight``.
+
+**Uncertainty.** ``bootstrap`` resamples people (clustered by person; stratified into people ever selected
+into the programme and the rest), and in every replicate re-fits the propensity model (Newton steps from
+the full-sample fit), re-matches with a re-computed caliper, re-computes the IPCW weights and the DiD. All
+window sums are computed once beforehand, so a replicate costs a few matrix products.
+
+**Placebo.** The same DiD, on the same matched sets, shifted into the pre-period: the ``did_window``
+before the anchor against the ``did_window`` before that (no programme yet; expected ratio 1). For a
+measure matched block by block (DA incidents) it checks little beyond balance; for the harm scales and
+the blocks not matched on it is a test of parallel pre-trends.
 
 Sex and ethnicity are never used here (they are only in equality monitoring).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
-from ml.evaluation.incidents import IncidentIndex
+from ml.estimability import NotEstimable
+from ml.evaluation.incidents import IncidentIndex, VictimIndex
 from ml.evaluation.rfg import RFGConfig, components_at, gravity_thresholds_for
+
+COVARIATE_GROUPS = (
+    "rfg",
+    "trajectory",
+    "harm_history",
+    "reports",
+    "age",
+    "risk_grade",
+    "non_da",
+    "custody",
+    "victims",
+)
+COVARIATE_GROUP_LABELS = {
+    "rfg": "RFG components and inputs",
+    "trajectory": "DA incidents per six-month block",
+    "harm_history": "harm in the most recent blocks (every harm scale)",
+    "reports": "DA reports received in the lookback, whenever committed (historic disclosures included)",
+    "age": "years since the first DA incident, age",
+    "risk_grade": "risk grades of DA incidents in the lookback",
+    "non_da": "non-DA incidents in the lookback",
+    "custody": "custody arrests in the lookback",
+    "victims": "distinct DA victims in three years",
+}
+HARM_SCALES = ("harm_css", "harm_cchi", "harm_gravity")
 
 
 @dataclass(frozen=True)
@@ -33,69 +78,123 @@ class MatchingConfig:
     pre_blocks: int = 4
     block_days: int = 183
     candidate_pool_top_n: int = 2000
+    covariates: tuple[str, ...] = COVARIATE_GROUPS
+    harm_history_blocks: int = 2
+    ipcw_max_weight: float = 10.0
+    victim_lookback_days: int = 1095
+
+    def __post_init__(self):
+        unknown = sorted(set(self.covariates) - set(COVARIATE_GROUPS))
+        if unknown:
+            raise ValueError(
+                f"unknown matching covariate group(s) {unknown}; choose from {list(COVARIATE_GROUPS)}"
+            )
 
 
 @dataclass
-class MatchResult:
-    matches: pd.DataFrame  # set_id, code, offender_id, anchor_day, role, weight, logit_ps
-    covariates: pd.DataFrame  # stacked treated + candidates with role, anchor_day and covariates
-    balance: pd.DataFrame
-    n_treated: int
-    n_matched_treated: int
-    caliper: float
-    covariate_names: list[str]
-    model: LogisticRegression | None = None
-    centre: np.ndarray | None = None
-    scale: np.ndarray | None = None
-    thresholds: dict | None = None
-    selection_day_by_code: np.ndarray | None = None
-    age_at_first_da_by_code: np.ndarray | None = None
-    rfg: RFGConfig | None = None
-    config: MatchingConfig | None = None
+class Sources:
+    """Everything the covariates can be computed from; every index shares the DA index's offender codes."""
+
+    index: IncidentIndex
+    non_da: IncidentIndex | None = None
+    custody: IncidentIndex | None = None
+    victims: VictimIndex | None = None
+    reports: IncidentIndex | None = None  # DA incidents dated by report (what a panel's list shows)
+    age_at_first_da: np.ndarray | None = None  # per offender code
+
+    def available(self) -> dict[str, bool]:
+        return {
+            "rfg": True,
+            "trajectory": True,
+            "harm_history": True,
+            "reports": self.reports is not None,
+            "age": True,
+            "risk_grade": "risk_high" in self.index.measures,
+            "non_da": self.non_da is not None,
+            "custody": self.custody is not None,
+            "victims": self.victims is not None,
+        }
 
 
 def matching_covariates(
-    index: IncidentIndex,
+    sources: Sources,
     codes,
     anchor_days,
     rfg: RFGConfig,
     thresholds_by_day: dict[int, list[float]],
-    pre_blocks: int,
-    block_days: int,
-    age_at_first_da: np.ndarray | None = None,
+    config: MatchingConfig,
 ) -> pd.DataFrame:
-    """Pre-period covariates at each person's anchor (history strictly before the anchor)."""
+    """Pre-period covariates at each person's anchor, from incidents reported before the anchor."""
+    index = sources.index
     codes = np.asarray(codes, dtype=np.int64)
     anchors = np.asarray(anchor_days, dtype=float)
-    comp = components_at(index, codes, anchors, rfg, thresholds_by_day)
-    since = np.where(np.isnan(comp.days_since_last_da), rfg.lookback_days + 1, comp.days_since_last_da)
-    out = {
-        "days_since_last_da": since,
-        "n_da_incidents_lookback": comp.n_da_lookback,
-        "gravity_lookback": comp.harm_lookback,
-        "recency_score": comp.recency_score.astype(float),
-        "frequency_score": comp.frequency_score.astype(float),
-        "gravity_score": comp.gravity_score.astype(float),
-        "rfg_score": comp.rfg_score.astype(float),
-    }
-    for b in range(1, pre_blocks + 1):
-        start, end = anchors - b * block_days, anchors - (b - 1) * block_days
-        out[f"da_incidents_block_-{b}"] = index.window_sum(codes, start, end, "da_incidents")
-        if b <= 2:
-            out[f"{rfg.measure()}_block_-{b}"] = index.window_sum(codes, start, end, rfg.measure())
-    first, _ = index.first_two(codes)
-    years = (anchors - first) / 365.25
-    out["years_since_first_da"] = np.where(np.isnan(years), 0.0, np.clip(years, 0, None))
-    if age_at_first_da is not None:
-        age = np.asarray(age_at_first_da, dtype=float) + out["years_since_first_da"]
-        out["age_missing"] = np.isnan(age).astype(float)
-        out["age_at_anchor"] = np.where(
-            np.isnan(age), np.nanmedian(age) if np.isfinite(age).any() else 0.0, age
+    groups = [g for g in config.covariates if sources.available()[g]]
+    lookback = anchors - rfg.lookback_days
+    out: dict[str, np.ndarray] = {}
+    if "rfg" in groups:
+        comp = components_at(index, codes, anchors, rfg, thresholds_by_day)
+        since = np.where(np.isnan(comp.days_since_last_da), rfg.lookback_days + 1, comp.days_since_last_da)
+        out.update(
+            {
+                "days_since_last_da": since,
+                "n_da_incidents_lookback": comp.n_da_lookback,
+                "gravity_lookback": comp.harm_lookback,
+                "recency_score": comp.recency_score.astype(float),
+                "frequency_score": comp.frequency_score.astype(float),
+                "gravity_score": comp.gravity_score.astype(float),
+                "rfg_score": comp.rfg_score.astype(float),
+            }
         )
-    return pd.DataFrame(out)
+    for b in range(1, config.pre_blocks + 1):
+        start, end = anchors - b * config.block_days, anchors - (b - 1) * config.block_days
+        if "trajectory" in groups:
+            out[f"da_incidents_block_-{b}"] = index.window_sum(codes, start, end, "da_incidents", anchors)
+        if "harm_history" in groups and b <= config.harm_history_blocks:
+            for scale in HARM_SCALES:
+                if scale in index.measures:
+                    out[f"{scale}_block_-{b}"] = index.window_sum(codes, start, end, scale, anchors)
+    if "reports" in groups:
+        reports = sources.reports
+        out["da_reported_lookback"] = reports.window_sum(codes, lookback, anchors, "da_incidents")
+        out[f"{rfg.measure()}_reported_lookback"] = reports.window_sum(
+            codes, lookback, anchors, rfg.measure()
+        )
+    if "age" in groups:
+        first = index.first_on_or_after(codes, np.full(len(codes), float(index.base_day)), known_by=anchors)
+        years = (anchors - first) / 365.25
+        out["years_since_first_da"] = np.where(np.isnan(years), 0.0, np.clip(years, 0, None))
+        if sources.age_at_first_da is not None:
+            age = np.asarray(sources.age_at_first_da, float)[codes] + out["years_since_first_da"]
+            out["age_missing"] = np.isnan(age).astype(float)
+            out["age_at_anchor"] = np.where(
+                np.isnan(age), np.nanmedian(age) if np.isfinite(age).any() else 0.0, age
+            )
+    if "risk_grade" in groups:
+        out["risk_high_lookback"] = index.window_sum(codes, lookback, anchors, "risk_high", anchors)
+        out["risk_medium_lookback"] = index.window_sum(codes, lookback, anchors, "risk_medium", anchors)
+    if "non_da" in groups:
+        out["non_da_incidents_lookback"] = sources.non_da.window_sum(
+            codes, lookback, anchors, "non_da_incidents", anchors
+        )
+    if "custody" in groups:
+        out["custody_arrests_lookback"] = sources.custody.window_sum(
+            codes, lookback, anchors, "events", anchors
+        )
+    if "victims" in groups:
+        out["n_victims_3y"] = sources.victims.distinct(
+            codes, anchors - config.victim_lookback_days, anchors, anchors
+        )
+    return pd.DataFrame(out, index=range(len(codes)))
 
 
-_LOG_COLUMNS = ("days_since_last_da", "n_da_incidents_lookback", "gravity_lookback")
+_SCORE_COLUMNS = (
+    "recency_score",
+    "frequency_score",
+    "gravity_score",
+    "rfg_score",
+    "age_at_anchor",
+    "age_missing",
+)
 
 
 def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarray | None = None):
@@ -103,7 +202,7 @@ def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarr
     cols = []
     for name in cov.columns:
         values = cov[name].to_numpy(dtype=float)
-        if name in _LOG_COLUMNS or name.startswith(("da_incidents_block", "harm_")):
+        if name not in _SCORE_COLUMNS:
             values = np.log1p(np.clip(values, 0, None))
         cols.append(values)
     x = np.column_stack(cols) if cols else np.empty((len(cov), 0))
@@ -111,6 +210,455 @@ def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarr
         centre, scale = x.mean(0), x.std(0)
         scale[scale == 0] = 1.0
     return (x - centre) / scale, centre, scale
+
+
+def fit_logistic(x, y, weights=None, beta=None, ridge: float = 1e-4, max_iter: int = 30, tol: float = 1e-8):
+    """Logistic regression by Newton–Raphson with a small ridge (columns of ``x`` include the intercept).
+    ``weights`` are frequency weights (a bootstrap replicate's counts); ``beta`` a warm start."""
+    n, p = x.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    beta = np.zeros(p) if beta is None else np.array(beta, float)
+    penalty = np.full(p, ridge)
+    penalty[0] = 0.0
+    for _ in range(max_iter):
+        eta = np.clip(x @ beta, -30, 30)
+        prob = 1.0 / (1.0 + np.exp(-eta))
+        grad = x.T @ (w * (y - prob)) - penalty * beta
+        hess = (x * (w * prob * (1 - prob))[:, None]).T @ x + np.diag(penalty + 1e-10)
+        step = np.linalg.solve(hess, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            break
+    return beta
+
+
+@dataclass
+class _Outcomes:
+    """Window sums per stacked row, computed once: pre-period, post segments, placebo windows."""
+
+    pre: dict[str, np.ndarray]
+    pre_days: np.ndarray
+    placebo_pre: dict[str, np.ndarray]
+    placebo_pre_days: np.ndarray
+    seg_row: np.ndarray
+    seg_cut: np.ndarray  # index into the cut arrays of the cut that opens the segment (−1: the first)
+    seg_sum: dict[str, np.ndarray]
+    seg_days: np.ndarray
+    cut_row: np.ndarray
+    cut_x: np.ndarray
+    cut_selected: np.ndarray  # the person was selected at this cut: weight 0 from here
+    cut_modelled: (
+        np.ndarray
+    )  # a panel date of this programme (re-weighted) or another selection (censor only)
+    cut_rank: np.ndarray  # position of the cut among its row's cuts
+
+
+@dataclass
+class MatchedDesign:
+    """The stacked treated + candidate rows of one programme, with everything a replicate needs."""
+
+    codes: np.ndarray
+    anchors: np.ndarray
+    is_treated: np.ndarray
+    cluster: np.ndarray  # person (offender code)
+    stratum_treated: np.ndarray  # per row: the person is ever selected into this programme
+    covariates: pd.DataFrame
+    x: np.ndarray  # standardised design with an intercept column
+    centre: np.ndarray
+    scale: np.ndarray
+    thresholds: dict[int, list[float]]
+    outcomes: _Outcomes
+    measures: list[str]
+    config: MatchingConfig
+    rfg: RFGConfig
+    beta: np.ndarray
+    later_selection: str
+    window_days: int
+    n_treated_input: int
+    missing_groups: list[str] = field(default_factory=list)
+
+    @property
+    def covariate_names(self) -> list[str]:
+        return list(self.covariates.columns)
+
+    @cached_property
+    def pre_matrix(self) -> np.ndarray:
+        return np.column_stack([self.outcomes.pre[m] for m in self.measures])
+
+    @cached_property
+    def placebo_matrix(self) -> np.ndarray:
+        return np.column_stack([self.outcomes.placebo_pre[m] for m in self.measures])
+
+
+def build_design(
+    sources: Sources,
+    treated_codes,
+    treated_anchor_days,
+    selection_day_by_code,
+    measures: list[str],
+    window_days: int,
+    reporting_lag_days: int = 0,
+    rfg: RFGConfig | None = None,
+    config: MatchingConfig | None = None,
+    later_selection: str = "ipcw",
+) -> MatchedDesign:
+    """Stack treated people and their candidates per selection date and precompute every window sum.
+
+    ``selection_day_by_code`` (per offender code; NaN = never selected) is each person's first selection
+    into any programme: people selected on or before an anchor are not candidates for it; a comparison
+    selected later is censored then (excluding them altogether would condition on their future)."""
+    rfg = rfg or RFGConfig()
+    config = config or MatchingConfig()
+    index = sources.index
+    treated_codes = np.asarray(treated_codes, dtype=np.int64)
+    treated_anchor = np.asarray(treated_anchor_days, dtype=float)
+    if len(treated_codes) == 0:
+        raise NotEstimable("no selected person with a selection date inside the extract")
+    selection_day_by_code = np.asarray(selection_day_by_code, dtype=float)
+
+    stacked_codes, stacked_days, stacked_role = [], [], []
+    thresholds: dict[int, list[float]] = {}
+    for day in np.unique(treated_anchor):
+        t_rows = np.flatnonzero(treated_anchor == day)
+        pool = index.active_between(int(day) - rfg.lookback_days, int(day), known_by=int(day))
+        comp = components_at(index, pool, np.full(len(pool), day), rfg)
+        thresholds[int(day)] = comp.gravity_thresholds.get(
+            int(day), gravity_thresholds_for(np.array([]), rfg)
+        )
+        t_comp = components_at(index, treated_codes[t_rows], np.full(len(t_rows), day), rfg, thresholds)
+        sorted_scores = np.sort(comp.rfg_score)[::-1]
+        worst_rank = int(np.searchsorted(-sorted_scores, -t_comp.rfg_score.min(), side="right"))
+        keep_n = max(config.candidate_pool_top_n, 2 * worst_rank)
+        available = ~(selection_day_by_code[pool] <= day)  # NaN (never selected) stays available
+        available &= ~np.isin(pool, treated_codes[t_rows])
+        candidates = pool[available]
+        if len(candidates) > keep_n:
+            top = np.argsort(-comp.rfg_score[available], kind="stable")[:keep_n]
+            candidates = candidates[np.sort(top)]
+        stacked_codes += [treated_codes[t_rows], candidates]
+        stacked_days += [np.full(len(t_rows), day), np.full(len(candidates), day)]
+        stacked_role += [np.ones(len(t_rows), bool), np.zeros(len(candidates), bool)]
+    codes = np.concatenate(stacked_codes)
+    days = np.concatenate(stacked_days)
+    is_treated = np.concatenate(stacked_role)
+    if (~is_treated).sum() == 0:
+        raise NotEstimable("no eligible, unselected person to compare with at any selection date")
+
+    cov = matching_covariates(sources, codes, days, rfg, thresholds, config)
+    missing = [g for g in config.covariates if not sources.available()[g]]
+    x, centre, scale = _design(cov)
+    x = np.column_stack([np.ones(len(x)), x])
+    beta = fit_logistic(x, is_treated.astype(float))
+
+    outcomes = _precompute_outcomes(
+        sources,
+        codes,
+        days,
+        is_treated,
+        selection_day_by_code,
+        np.unique(treated_anchor),
+        measures,
+        window_days,
+        reporting_lag_days,
+        rfg,
+        thresholds,
+        config,
+        centre,
+        scale,
+        later_selection,
+    )
+    ever_treated = np.zeros(len(index.offender_ids), bool)
+    ever_treated[treated_codes[treated_codes >= 0]] = True
+    return MatchedDesign(
+        codes,
+        days,
+        is_treated,
+        codes.copy(),
+        ever_treated[codes],
+        cov,
+        x,
+        centre,
+        scale,
+        thresholds,
+        outcomes,
+        list(measures),
+        config,
+        rfg,
+        beta,
+        later_selection,
+        window_days,
+        int(len(treated_codes)),
+        missing,
+    )
+
+
+def _precompute_outcomes(
+    sources,
+    codes,
+    anchors,
+    is_treated,
+    selection_day_by_code,
+    panel_days,
+    measures,
+    window_days,
+    lag,
+    rfg,
+    thresholds,
+    config,
+    centre,
+    scale,
+    later_selection,
+) -> _Outcomes:
+    index = sources.index
+    n = len(codes)
+    close = index.last_day + 1 - lag  # outcome windows must have had the reporting lag to fill in
+    end = np.clip(np.minimum(anchors + window_days, close), anchors, None)
+    post_known = np.minimum(anchors + window_days + lag, index.last_day + 1)
+    pre_start = np.maximum(anchors - window_days, index.first_day)
+    pre_days = np.clip(anchors - pre_start, 0, None)
+    pp_start = np.maximum(anchors - 2 * window_days, index.first_day)
+    pp_end = np.maximum(anchors - window_days, pp_start)
+    pp_days = np.clip(pp_end - pp_start, 0, None)
+    pre = {m: index.window_sum(codes, pre_start, anchors, m, anchors) for m in measures}
+    placebo_pre = {m: index.window_sum(codes, pp_start, pp_end, m, anchors) for m in measures}
+
+    # Cuts: this programme's panel dates inside a comparison's window (re-weighted, or censored if the
+    # person was selected then) and selections into other programmes on other dates (censored).
+    selected_on = selection_day_by_code[codes]
+    comp = ~is_treated
+    cut_rows, cut_days, cut_modelled = [], [], []
+    if later_selection != "keep":
+        for p in panel_days:
+            inside = comp & (p > anchors) & (p < end)
+            if later_selection == "censor":
+                inside &= selected_on == p
+            cut_rows.append(np.flatnonzero(inside))
+            cut_days.append(np.full(int(inside.sum()), p))
+            cut_modelled.append(np.full(int(inside.sum()), later_selection == "ipcw"))
+        other = comp & (selected_on > anchors) & (selected_on < end) & ~np.isin(selected_on, panel_days)
+        cut_rows.append(np.flatnonzero(other))
+        cut_days.append(selected_on[other])
+        cut_modelled.append(np.zeros(int(other.sum()), bool))
+    cut_row = np.concatenate(cut_rows) if cut_rows else np.array([], np.int64)
+    cut_day = np.concatenate(cut_days) if cut_days else np.array([])
+    modelled = np.concatenate(cut_modelled) if cut_modelled else np.array([], bool)
+    order = np.lexsort((cut_day, cut_row))
+    cut_row, cut_day, modelled = cut_row[order], cut_day[order], modelled[order]
+    cut_selected = selected_on[cut_row] <= cut_day
+    group_start = np.r_[True, cut_row[1:] != cut_row[:-1]] if len(cut_row) else np.array([], bool)
+    first_of_group = np.maximum.accumulate(np.where(group_start, np.arange(len(cut_row)), 0))
+    cut_rank = np.arange(len(cut_row)) - first_of_group
+    if modelled.any():
+        cov = matching_covariates(sources, codes[cut_row], cut_day, rfg, thresholds, config)
+        cx, _, _ = _design(cov, centre, scale)
+        cut_x = np.column_stack([np.ones(len(cx)), cx])
+    else:
+        cut_x = np.zeros((len(cut_row), len(centre) + 1))
+
+    # Segments: [anchor, first cut), [cut, next cut), ..., [last cut, end).
+    seg_row = np.concatenate([np.arange(n), cut_row])
+    seg_start = np.concatenate([anchors, cut_day])
+    seg_cut = np.concatenate([np.full(n, -1), np.arange(len(cut_row))])
+    order = np.lexsort((seg_start, seg_row))
+    seg_row, seg_start, seg_cut = seg_row[order], seg_start[order], seg_cut[order]
+    next_same = np.r_[seg_row[1:] == seg_row[:-1], False]
+    seg_end = np.where(next_same, np.r_[seg_start[1:], 0.0], end[seg_row])
+    seg_end = np.maximum(seg_end, seg_start)
+    seg_codes = codes[seg_row]
+    seg_sum = {m: index.window_sum(seg_codes, seg_start, seg_end, m, post_known[seg_row]) for m in measures}
+    return _Outcomes(
+        pre,
+        pre_days,
+        placebo_pre,
+        pp_days,
+        seg_row,
+        seg_cut,
+        seg_sum,
+        seg_end - seg_start,
+        cut_row,
+        cut_x,
+        cut_selected,
+        modelled,
+        cut_rank,
+    )
+
+
+@dataclass
+class Replicate:
+    """One run of matching and estimation (the point estimate, or a bootstrap replicate)."""
+
+    log_did: dict[str, float]
+    log_comparison: dict[str, float]
+    log_treated: dict[str, float]
+    log_placebo: dict[str, float]
+    n_matched_treated: int
+    log_post: dict[str, float] = field(default_factory=dict)  # post-period contrast, treated vs matched
+    set_treated: np.ndarray | None = None  # per match: the treated row
+    set_comparison: np.ndarray | None = None  # per match: the comparison row
+    set_weight: np.ndarray | None = None  # 1 / matches in the set
+    caliper: float = float("nan")
+    ipcw: np.ndarray | None = None  # per segment weight (point estimate only)
+    ipcw_capped: int = 0
+
+
+def _logit_caliper(logit, is_treated, caliper_sd):
+    sd_t = logit[is_treated].var(ddof=1) if is_treated.sum() > 1 else 0.0
+    sd_c = logit[~is_treated].var(ddof=1) if (~is_treated).sum() > 1 else 0.0
+    return caliper_sd * float(np.sqrt((sd_t + sd_c) / 2))
+
+
+def _match(rows, logit, is_treated, anchors, k, caliper):
+    """Nearest ``k`` candidates on the logit within the caliper, among those anchored at the same date.
+    All dates at once: candidates are sorted by (date, logit) and each treated row searches its own
+    date's stretch."""
+    cand = rows[~is_treated[rows]]
+    treat = rows[is_treated[rows]]
+    if len(cand) == 0 or len(treat) == 0:
+        return np.array([], np.int64), np.array([], np.int64)
+    days = np.unique(anchors[rows])
+
+    # one sort key for (date, logit): the date's rank far apart, the logit (bounded) within it
+    def key(idx):
+        return np.searchsorted(days, anchors[idx]) * 1e4 + np.clip(logit[idx], -1e3, 1e3)
+
+    c_key = key(cand)
+    order = np.argsort(c_key, kind="stable")
+    c_sorted, c_key = cand[order], c_key[order]
+    c_day, c_logit = anchors[c_sorted], logit[c_sorted]
+    day_lo = np.searchsorted(c_day, anchors[treat], side="left")
+    day_hi = np.searchsorted(c_day, anchors[treat], side="right")
+    pos = np.searchsorted(c_key, key(treat))
+    window = pos[:, None] + np.arange(-k, k)[None, :]
+    valid = (window >= day_lo[:, None]) & (window < day_hi[:, None])
+    window = np.clip(window, 0, len(c_sorted) - 1)
+    dist = np.abs(c_logit[window] - logit[treat][:, None])
+    dist[~valid] = np.inf
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(window, nearest, 1)
+    ok = np.take_along_axis(dist, nearest, 1) <= caliper
+    r, c = np.nonzero(ok)
+    return treat[r], c_sorted[chosen[r, c]]
+
+
+def run_replicate(
+    design: MatchedDesign, row_weight: np.ndarray | None, beta: np.ndarray, keep_sets: bool = False
+) -> Replicate:
+    """Match and estimate with propensity coefficients ``beta``. ``row_weight`` (per design row; None =
+    1 each) is a bootstrap replicate's count of each row's person: rows of people not drawn are left
+    out; matching picks the ``n_matches`` nearest *distinct* people as the real procedure does, and a
+    person drawn c times counts c times (a treated person's set c times; a comparison, within its set,
+    in proportion to c)."""
+    o = design.outcomes
+    n_rows = len(design.codes)
+    row_weight = np.ones(n_rows) if row_weight is None else np.asarray(row_weight, float)
+    rows = np.flatnonzero(row_weight > 0)
+    logit = (design.x @ beta)[rows]
+    is_t = design.is_treated[rows]
+    caliper = _logit_caliper(logit, is_t, design.config.caliper_sd)
+    t_loc, c_loc = _match(
+        np.arange(len(rows)), logit, is_t, design.anchors[rows], design.config.n_matches, caliper
+    )
+    set_t, set_c = rows[t_loc], rows[c_loc]
+    n_matched = int(len(np.unique(t_loc)))
+    c_w = row_weight[set_c]
+    per_set = np.bincount(t_loc, c_w, minlength=len(rows))
+    w = c_w / per_set[t_loc] * row_weight[set_t] if len(t_loc) else np.array([])
+    treated_rows = rows[np.unique(t_loc)]
+    t_w = row_weight[treated_rows]
+    comp_rows = set_c
+
+    # IPCW segment weights under these coefficients.
+    n_cut = len(o.cut_row)
+    capped = 0
+    if n_cut:
+        prob = np.where(o.cut_modelled, 1.0 / (1.0 + np.exp(-np.clip(o.cut_x @ beta, -30, 30))), 0.0)
+        log_w = -np.log1p(-np.clip(prob, 0, 0.99))
+        starts = np.r_[True, o.cut_row[1:] != o.cut_row[:-1]]
+        csum = np.cumsum(log_w)
+        base = np.maximum.accumulate(np.where(starts, np.arange(n_cut), 0))
+        cum = csum - np.r_[0.0, csum][base]
+        dead = np.cumsum(o.cut_selected | ~o.cut_modelled)  # selected here, or censored (another programme)
+        dead_before = np.r_[0, dead][base]
+        alive = (dead - dead_before) == 0
+        cut_w = np.where(alive, np.exp(cum), 0.0)
+        over = cut_w > design.config.ipcw_max_weight
+        capped = int(over.sum())
+        cut_w = np.minimum(cut_w, design.config.ipcw_max_weight)
+        seg_w = np.where(o.seg_cut >= 0, cut_w[np.maximum(o.seg_cut, 0)], 1.0)
+    else:
+        seg_w = np.ones(len(o.seg_row))
+    n_rows = len(design.codes)
+    post_days_row = np.bincount(o.seg_row, o.seg_days * seg_w, minlength=n_rows)
+    post = np.column_stack(
+        [np.bincount(o.seg_row, o.seg_sum[m] * seg_w, minlength=n_rows) for m in design.measures]
+    )
+    pre, placebo = design.pre_matrix, design.placebo_matrix
+
+    def sums(rows_idx, w_col):
+        return (
+            w_col @ placebo[rows_idx],
+            w_col @ o.placebo_pre_days[rows_idx],
+            w_col @ pre[rows_idx],
+            w_col @ o.pre_days[rows_idx],
+            w_col @ post[rows_idx],
+            w_col @ post_days_row[rows_idx],
+        )
+
+    t_pp, t_ppd, t_pre, t_pred, t_post, t_postd = sums(treated_rows, t_w)
+    c_pp, c_ppd, c_pre, c_pred, c_post, c_postd = sums(comp_rows, w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rt = np.log(t_post / t_postd) - np.log(t_pre / t_pred)
+        rc = np.log(c_post / c_postd) - np.log(c_pre / c_pred)
+        pt = np.log(t_pre / t_pred) - np.log(t_pp / t_ppd)
+        pc = np.log(c_pre / c_pred) - np.log(c_pp / c_ppd)
+        post_contrast = np.log(t_post / t_postd) - np.log(c_post / c_postd)
+    out = {key: {} for key in ("did", "comparison", "treated", "placebo", "post")}
+    for j, m in enumerate(design.measures):
+        out["did"][m], out["comparison"][m], out["treated"][m] = rt[j] - rc[j], rc[j], rt[j]
+        out["placebo"][m], out["post"][m] = pt[j] - pc[j], post_contrast[j]
+    rep = Replicate(
+        out["did"],
+        out["comparison"],
+        out["treated"],
+        out["placebo"],
+        n_matched,
+        log_post=out["post"],
+        caliper=caliper,
+    )
+    if keep_sets:
+        rep.set_treated, rep.set_comparison, rep.set_weight = set_t, set_c, w
+        rep.ipcw, rep.ipcw_capped = seg_w, capped
+    return rep
+
+
+def bootstrap(design: MatchedDesign, reps: int, seed: int) -> list[Replicate]:
+    """Replicates that resample people (clustered, stratified by ever-selected) and re-run everything.
+    Runs with one BLAS thread: the matrices are small, and threads only add synchronisation."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _bootstrap(design, reps, seed)
+
+
+def _bootstrap(design: MatchedDesign, reps: int, seed: int) -> list[Replicate]:
+    rng = np.random.default_rng(seed)
+    clusters, inverse = np.unique(design.cluster, return_inverse=True)
+    treated_cluster = np.zeros(len(clusters), bool)
+    treated_cluster[inverse[design.stratum_treated]] = True
+    strata = [np.flatnonzero(treated_cluster), np.flatnonzero(~treated_cluster)]
+    y = design.is_treated.astype(float)
+    out = []
+    for _ in range(reps):
+        counts = np.zeros(len(clusters), np.int64)
+        for members in strata:
+            if len(members):
+                counts += np.bincount(
+                    members[rng.integers(0, len(members), len(members))], minlength=len(clusters)
+                )
+        row_weight = counts[inverse]
+        beta = fit_logistic(design.x, y, row_weight, beta=design.beta, max_iter=2, tol=1e-6)
+        out.append(run_replicate(design, row_weight, beta))
+    return out
 
 
 def standardised_differences(
@@ -151,251 +699,40 @@ def standardised_differences(
     return pd.DataFrame(rows)
 
 
-def match_cohort(
-    index: IncidentIndex,
-    treated_codes,
-    treated_anchor_days,
-    selection_day_by_code=None,
-    rfg: RFGConfig | None = None,
-    config: MatchingConfig | None = None,
-    age_at_first_da_by_code: np.ndarray | None = None,
-) -> MatchResult:
-    """Match each treated person to eligible people anchored at the same date who are not yet on any
-    programme. ``selection_day_by_code`` (per offender code; NaN = never selected) is each person's first
-    selection into any programme: people selected on or before the anchor are not candidates, and a
-    comparison person selected later is censored at that date (``censor_day`` in the matches) — excluding
-    them altogether would condition on their future offending."""
-    rfg = rfg or RFGConfig()
-    config = config or MatchingConfig()
-    treated_codes = np.asarray(treated_codes, dtype=np.int64)
-    treated_anchor = np.asarray(treated_anchor_days, dtype=float)
-    if selection_day_by_code is None:
-        selection_day_by_code = np.full(len(index.offender_ids), np.nan)
-        selection_day_by_code[treated_codes] = treated_anchor
-    selection_day_by_code = np.asarray(selection_day_by_code, dtype=float)
-
-    stacked_codes, stacked_days, stacked_role, stacked_treated_row = [], [], [], []
-    thresholds: dict[int, list[float]] = {}
-    for day in np.unique(treated_anchor):
-        t_rows = np.flatnonzero(treated_anchor == day)
-        pool = index.active_between(int(day) - rfg.lookback_days, int(day))
-        comp = components_at(index, pool, np.full(len(pool), day), rfg)
-        thresholds[int(day)] = comp.gravity_thresholds.get(
-            int(day), gravity_thresholds_for(np.array([]), rfg)
-        )
-        t_comp = components_at(index, treated_codes[t_rows], np.full(len(t_rows), day), rfg, thresholds)
-        # Rank of each treated person within the pool's score distribution (higher score = better rank).
-        sorted_scores = np.sort(comp.rfg_score)[::-1]
-        worst_rank = (
-            int(np.searchsorted(-sorted_scores, -t_comp.rfg_score.min(), side="right")) if len(t_rows) else 0
-        )
-        keep_n = max(config.candidate_pool_top_n, 2 * worst_rank)
-        available = ~(selection_day_by_code[pool] <= day)  # NaN (never selected) stays available
-        available &= ~np.isin(pool, treated_codes[t_rows])
-        candidates = pool[available]
-        cand_scores = comp.rfg_score[available]
-        if len(candidates) > keep_n:
-            top = np.argsort(-cand_scores, kind="stable")[:keep_n]
-            candidates = candidates[np.sort(top)]
-        stacked_codes += [treated_codes[t_rows], candidates]
-        stacked_days += [np.full(len(t_rows), day), np.full(len(candidates), day)]
-        stacked_role += [np.ones(len(t_rows), bool), np.zeros(len(candidates), bool)]
-        stacked_treated_row += [t_rows, np.full(len(candidates), -1)]
-
-    codes = np.concatenate(stacked_codes) if stacked_codes else np.array([], np.int64)
-    days = np.concatenate(stacked_days) if stacked_days else np.array([])
-    is_treated = np.concatenate(stacked_role) if stacked_role else np.array([], bool)
-    treated_row = np.concatenate(stacked_treated_row) if stacked_treated_row else np.array([], np.int64)
-    age = None if age_at_first_da_by_code is None else np.asarray(age_at_first_da_by_code, float)[codes]
-    cov = matching_covariates(index, codes, days, rfg, thresholds, config.pre_blocks, config.block_days, age)
-    names = list(cov.columns)
-
-    logit = np.zeros(len(codes))
-    model, centre, scale = None, None, None
-    if is_treated.any() and (~is_treated).any():
-        x, centre, scale = _design(cov)
-        model = LogisticRegression(C=1e4, max_iter=2000)
-        model.fit(x, is_treated.astype(int))
-        logit = model.decision_function(x)
-    sd_t = logit[is_treated].var(ddof=1) if is_treated.sum() > 1 else 0.0
-    sd_c = logit[~is_treated].var(ddof=1) if (~is_treated).sum() > 1 else 0.0
-    caliper = config.caliper_sd * float(np.sqrt((sd_t + sd_c) / 2))
-
-    set_ids, m_rows, distances = [], [], []
-    for day in np.unique(days):
-        on_day = days == day
-        c_idx = np.flatnonzero(on_day & ~is_treated)
-        t_idx = np.flatnonzero(on_day & is_treated)
-        if len(c_idx) == 0 or len(t_idx) == 0:
-            continue
-        order = np.argsort(logit[c_idx], kind="stable")
-        c_sorted, c_logit = c_idx[order], logit[c_idx][order]
-        k = config.n_matches
-        pos = np.searchsorted(c_logit, logit[t_idx])
-        window = pos[:, None] + np.arange(-k, k)[None, :]
-        valid = (window >= 0) & (window < len(c_sorted))
-        window = np.clip(window, 0, len(c_sorted) - 1)
-        dist = np.abs(c_logit[window] - logit[t_idx][:, None])
-        dist[~valid] = np.inf
-        nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
-        chosen = np.take_along_axis(window, nearest, 1)
-        chosen_dist = np.take_along_axis(dist, nearest, 1)
-        ok = chosen_dist <= caliper
-        rows_t, cols = np.nonzero(ok)
-        set_ids.append(t_idx[rows_t])
-        m_rows.append(c_sorted[chosen[rows_t, cols]])
-        distances.append(chosen_dist[rows_t, cols])
-    set_ids = np.concatenate(set_ids) if set_ids else np.array([], np.int64)
-    m_rows = np.concatenate(m_rows) if m_rows else np.array([], np.int64)
-    distances = np.concatenate(distances) if distances else np.array([])
-
-    matched_treated = np.unique(set_ids)
-    n_per_set = pd.Series(set_ids).value_counts()
-    ids = index.offender_ids.to_numpy()
-    treated_part = pd.DataFrame(
-        {"set_id": matched_treated, "row": matched_treated, "role": "treated", "weight": 1.0, "distance": 0.0}
-    )
-    comp_part = pd.DataFrame(
-        {
-            "set_id": set_ids,
-            "row": m_rows,
-            "role": "comparison",
-            "weight": 1.0 / n_per_set.reindex(set_ids).to_numpy(dtype=float),
-            "distance": distances,
-        }
-    )
-    matches = pd.concat([treated_part, comp_part], ignore_index=True)
-    matches["code"] = codes[matches["row"].to_numpy()]
-    matches["offender_id"] = ids[matches["code"].to_numpy()] if len(matches) else []
-    matches["anchor_day"] = days[matches["row"].to_numpy()]
-    matches["logit_ps"] = logit[matches["row"].to_numpy()]
-    matches["treated_row"] = treated_row[matches["set_id"].to_numpy()] if len(matches) else []
-    later = selection_day_by_code[matches["code"].to_numpy()] if len(matches) else np.array([])
-    matches["censor_day"] = np.where(
-        (matches["role"] == "comparison") & (later > matches["anchor_day"]), later, np.nan
-    )
-
-    comp_after_rows = m_rows
-    balance = standardised_differences(
-        cov,
-        treated=is_treated,
-        comparison_before=~is_treated,
-        comparison_after=comp_after_rows,
-        weights_after=matches.loc[matches["role"] == "comparison", "weight"].to_numpy(),
-        treated_after=matched_treated,
-    )
-    cov = cov.assign(code=codes, anchor_day=days, is_treated=is_treated, logit_ps=logit)
-    return MatchResult(
-        matches,
-        cov,
-        balance,
-        int(len(treated_codes)),
-        int(len(matched_treated)),
-        caliper,
-        names,
-        model,
-        centre,
-        scale,
-        thresholds,
-        selection_day_by_code,
-        age_at_first_da_by_code,
-        rfg,
-        config,
+def balance_table(design: MatchedDesign, point: Replicate) -> pd.DataFrame:
+    t_rows = np.unique(point.set_treated)
+    return standardised_differences(
+        design.covariates,
+        treated=design.is_treated,
+        comparison_before=~design.is_treated,
+        comparison_after=point.set_comparison,
+        weights_after=point.set_weight,
+        treated_after=t_rows,
     )
 
 
-def censoring_weighted_post(
-    index: IncidentIndex, match: MatchResult, window_days: int, measures: list[str]
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Post-period sums and days for every matched row, with comparison people who are selected later
-    censored at that date and the rest up-weighted by the inverse probability of remaining unselected
-    (IPCW). At each later selection date ``p`` inside a comparison person's window, the propensity model
-    fitted for matching gives P(selected at p | history before p); surviving people carry the weight
-    Π 1 / (1 − P) from then on. Selection depends only on the recorded history (the assumption the whole
-    matched design rests on), so this removes both the dilution from later treatment and the bias of
-    dropping the people whose offending got them selected. Returns measure → (post sums, post days)."""
-    mt = match.matches
-    codes = mt["code"].to_numpy()
-    anchors = mt["anchor_day"].to_numpy(dtype=float)
-    end = np.minimum(anchors + window_days, index.last_day + 1)
-    is_comp = (mt["role"] == "comparison").to_numpy()
-    selected_on = (
-        match.selection_day_by_code[codes]
-        if match.selection_day_by_code is not None
-        else np.full(len(codes), np.nan)
-    )
-    panel_days = np.array(sorted(match.thresholds or {}), dtype=float)
-
-    # Segment boundaries per row: the anchor, every panel date strictly inside (anchor, end), then end.
-    rows, cuts = [], []
-    for p in panel_days:
-        inside = is_comp & (p > anchors) & (p < end)
-        rows.append(np.flatnonzero(inside))
-        cuts.append(np.full(inside.sum(), p))
-    row_idx = np.concatenate(rows) if rows else np.array([], np.int64)
-    cut_day = np.concatenate(cuts) if cuts else np.array([])
-    modelled = np.ones(len(row_idx), bool)
-    # Selection into another programme on a date that is not one of this programme's panels: censor there
-    # (no model for that selection, so no re-weighting).
-    other = is_comp & (selected_on > anchors) & (selected_on < end) & ~np.isin(selected_on, panel_days)
-    row_idx = np.concatenate([row_idx, np.flatnonzero(other)])
-    cut_day = np.concatenate([cut_day, selected_on[other]])
-    modelled = np.concatenate([modelled, np.zeros(other.sum(), bool)])
-    prob = np.zeros(len(row_idx))
-    if modelled.any() and match.model is not None:
-        r, c = row_idx[modelled], cut_day[modelled]
-        age = (
-            None
-            if match.age_at_first_da_by_code is None
-            else np.asarray(match.age_at_first_da_by_code, float)[codes[r]]
-        )
-        cov = matching_covariates(
-            index,
-            codes[r],
-            c,
-            match.rfg,
-            match.thresholds,
-            match.config.pre_blocks,
-            match.config.block_days,
-            age,
-        )
-        x, _, _ = _design(cov[match.covariate_names], match.centre, match.scale)
-        prob[modelled] = match.model.predict_proba(x)[:, 1]
-    order = np.lexsort((cut_day, row_idx))
-    row_idx, cut_day, prob = row_idx[order], cut_day[order], prob[order]
-
-    out = {}
-    starts_all = np.concatenate([anchors, cut_day])
-    owner = np.concatenate([np.arange(len(codes)), row_idx])
-    ends_all = np.empty_like(starts_all)
-    # Each segment ends at the next cut of the same row, or at the row's end.
-    seg_order = np.lexsort((starts_all, owner))
-    o_sorted, s_sorted = owner[seg_order], starts_all[seg_order]
-    next_same = np.r_[o_sorted[1:] == o_sorted[:-1], False]
-    e_sorted = np.where(next_same, np.r_[s_sorted[1:], 0.0], end[o_sorted])
-    ends_all[seg_order] = e_sorted
-    # Weight of a segment: 1/(1-P) multiplied over the cuts up to and including its start; zero once the
-    # person has been selected (their selection date is one of the cuts at or before the segment start).
-    p_all = np.concatenate([np.zeros(len(codes)), prob])
-    log_w = -np.log1p(-np.clip(p_all, 0, 0.99))
-    cum = np.zeros(len(seg_order))
-    lw_sorted = log_w[seg_order]
-    group_start = np.r_[True, o_sorted[1:] != o_sorted[:-1]]
-    csum = np.cumsum(lw_sorted)
-    base = np.maximum.accumulate(np.where(group_start, np.arange(len(csum)), 0))
-    cum = csum - np.r_[0.0, csum][base]
-    weight_sorted = np.exp(cum)
-    sel_sorted = selected_on[o_sorted]
-    censored = is_comp[o_sorted] & (sel_sorted > anchors[o_sorted]) & (sel_sorted <= s_sorted)
-    weight_sorted = np.where(censored, 0.0, weight_sorted)
-    weight = np.empty_like(weight_sorted)
-    weight[seg_order] = weight_sorted
-    days = np.clip(ends_all - starts_all, 0, None)
-    seg_codes = codes[owner]
-    for m in measures:
-        sums = index.window_sum(seg_codes, starts_all, ends_all, m) * weight
-        out[m] = (
-            np.bincount(owner, sums, minlength=len(codes)),
-            np.bincount(owner, days * weight, minlength=len(codes)),
-        )
-    return out
+def weight_diagnostics(design: MatchedDesign, point: Replicate) -> dict:
+    """Effective sample size and largest weights of the comparison group: each comparison person's weight
+    is their matching weight (1 / matches in each set they serve) times their IPCW weight averaged over
+    their follow-up days."""
+    o = design.outcomes
+    n_rows = len(design.codes)
+    match_w = np.bincount(point.set_comparison, point.set_weight, minlength=n_rows)
+    days = np.bincount(o.seg_row, o.seg_days, minlength=n_rows)
+    weighted_days = np.bincount(o.seg_row, o.seg_days * point.ipcw, minlength=n_rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_ipcw = np.where(days > 0, weighted_days / days, 1.0)
+    used = match_w > 0
+    per_person = pd.Series(match_w[used] * mean_ipcw[used]).groupby(design.codes[used]).sum()
+    ipcw_used = point.ipcw[used[o.seg_row] & (o.seg_cut >= 0)]
+    w = per_person.to_numpy()
+    return {
+        "n_comparison_people": int(len(w)),
+        "ess_comparison": float(w.sum() ** 2 / np.square(w).sum()) if len(w) else np.nan,
+        "max_comparison_weight": float(w.max()) if len(w) else np.nan,
+        "max_ipcw_weight": float(ipcw_used.max()) if ipcw_used.size else 1.0,
+        "n_ipcw_capped": int(point.ipcw_capped),
+        "share_weight_top_1pct": float(np.sort(w)[::-1][: max(1, len(w) // 100)].sum() / w.sum())
+        if len(w)
+        else np.nan,
+    }

@@ -105,26 +105,31 @@ def reoffending_around(
     population: str = "",
     anchor: str = "",
     censor_days=None,
+    reporting_lag_days: int = 0,
     **extra,
 ) -> dict:
     """Share of people with ≥1 DA incident in the window after (or before) their own anchor date.
-    ``censor_days`` ends follow-up early (a comparison person joining a programme later)."""
+    ``censor_days`` ends follow-up early (a comparison person joining a programme later). Before the
+    anchor: what had been reported by the anchor. After it: incidents reported within
+    ``reporting_lag_days`` of the window's close, and the extract's last ``reporting_lag_days`` are not
+    yet complete (censored)."""
     codes = np.asarray(codes, dtype=np.int64)
     anchors = np.asarray(anchor_days, dtype=float)
     keep = ~np.isnan(anchors)
     codes, anchors = codes[keep], anchors[keep]
-    end = np.full(len(anchors), float(index.last_day + 1))
+    end = np.full(len(anchors), float(index.last_day + 1 - reporting_lag_days))
     if censor_days is not None:
         censor = np.asarray(censor_days, dtype=float)[keep]
         end = np.where(np.isnan(censor), end, np.minimum(end, censor))
     if direction == "after":
-        first = index.first_on_or_after(codes, anchors)
+        known = np.minimum(anchors + window_days + reporting_lag_days, index.last_day + 1)
+        first = index.first_on_or_after(codes, anchors, known_by=known)
         gap = first - anchors
         reoffended = ~np.isnan(gap) & (gap < window_days) & (first < end)
         censored = anchors + window_days > end
         time = np.where(reoffended, gap, np.clip(np.minimum(window_days, end - anchors), 0, None))
     elif direction == "before":
-        last = index.last_before(codes, anchors)
+        last = index.last_before(codes, anchors, known_by=anchors)
         gap = anchors - 1 - last  # days back from the day before the anchor
         reoffended = ~np.isnan(gap) & (gap < window_days)
         censored = anchors - window_days < index.first_day
@@ -167,9 +172,12 @@ def block_panel(
     block_days: int = 183,
     measures: Sequence[str] | None = None,
     censor_days=None,
+    reporting_lag_days: int = 0,
 ) -> BlockPanel:
     """Per-person sums in blocks around each anchor. ``censor_days`` (optional, per person) ends a person's
-    observation early, e.g. a comparison person who joins a programme later."""
+    observation early, e.g. a comparison person who joins a programme later. Blocks before the anchor count
+    what had been reported by the anchor; blocks after it, what was reported within
+    ``reporting_lag_days`` of the block's end (a block counts as observed once that lag has passed)."""
     codes = np.asarray(codes, dtype=np.int64)
     anchors = np.asarray(anchor_days, dtype=float)
     measures = list(measures or index.measures)
@@ -177,13 +185,16 @@ def block_panel(
     starts = np.where(blocks < 0, blocks * block_days, (blocks - 1) * block_days)
     start = anchors[:, None] + starts[None, :]
     end = start + block_days
-    observed = (start >= index.first_day) & (end <= index.last_day + 1) & ~np.isnan(start)
+    observed = (
+        (start >= index.first_day) & (end + reporting_lag_days <= index.last_day + 1) & ~np.isnan(start)
+    )
     if censor_days is not None:
         censor = np.asarray(censor_days, dtype=float)[:, None]
         observed &= ~(end > censor)  # NaN censor day = never censored
     flat_codes = np.repeat(codes, len(blocks))
+    known = np.where(blocks[None, :] < 0, anchors[:, None], end + reporting_lag_days).ravel()
     values = {
-        m: index.window_sum(flat_codes, start.ravel(), end.ravel(), m).reshape(len(codes), len(blocks))
+        m: index.window_sum(flat_codes, start.ravel(), end.ravel(), m, known).reshape(len(codes), len(blocks))
         for m in measures
     }
     return BlockPanel(codes, anchors, blocks, block_days, values, observed)

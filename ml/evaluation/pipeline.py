@@ -5,25 +5,31 @@ marts.fct_incidents, marts.dim_offenders and marts.dim_programme_participants (o
 ``programme_participants`` table) and returns an ``EvaluationResult`` holding each analytics table.
 With no participants it still scores RFG and computes the population reoffending rate, and says what it
 could not compute.
+
+The steps, each a function of this module: ``build_sources`` (the incident indexes, knowledge time
+included), ``snapshot_dates`` + ``score_snapshots`` (RFG, scored once: the ``rfg_scores`` asset and
+``run_evaluation`` share them), then per programme ``_descriptive`` (reoffending rates, stage blocks,
+participation), ``_randomised`` or ``_matched`` (effect estimates, ``ml.evaluation.effects``) and
+``_equality``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ml.estimability import estimate_row, estimate_rows
-from ml.evaluation import estimators as est
+from ml.evaluation.effects import EffectSettings, matched_effects, randomised_effects
 from ml.evaluation.equality import equality_monitoring
-from ml.evaluation.incidents import MEASURE_LABELS, IncidentIndex, from_days, to_days
-from ml.evaluation.matching import MatchingConfig, censoring_weighted_post, match_cohort
+from ml.evaluation.estimators import kaplan_meier
+from ml.evaluation.incidents import MEASURE_LABELS, IncidentIndex, VictimIndex, from_days, to_days
+from ml.evaluation.matching import MatchingConfig, Sources
 from ml.evaluation.outcomes import (
     block_days_for,
     block_panel,
     participation_rates,
-    pre_post_window,
     reoffending_around,
     reoffending_population,
     stage_funnel,
@@ -67,8 +73,14 @@ class EvaluationConfig:
     block_months: int = 6
     n_blocks: int = 4  # six-month blocks shown each side of an anchor in harm_blocks
     did_blocks: int = 2  # blocks each side entering the effect estimates (2 × 6 = 12 months)
-    bootstrap_reps: int = 999
+    bootstrap_reps: int = 999  # the naive, RCT and control-arm bootstraps (cheap)
+    matched_bootstrap_reps: int = 199  # the matched design's bootstrap, which re-runs the matching
     seed: int = 12345
+    # Outcomes count incidents committed in their window and reported within this many days of its close;
+    # windows closing later than the extract's end less this lag are cut there (knowledge time).
+    reporting_lag_days: int = 90
+    library_estimator: bool = True  # Callaway–Sant'Anna (diff-diff) beside the matched DiD
+    library_pool_top_n: int = 500
     as_of_dates: tuple[str, ...] = ()  # extra RFG snapshots; the extract's last day is always scored
     snapshot_selection_dates: bool = True
     power_few_top_n: int = 100
@@ -87,6 +99,22 @@ class EvaluationConfig:
     def block_days(self) -> int:
         return block_days_for(self.block_months)
 
+    def effect_settings(self) -> EffectSettings:
+        return EffectSettings(
+            rfg=self.rfg,
+            matching=self.matching,
+            did_days=self.did_blocks * self.block_days,
+            block_days=self.block_days,
+            window_days=self.window_days,
+            reporting_lag_days=self.reporting_lag_days,
+            bootstrap_reps=self.matched_bootstrap_reps,
+            naive_bootstrap_reps=self.bootstrap_reps,
+            seed=self.seed,
+            later_selection=self.later_selection,
+            library_estimator=self.library_estimator,
+            library_pool_top_n=self.library_pool_top_n,
+        )
+
 
 @dataclass
 class ProgrammeSummary:
@@ -100,6 +128,7 @@ class ProgrammeSummary:
     first_selected: str = ""
     last_selected: str = ""
     notes: list[str] = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)  # weights (ESS, largest), covariates used, lag
 
 
 @dataclass
@@ -138,16 +167,95 @@ class EvaluationResult:
 
 
 def build_index(
-    incidents: pd.DataFrame, offenders: pd.DataFrame | None, config: EvaluationConfig
+    incidents: pd.DataFrame, offenders: pd.DataFrame | None, config: EvaluationConfig | None = None
 ) -> IncidentIndex:
     extra = {"harm_gravity": "gravity"} if "gravity" in incidents.columns else None
     ids = offenders["offender_id"] if offenders is not None and "offender_id" in offenders else None
     return IncidentIndex.build(incidents, offender_ids=ids, extra_measures=extra)
 
 
+def build_sources(
+    incidents: pd.DataFrame,
+    offenders: pd.DataFrame | None = None,
+    custody: pd.DataFrame | None = None,
+    victims: pd.DataFrame | None = None,
+    index: IncidentIndex | None = None,
+) -> Sources:
+    """Every index the evaluation reads, sharing one offender coding: DA incidents (with risk grades when
+    ``risk_level`` is present), non-DA incidents, custody arrests (``offender_id``, ``arrested_on``) and
+    DA victims (``offender_id``, ``victim_id``, ``started_on``, ``reported_at``) when given, and DA
+    incidents dated by their report (a panel's list of recent reports includes historic disclosures)."""
+    index = index or build_index(incidents, offenders)
+    ids = index.offender_ids
+    frame_ids = incidents["offender_id"].astype(str)
+    non_da = None
+    if "is_da" in incidents and (~incidents["is_da"].fillna(False).astype(bool)).any():
+        non_da = IncidentIndex.build(
+            incidents.loc[frame_ids.isin(ids)],
+            offender_ids=ids,
+            which="non_da",
+            observation_start=str(from_days([index.first_day]).iloc[0].date()),
+            observation_end=str(from_days([index.last_day]).iloc[0].date()),
+        )
+    custody_index = None
+    if custody is not None and len(custody):
+        events = custody.rename(columns={"arrested_on": "started_on"})
+        events = events.loc[events["offender_id"].astype(str).isin(ids)]
+        if len(events):
+            custody_index = IncidentIndex.build(
+                events[["offender_id", "started_on"]],
+                offender_ids=ids,
+                which="all",
+                observation_start=str(from_days([index.first_day]).iloc[0].date()),
+                observation_end=str(from_days([index.last_day]).iloc[0].date()),
+            )
+    reports = None
+    if "reported_at" in incidents:
+        committed, reported = to_days(incidents["started_on"]), to_days(incidents["reported_at"])
+        if (reported > committed).any():
+            by_report = incidents.loc[frame_ids.isin(ids)].assign(started_on=incidents["reported_at"])
+            reports = IncidentIndex.build(
+                by_report.drop(columns=["reported_at"]),
+                offender_ids=ids,
+                extra_measures={"harm_gravity": "gravity"} if "gravity" in incidents else None,
+                observation_start=str(from_days([index.first_day]).iloc[0].date()),
+                observation_end=str(from_days([index.last_day]).iloc[0].date()),
+            )
+    victim_index = None
+    if victims is not None and len(victims):
+        known = victims.loc[victims["offender_id"].astype(str).isin(ids)]
+        if len(known):
+            victim_index = VictimIndex.build(known, ids)
+    return Sources(index, non_da, custody_index, victim_index, reports=reports)
+
+
+def snapshot_dates(
+    index: IncidentIndex, participants: pd.DataFrame | None, config: EvaluationConfig
+) -> list[str]:
+    """The as-of dates RFG is scored at: the configured ones, the day after the extract's last report and
+    (by default) every selection date, so each past selection can be reproduced."""
+    dates = list(config.as_of_dates) + [str(from_days([index.last_day + 1]).iloc[0].date())]
+    if participants is not None and len(participants) and config.snapshot_selection_dates:
+        days = pd.Series(to_days(participants["selected_on"])).dropna().unique()
+        dates += [str(d.date()) for d in from_days(days)]
+    return dates
+
+
+def score_snapshots(
+    sources: Sources, participants: pd.DataFrame | None, config: EvaluationConfig
+) -> pd.DataFrame:
+    return score_rfg(
+        sources.index, snapshot_dates(sources.index, participants, config), config.rfg, sources.victims
+    )
+
+
 def _window_label(config: EvaluationConfig, anchor: str) -> str:
     months = config.did_blocks * config.block_months
-    return f"{months} months before vs {months} months after {anchor} ({config.did_blocks} × {config.block_months}-month blocks)"
+    return (
+        f"{months} months before vs {months} months after {anchor} ({config.did_blocks} × "
+        f"{config.block_months}-month blocks; before: reported by {anchor}; after: reported within "
+        f"{config.reporting_lag_days} days of the window's close)"
+    )
 
 
 def _age_at_first_da(index: IncidentIndex, offenders: pd.DataFrame | None) -> np.ndarray | None:
@@ -155,7 +263,9 @@ def _age_at_first_da(index: IncidentIndex, offenders: pd.DataFrame | None) -> np
         return None
     age = pd.Series(np.nan, index=index.offender_ids)
     values = pd.to_numeric(offenders["age_at_first_da_incident"], errors="coerce").to_numpy()
-    age.loc[offenders["offender_id"].astype(str).to_numpy()] = values
+    ids = offenders["offender_id"].astype(str).to_numpy()
+    known = index.offender_ids.get_indexer(ids) >= 0
+    age.loc[ids[known]] = values[known]
     return age.to_numpy()
 
 
@@ -165,9 +275,17 @@ def run_evaluation(
     participants: pd.DataFrame | None = None,
     config: EvaluationConfig | None = None,
     index: IncidentIndex | None = None,
+    rfg_scores: pd.DataFrame | None = None,
+    custody: pd.DataFrame | None = None,
+    victims: pd.DataFrame | None = None,
+    sources: Sources | None = None,
 ) -> EvaluationResult:
+    """Every evaluation table. ``rfg_scores`` (from ``score_snapshots``) is reused when given, so RFG is
+    scored once per run."""
     config = config or EvaluationConfig()
-    index = index or build_index(incidents, offenders, config)
+    sources = sources or build_sources(incidents, offenders, custody, victims, index)
+    index = sources.index
+    sources.age_at_first_da = _age_at_first_da(index, offenders)
     messages: list[str] = []
 
     # ---- participants --------------------------------------------------------------------------
@@ -188,71 +306,60 @@ def run_evaluation(
             "balance, equality monitoring and the stage funnel could not be computed."
         )
 
-    # ---- RFG snapshots -----------------------------------------------------------------------------
-    as_of = list(config.as_of_dates) + [str(from_days([index.last_day + 1]).iloc[0].date())]
-    if has_participants and config.snapshot_selection_dates:
-        as_of += [str(d.date()) for d in from_days(np.unique(participants["selected_day"].dropna()))]
-    scores = score_rfg(index, as_of, config.rfg)
+    scores = rfg_scores if rfg_scores is not None else score_snapshots(sources, participants, config)
     top = power_few(scores, config.power_few_top_n)
     conc = concentration(scores, top_ns=config.concentration_top_ns)
-
-    # ---- population reoffending --------------------------------------------------------------------
     rates = [reoffending_population(index, config.window_days, programme="all")]
 
-    effects, blocks, balances, equality, funnels, prates, curves = [], [], [], [], [], [], []
+    out = _Collect()
+    out.rates = rates
     summaries: dict[str, ProgrammeSummary] = {}
     if has_participants:
-        funnels.append(stage_funnel(participants))
+        out.funnels.append(stage_funnel(participants))
         first_selection = participants.groupby("code")["selected_day"].min()
         every_participant = np.full(len(index.offender_ids), np.nan)
         known = first_selection.index.to_numpy() >= 0
         every_participant[first_selection.index.to_numpy()[known]] = first_selection.to_numpy()[known]
-        age_first = _age_at_first_da(index, offenders)
         for programme, rows in participants.groupby("programme", sort=True):
             rows = rows.reset_index(drop=True)
-            summary = _evaluate_programme(
-                programme,
-                rows,
-                index,
-                config,
-                every_participant,
-                age_first,
-                offenders,
-                rates,
-                effects,
-                blocks,
-                balances,
-                equality,
-                prates,
-                curves,
+            summaries[programme] = _evaluate_programme(
+                programme, rows, sources, config, every_participant, offenders, out
             )
-            summaries[programme] = summary
+    return _result(config, index, scores, top, conc, out, problems, summaries, messages)
 
-    effect_frame = pd.DataFrame(effects, columns=EFFECT_COLUMNS)
+
+@dataclass
+class _Collect:
+    rates: list = field(default_factory=list)
+    effects: list = field(default_factory=list)
+    blocks: list = field(default_factory=list)
+    balances: list = field(default_factory=list)
+    equality: list = field(default_factory=list)
+    funnels: list = field(default_factory=list)
+    prates: list = field(default_factory=list)
+    curves: list = field(default_factory=list)
+
+
+def _result(
+    config, index, scores, top, conc, out: _Collect, problems, summaries, messages
+) -> EvaluationResult:
     threshold = config.small_cell_threshold
-    rate_frame = pd.DataFrame(rates)
+    effect_frame = pd.DataFrame(out.effects, columns=EFFECT_COLUMNS)
+    rate_frame = pd.DataFrame(out.rates)
     rate_frame["is_small_cell"] = (rate_frame["n_people"] > 0) & (rate_frame["n_people"] < threshold)
-    block_frame = (
-        pd.concat(blocks, ignore_index=True)
-        if blocks
-        else pd.DataFrame(
-            columns=["programme", "anchor", "group", "block", "measure", "n_people", "total", "mean"]
-        )
+
+    def frame(parts, columns):
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+    block_frame = frame(
+        out.blocks, ["programme", "anchor", "group", "block", "measure", "n_people", "total", "mean"]
     )
     block_frame["is_small_cell"] = (block_frame["n_people"] > 0) & (block_frame["n_people"] < threshold)
-    eq_frame = (
-        pd.concat(equality, ignore_index=True)
-        if equality
-        else pd.DataFrame(
-            columns=["programme", "characteristic", "category", "group", "n_people", "group_size", "share"]
-        )
+    eq_frame = frame(
+        out.equality, ["programme", "characteristic", "category", "group", "n_people", "group_size", "share"]
     )
     eq_frame["is_small_cell"] = (eq_frame["n_people"] > 0) & (eq_frame["n_people"] < threshold)
-    funnel_frame = (
-        pd.concat(funnels, ignore_index=True)
-        if funnels
-        else pd.DataFrame(columns=["programme", "arm", "order", "stage", "n_people", "share_of_selected"])
-    )
+    funnel_frame = frame(out.funnels, ["programme", "arm", "order", "stage", "n_people", "share_of_selected"])
     funnel_frame["is_small_cell"] = (funnel_frame["n_people"] > 0) & (funnel_frame["n_people"] < threshold)
     return EvaluationResult(
         rfg_scores=scores,
@@ -261,15 +368,12 @@ def run_evaluation(
         reoffending_rates=rate_frame,
         harm_blocks=block_frame,
         effect_estimates=effect_frame,
-        balance=pd.concat(balances, ignore_index=True)
-        if balances
-        else pd.DataFrame(columns=["programme", "covariate", "smd_before", "smd_after"]),
+        balance=frame(out.balances, ["programme", "covariate", "smd_before", "smd_after"]),
         equality_monitoring=eq_frame,
         stage_funnel=funnel_frame,
-        participation_rates=pd.concat(prates, ignore_index=True)
-        if prates
-        else pd.DataFrame(
-            columns=[
+        participation_rates=frame(
+            out.prates,
+            [
                 "programme",
                 "group",
                 "period",
@@ -278,11 +382,9 @@ def run_evaluation(
                 "person_years",
                 "total",
                 "rate_per_person_year",
-            ]
+            ],
         ),
-        survival_curves=pd.concat(curves, ignore_index=True)
-        if curves
-        else pd.DataFrame(columns=["programme", "group", "time", "survival", "n_people"]),
+        survival_curves=frame(out.curves, ["programme", "group", "time", "survival", "n_people"]),
         participant_problems=problems,
         programmes=summaries,
         messages=messages,
@@ -293,98 +395,39 @@ def run_evaluation(
     )
 
 
-def _events(measure: str) -> str:
-    """The measure in a reason's words: "3 treated people, all with zero DA incidents after selection"."""
-    return "DA incidents" if measure.startswith("da_") else "recorded harm"
-
-
-def _effect(
-    effects: list,
-    programme: str,
-    design: str,
-    outcome: str,
-    result: dict,
-    window: str,
-    anchor: str,
-    note: str = "",
-    estimand: str | None = None,
-    sizes: tuple[int, int] | None = None,
-) -> None:
-    """One row of effect_estimates from an ``estimate_row`` result (``sizes``: the group sizes to show
-    when the estimator stopped before counting them)."""
-    if sizes is not None:
-        result = {
-            "n_treated": sizes[0],
-            "n_comparison": sizes[1],
-            **{k: v for k, v in result.items() if v is not None},
-        }
-    effects.append(
-        {
-            "programme": programme,
-            "design": design,
-            "outcome": outcome,
-            "estimand": estimand or result.get("estimand", ""),
-            "estimate": result.get("estimate"),
-            "ci_low": result.get("ci_low"),
-            "ci_high": result.get("ci_high"),
-            "p_value": result.get("p_value"),
-            "n_treated": result.get("n_treated"),
-            "n_comparison": result.get("n_comparison"),
-            "window": window,
-            "anchor": anchor,
-            "note": note or result.get("note", ""),
-            "status": result["status"],
-            "reason": result["reason"],
-        }
-    )
-
-
-def _survival_inputs(index: IncidentIndex, codes, anchors, window_days: int, censor_days=None):
-    first = index.first_on_or_after(codes, anchors)
-    gap = first - anchors
-    follow = np.minimum(window_days, index.last_day + 1 - anchors)
-    if censor_days is not None:
-        follow = np.where(np.isnan(censor_days), follow, np.minimum(follow, censor_days - anchors))
-    event = ~np.isnan(gap) & (gap < follow)
-    time = np.where(event, gap, follow)
-    return time, event, follow > 0
+def _effect_rows(rows: list[dict]) -> list[dict]:
+    """Rows from ``ml.evaluation.effects`` → effect_estimates rows (required: estimate and interval)."""
+    out = []
+    for row in rows:
+        record = {c: row.get(c) for c in EFFECT_COLUMNS}
+        if record["status"] == "estimated" and not all(
+            np.isfinite(float(record[c])) if record[c] is not None else False for c in EFFECT_REQUIRED
+        ):
+            missing = [c for c in EFFECT_REQUIRED if record[c] is None or not np.isfinite(float(record[c]))]
+            record.update(status="not estimable", reason=f"{', '.join(missing)} not finite on this data")
+            for c in ("estimate", "ci_low", "ci_high", "p_value"):
+                record[c] = np.nan
+        record["estimand"] = record["estimand"] or ""
+        record["note"] = record["note"] or ""
+        out.append(record)
+    return out
 
 
 def _evaluate_programme(
-    programme,
-    rows,
-    index,
-    config,
-    every_participant,
-    age_first,
-    offenders,
-    rates,
-    effects,
-    blocks,
-    balances,
-    equality,
-    prates,
-    curves,
+    programme, rows, sources, config, every_participant, offenders, out
 ) -> ProgrammeSummary:
-    reps, seed, k = config.bootstrap_reps, config.seed, config.did_blocks
-
-    def estimate(design: str, measure: str, estimator, *args, **kwargs) -> dict:
-        """Every estimator of the programme is reached through the estimability wrapper."""
-        return estimate_row(
-            f"{programme}: {design}, {measure}", estimator, *args, required=EFFECT_REQUIRED, **kwargs
-        )
-
-    window = _window_label(config, "selection")
+    index = sources.index
     sel = rows["selected_day"].to_numpy(dtype=float)
     codes = rows["code"].to_numpy()
     randomised = is_randomised(rows)
     notes = []
-    beyond = sel > index.last_day
+    beyond = sel + config.did_blocks * config.block_days + config.reporting_lag_days > index.last_day + 1
     if beyond.any():
         notes.append(
-            f"{int(beyond.sum())} participant(s) selected after the last day of the extract: no follow-up."
+            f"{int(beyond.sum())} participant(s) selected too late for a full "
+            f"{config.did_blocks * config.block_months}-month follow-up plus the {config.reporting_lag_days}-day "
+            "reporting lag: their follow-up is cut at the end of the extract."
         )
-
     summary = ProgrammeSummary(
         programme,
         "randomised" if randomised else "matched",
@@ -395,11 +438,24 @@ def _evaluate_programme(
         last_selected=str(from_days([np.nanmax(sel)]).iloc[0].date()),
         notes=notes,
     )
-    measures = [m for m in config.outcome_measures if m in index.measures]
+    summary.diagnostics["reporting_lag_days"] = config.reporting_lag_days
+    _descriptive(programme, rows, index, config, randomised, out)
+    if randomised:
+        eligible_codes = _randomised(programme, rows, index, config, summary, out)
+    else:
+        eligible_codes = _matched(programme, rows, sources, config, every_participant, summary, out)
+    _equality(programme, codes, eligible_codes, sel, index, offenders, out)
+    return summary
 
-    # ---- descriptive reoffending per stage ------------------------------------------------------------
-    def rate_rows(population, mask, arm_label=None):
-        rates.append(
+
+def _descriptive(programme, rows, index, config, randomised, out: _Collect) -> None:
+    """Reoffending per stage, six-month blocks around the later stages, 12-month before/during/after."""
+    sel = rows["selected_day"].to_numpy(dtype=float)
+    codes = rows["code"].to_numpy()
+    lag = config.reporting_lag_days
+
+    def rate_rows(population, mask):
+        out.rates.append(
             reoffending_around(
                 index,
                 codes[mask],
@@ -414,7 +470,7 @@ def _evaluate_programme(
         for label, column in STAGE_ANCHORS.items():
             days = rows[column].to_numpy(dtype=float)[mask]
             if np.isfinite(days).any():
-                rates.append(
+                out.rates.append(
                     reoffending_around(
                         index,
                         codes[mask],
@@ -423,6 +479,7 @@ def _evaluate_programme(
                         "after",
                         population,
                         f"after {label}",
+                        reporting_lag_days=lag,
                         programme=programme,
                     )
                 )
@@ -434,423 +491,202 @@ def _evaluate_programme(
     else:
         rate_rows(f"{programme}: cohort", np.ones(len(rows), bool))
 
-    # ---- stage harm blocks (treated / whole cohort) ---------------------------------------------------
     group_all = arm_group(rows) if randomised else np.full(len(rows), "treated", dtype=object)
     for label, column in STAGE_ANCHORS.items():
         days = rows[column].to_numpy(dtype=float)
         has = ~np.isnan(days)
         if label == "selection" and not randomised:
-            continue  # written below with the matched comparison beside it
+            continue  # written with the matched comparison beside it
         if has.sum() == 0:
             continue
-        panel = block_panel(index, codes[has], days[has], config.n_blocks, config.block_days)
-        blocks.append(summarise_blocks(panel, group_all[has], programme=programme, anchor=label))
+        panel = block_panel(
+            index, codes[has], days[has], config.n_blocks, config.block_days, reporting_lag_days=lag
+        )
+        out.blocks.append(summarise_blocks(panel, group_all[has], programme=programme, anchor=label))
 
-    # ---- participation rates (12 months before, during, after) ----------------------------------------
     end = rows["exited_day"].to_numpy(dtype=float)
     end = np.where(np.isnan(end), rows["completed_day"].to_numpy(dtype=float), end)
     for g in pd.unique(group_all):
         m = group_all == g
-        prates.append(
+        out.prates.append(
             participation_rates(
                 index, codes[m], sel[m], end[m], config.window_days, programme=programme, group=g
             )
         )
 
-    # ---- effect estimates ------------------------------------------------------------------------------
-    if randomised:
-        arms = arm_group(rows)
-        t, c = arms == "treatment", arms == "control"
-        ok = ~beyond & (t | c)
-        summary.n_treated, summary.n_comparison = int((t & ok).sum()), int((c & ok).sum())
-        treat_ok = t[ok]
-        follow = np.clip(np.minimum(config.window_days, index.last_day + 1 - sel[ok]), 0, None)
-        did_days = k * config.block_days
-        arm_sizes = (int(treat_ok.sum()), int((~treat_ok).sum()))
-        for m in measures:
-            words = {"events": _events(m), "anchor": "randomisation"}
-            pp = pre_post_window(index, codes[ok], sel[ok], did_days, m)
-            _effect(
-                effects,
-                programme,
-                "naive_pre_post",
-                m,
-                estimate(
-                    "naive_pre_post",
-                    m,
-                    est.naive_pre_post,
-                    pp.pre[treat_ok],
-                    pp.post[treat_ok],
-                    reps,
-                    seed,
-                    pp.pre_days[treat_ok],
-                    pp.post_days[treat_ok],
-                    **words,
-                ),
-                window,
-                "selection",
-                note="treatment arm only; not an effect estimate: includes regression to the mean",
-                estimand="rate ratio (after / before)",
-                sizes=(arm_sizes[0], 0),
-            )
-            rtm = estimate(
-                "rtm_comparison_fall",
-                m,
-                est.ratio_with_bootstrap,
-                pp.post[~treat_ok],
-                pp.pre[~treat_ok],
-                reps,
-                seed,
-                pp.post_days[~treat_ok],
-                pp.pre_days[~treat_ok],
-                who="control",
-                **words,
-            )
-            rtm.update(
-                n_treated=0,
-                n_comparison=rtm.pop("n_people", arm_sizes[1]),
-                estimand="rate ratio (after / before) in the control arm",
-            )
-            _effect(
-                effects,
-                programme,
-                "rtm_comparison_fall",
-                m,
-                rtm,
-                window,
-                "selection",
-                note="regression to the mean: the change in the randomised control arm",
-            )
-            y = index.window_sum(codes[ok], sel[ok], sel[ok] + follow, m)
-            base = index.window_sum(codes[ok], sel[ok] - config.window_days, sel[ok], m)
-            itt_window = f"{config.window_days} days after randomisation (censored at the extract end)"
-            if m.startswith("harm"):
-                _effect(
-                    effects,
-                    programme,
-                    "rct_itt",
-                    m,
-                    estimate(
-                        "rct_itt", m, est.harm_ratio_permutation, y, follow, treat_ok, reps, seed, **words
-                    ),
-                    itt_window,
-                    "selection",
-                    estimand="harm ratio per person-year (treatment / control)",
-                    note="bootstrap interval; permutation p-value",
-                    sizes=arm_sizes,
-                )
-            else:
-                _effect(
-                    effects,
-                    programme,
-                    "rct_itt",
-                    m,
-                    estimate("rct_itt", m, est.rct_rate_ratio, y, follow, treat_ok, base, "poisson", **words),
-                    itt_window,
-                    "selection",
-                    estimand="rate ratio (Poisson, robust SE, adjusted for prior-year count)",
-                    note="intention to treat: primary",
-                    sizes=arm_sizes,
-                )
-                _effect(
-                    effects,
-                    programme,
-                    "rct_itt_negbin",
-                    m,
-                    estimate(
-                        "rct_itt_negbin", m, est.rct_rate_ratio, y, follow, treat_ok, base, "negbin", **words
-                    ),
-                    itt_window,
-                    "selection",
-                    estimand="rate ratio (negative binomial NB2, α by profile likelihood, adjusted for prior-year count)",
-                    note="intention to treat: sensitivity",
-                    sizes=arm_sizes,
-                )
-                _effect(
-                    effects,
-                    programme,
-                    "rct_itt",
-                    m,
-                    estimate("rct_itt", m, est.rct_rate_difference, y, follow, treat_ok, reps, seed, **words),
-                    itt_window,
-                    "selection",
-                    estimand="rate difference per person-year (treatment − control)",
-                    note="intention to treat",
-                    sizes=arm_sizes,
-                )
-                received = (
-                    rows[config.per_protocol_stage].notna().to_numpy()[ok]
-                    if config.per_protocol_stage in rows
-                    else treat_ok
-                )
-                pp = treat_ok & received | ~treat_ok
-                _effect(
-                    effects,
-                    programme,
-                    "rct_per_protocol",
-                    m,
-                    estimate(
-                        "rct_per_protocol",
-                        m,
-                        est.rct_rate_ratio,
-                        y[pp],
-                        follow[pp],
-                        treat_ok[pp],
-                        base[pp],
-                        "poisson",
-                        **words,
-                    ),
-                    itt_window,
-                    "selection",
-                    estimand="rate ratio (Poisson, robust SE)",
-                    sizes=(int((treat_ok & pp).sum()), int((~treat_ok).sum())),
-                    note=f"treatment arm restricted to those with {config.per_protocol_stage}: not randomised, secondary",
-                )
-        time, event, has_follow = _survival_inputs(index, codes[ok], sel[ok], config.window_days)
-        group = np.where(treat_ok, "treatment", "control")
-        curves.append(
-            est.kaplan_meier(time[has_follow], event[has_follow], group[has_follow]).assign(
-                programme=programme
-            )
-        )
-        _effect(
-            effects,
-            programme,
-            "survival_cox",
-            "time_to_da_reoffence",
-            estimate(
-                "survival_cox",
-                "time_to_da_reoffence",
-                est.cox_hazard_ratio,
-                time[has_follow],
-                event[has_follow],
-                treat_ok[has_follow],
-            ),
-            f"up to {config.window_days} days after randomisation",
-            "selection",
-            note="randomised arms",
-            estimand="hazard ratio (time to first DA incident after the anchor)",
-            sizes=(int(treat_ok[has_follow].sum()), int((~treat_ok[has_follow]).sum())),
-        )
-        cohort_codes = codes
-        eligible_codes = _eligible_union(index, sel, config)
-    else:
-        treated = ~beyond
-        match = match_cohort(
-            index, codes[treated], sel[treated], every_participant, config.rfg, config.matching, age_first
-        )
-        summary.n_treated = match.n_matched_treated
-        summary.n_unmatched = match.n_treated - match.n_matched_treated
-        summary.caliper = match.caliper
-        mt = match.matches
-        is_t = (mt["role"] == "treated").to_numpy()
-        summary.n_comparison = int(mt.loc[~is_t, "code"].nunique())
-        if summary.n_unmatched:
-            summary.notes.append(
-                f"{summary.n_unmatched} treated person(s) had no comparison within the caliper "
-                "and are left out of the matched estimates."
-            )
-        balances.append(
-            match.balance.assign(
-                programme=programme, n_treated=match.n_matched_treated, n_comparison=summary.n_comparison
-            )
-        )
-        later = ~np.isnan(mt["censor_day"].to_numpy())
-        if later.any():
-            summary.notes.append(
-                f"{int(mt.loc[later, 'code'].nunique())} comparison person(s) joined a programme after their anchor; "
-                + {
-                    "ipcw": "they are censored at that date and the comparisons still unselected are re-weighted by "
-                    "the inverse probability of remaining unselected (IPCW).",
-                    "censor": "their follow-up is censored at that date (informative if selection follows offending).",
-                    "keep": "their later outcomes are kept (comparison = not selected at the as-of date), which "
-                    "biases the estimate towards no effect.",
-                }[config.later_selection]
-            )
-        censor = mt["censor_day"].to_numpy() if config.later_selection != "keep" else np.full(len(mt), np.nan)
-        weighted_post = (
-            censoring_weighted_post(index, match, k * config.block_days, measures)
-            if config.later_selection == "ipcw"
-            else {}
-        )
-        panel = block_panel(
-            index,
-            mt["code"].to_numpy(),
-            mt["anchor_day"].to_numpy(),
-            config.n_blocks,
-            config.block_days,
-            censor_days=censor,
-        )
-        blocks.append(
-            summarise_blocks(
-                panel,
-                np.where(is_t, "treated", "comparison"),
-                mt["weight"].to_numpy(),
-                programme=programme,
-                anchor="selection",
-            )
-        )
-        did_days = k * config.block_days
-        for m in measures:
-            words = {"events": _events(m), "anchor": "selection"}
-            everyone = pre_post_window(index, codes[treated], sel[treated], did_days, m)
-            _effect(
-                effects,
-                programme,
-                "naive_pre_post",
-                m,
-                estimate(
-                    "naive_pre_post",
-                    m,
-                    est.naive_pre_post,
-                    everyone.pre,
-                    everyone.post,
-                    reps,
-                    seed,
-                    everyone.pre_days,
-                    everyone.post_days,
-                    **words,
-                ),
-                window,
-                "selection",
-                estimand="rate ratio (after / before)",
-                sizes=(int(treated.sum()), 0),
-            )
-            pp = pre_post_window(
-                index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(), did_days, m, censor
-            )
-            if m in weighted_post:
-                pp.post, pp.post_days = weighted_post[m]
-            did = estimate_rows(
-                f"{programme}: matched_did, {m}",
-                est.matched_did,
-                mt["set_id"].to_numpy(),
-                is_t,
-                mt["weight"].to_numpy(),
-                pp.pre,
-                pp.post,
-                reps,
-                seed,
-                pp.pre_days,
-                pp.post_days,
-                parts=("did", "comparison"),
-                required=EFFECT_REQUIRED,
-                n_treated=int(treated.sum()),
-                **words,
-            )
-            for part in ("did", "comparison"):
-                did[part]["n_treated"] = did[part].get("n_treated", summary.n_treated)
-                did[part]["n_comparison"] = summary.n_comparison
-            _effect(
-                effects,
-                programme,
-                "matched_did",
-                m,
-                did["did"],
-                window,
-                "selection",
-                note=f"{config.matching.n_matches} nearest neighbours on the logit propensity, caliper "
-                f"{config.matching.caliper_sd} SD, same as-of date; cluster bootstrap over matched sets",
-                estimand="rate ratio (difference-in-differences, treated vs matched comparison)",
-            )
-            _effect(
-                effects,
-                programme,
-                "rtm_comparison_fall",
-                m,
-                did["comparison"],
-                window,
-                "selection",
-                estimand="rate ratio (after / before) in the matched comparison group",
-                note=did["comparison"].get("note")
-                or "regression to the mean: the change seen with no programme",
-            )
-        time, event, has_follow = _survival_inputs(
-            index, mt["code"].to_numpy(), mt["anchor_day"].to_numpy(), config.window_days, censor
-        )
-        group = np.where(is_t, "treated", "comparison")
-        w = mt["weight"].to_numpy()
-        curves.append(
-            est.kaplan_meier(time[has_follow], event[has_follow], group[has_follow], w[has_follow]).assign(
-                programme=programme
-            )
-        )
-        _effect(
-            effects,
-            programme,
-            "survival_cox",
-            "time_to_da_reoffence",
-            estimate(
-                "survival_cox",
-                "time_to_da_reoffence",
-                est.cox_hazard_ratio,
-                time[has_follow],
-                event[has_follow],
-                is_t[has_follow],
-                strata=mt["set_id"].to_numpy()[has_follow],
-                clusters=mt["code"].to_numpy()[has_follow],
-            ),
-            f"up to {config.window_days} days after selection",
-            "selection",
-            note="Cox model stratified by matched set",
-            estimand="hazard ratio (time to first DA incident after the anchor)",
-            sizes=(int(is_t[has_follow].sum()), int((~is_t[has_follow]).sum())),
-        )
-        comp_rows = ~is_t
-        rates.append(
-            reoffending_around(
-                index,
-                mt.loc[comp_rows, "code"].to_numpy(),
-                mt.loc[comp_rows, "anchor_day"].to_numpy(),
-                config.window_days,
-                "before",
-                f"{programme}: matched comparison",
-                "before selection",
-                programme=programme,
-            )
-        )
-        rates.append(
-            reoffending_around(
-                index,
-                mt.loc[comp_rows, "code"].to_numpy(),
-                mt.loc[comp_rows, "anchor_day"].to_numpy(),
-                config.window_days,
-                "after",
-                f"{programme}: matched comparison",
-                "after selection",
-                censor_days=censor[comp_rows],
-                programme=programme,
-            )
-        )
-        cohort_codes = codes
-        eligible_codes = _eligible_union(index, sel, config)
 
-    # ---- equality monitoring -----------------------------------------------------------------------------
-    if offenders is not None and len(offenders):
-        ref_day = float(np.nanmedian(sel))
-        people = offenders.copy()
-        people["offender_id"] = people["offender_id"].astype(str)
-        if "age_at_first_da_incident" in people and "first_da_on" in people:
-            people["age"] = (
-                pd.to_numeric(people["age_at_first_da_incident"], errors="coerce")
-                + (ref_day - to_days(people["first_da_on"])) / 365.25
+def _randomised(programme, rows, index, config, summary, out: _Collect) -> np.ndarray:
+    sel = rows["selected_day"].to_numpy(dtype=float)
+    codes = rows["code"].to_numpy()
+    arms = arm_group(rows)
+    ok = (arms == "treatment") | (arms == "control")
+    treated = (arms == "treatment")[ok]
+    summary.n_treated, summary.n_comparison = int(treated.sum()), int((~treated).sum())
+    received = (
+        rows[config.per_protocol_stage].notna().to_numpy()[ok] if config.per_protocol_stage in rows else None
+    )
+    measures = [m for m in config.outcome_measures if m in index.measures]
+    effect_rows = randomised_effects(
+        index,
+        codes[ok],
+        sel[ok],
+        treated,
+        received,
+        measures,
+        config.effect_settings(),
+        programme,
+        _window_label(config, "randomisation"),
+    )
+    out.effects += _effect_rows(effect_rows)
+    from ml.evaluation.effects import survival_inputs
+
+    time, event, has = survival_inputs(
+        index, codes[ok], sel[ok], config.window_days, config.reporting_lag_days
+    )
+    group = np.where(treated, "treatment", "control")
+    out.curves.append(kaplan_meier(time[has], event[has], group[has]).assign(programme=programme))
+    return _eligible_union(index, sel, config)
+
+
+def _matched(programme, rows, sources, config, every_participant, summary, out: _Collect) -> np.ndarray:
+    index = sources.index
+    sel = rows["selected_day"].to_numpy(dtype=float)
+    codes = rows["code"].to_numpy()
+    measures = [m for m in config.outcome_measures if m in index.measures]
+    settings = config.effect_settings()
+    analysis = matched_effects(
+        sources,
+        codes,
+        sel,
+        every_participant,
+        measures,
+        settings,
+        programme,
+        _window_label(config, "selection"),
+    )
+    out.effects += _effect_rows(analysis.rows)
+    summary.n_treated = analysis.n_matched
+    summary.n_unmatched = len(codes) - analysis.n_matched
+    if analysis.design is not None:
+        summary.diagnostics["covariates"] = analysis.design.covariate_names
+        summary.diagnostics["covariate_groups_missing"] = analysis.design.missing_groups
+        if analysis.design.missing_groups:
+            summary.notes.append(
+                "Not matched on (not in this extract): " + ", ".join(analysis.design.missing_groups) + "."
             )
-        elif "mean_age" in people:
-            people["age"] = pd.to_numeric(people["mean_age"], errors="coerce")
-        ids = index.offender_ids.to_numpy()
-        groups = {
-            "cohort": ids[cohort_codes[cohort_codes >= 0]],
-            "eligible pool": ids[eligible_codes],
-            "all DA perpetrators": ids[index.da_offender_codes()],
-        }
-        equality.append(equality_monitoring(people, groups).assign(programme=programme))
-    return summary
+    if analysis.point is not None:
+        summary.caliper = analysis.point.caliper
+        summary.diagnostics.update(analysis.diagnostics)
+    if analysis.matches is None:
+        return _eligible_union(index, sel, config)
+    mt = analysis.matches
+    is_t = (mt["role"] == "treated").to_numpy()
+    summary.n_comparison = int(mt.loc[~is_t, "code"].nunique())
+    if summary.n_unmatched:
+        summary.notes.append(
+            f"{summary.n_unmatched} of {len(codes)} selected people had no comparison within the caliper: the "
+            f"matched estimates are about the {analysis.n_matched} matched."
+        )
+    out.balances.append(
+        analysis.balance.assign(
+            programme=programme, n_treated=analysis.n_matched, n_comparison=summary.n_comparison
+        )
+    )
+    later = ~np.isnan(mt["censor_day"].to_numpy())
+    if later.any():
+        summary.notes.append(
+            f"{int(mt.loc[later, 'code'].nunique())} comparison person(s) joined a programme after their anchor; "
+            + {
+                "ipcw": "they are censored at that date and the comparisons still unselected are re-weighted by "
+                "the inverse probability of remaining unselected (IPCW).",
+                "censor": "their follow-up is censored at that date (informative if selection follows offending).",
+                "keep": "their later outcomes are kept (comparison = not selected at the as-of date), which "
+                "biases the estimate towards no effect.",
+            }[config.later_selection]
+        )
+    censor = mt["censor_day"].to_numpy()
+    panel = block_panel(
+        index,
+        mt["code"].to_numpy(),
+        mt["anchor_day"].to_numpy(),
+        config.n_blocks,
+        config.block_days,
+        censor_days=censor,
+        reporting_lag_days=config.reporting_lag_days,
+    )
+    out.blocks.append(
+        summarise_blocks(
+            panel,
+            np.where(is_t, "treated", "comparison"),
+            mt["weight"].to_numpy(),
+            programme=programme,
+            anchor="selection",
+        )
+    )
+    if analysis.survival is not None:
+        time, event, has = analysis.survival
+        group = np.where(is_t, "treated", "comparison")
+        out.curves.append(
+            kaplan_meier(time[has], event[has], group[has], mt["weight"].to_numpy()[has]).assign(
+                programme=programme
+            )
+        )
+    comp = ~is_t
+    out.rates.append(
+        reoffending_around(
+            index,
+            mt.loc[comp, "code"].to_numpy(),
+            mt.loc[comp, "anchor_day"].to_numpy(),
+            config.window_days,
+            "before",
+            f"{programme}: matched comparison",
+            "before selection",
+            programme=programme,
+        )
+    )
+    out.rates.append(
+        reoffending_around(
+            index,
+            mt.loc[comp, "code"].to_numpy(),
+            mt.loc[comp, "anchor_day"].to_numpy(),
+            config.window_days,
+            "after",
+            f"{programme}: matched comparison",
+            "after selection",
+            censor_days=censor[comp],
+            reporting_lag_days=config.reporting_lag_days,
+            programme=programme,
+        )
+    )
+    return _eligible_union(index, sel, config)
+
+
+def _equality(programme, cohort_codes, eligible_codes, sel, index, offenders, out: _Collect) -> None:
+    if offenders is None or not len(offenders):
+        return
+    ref_day = float(np.nanmedian(sel))
+    people = offenders.copy()
+    people["offender_id"] = people["offender_id"].astype(str)
+    if "age_at_first_da_incident" in people and "first_da_on" in people:
+        people["age"] = (
+            pd.to_numeric(people["age_at_first_da_incident"], errors="coerce")
+            + (ref_day - to_days(people["first_da_on"])) / 365.25
+        )
+    elif "mean_age" in people:
+        people["age"] = pd.to_numeric(people["mean_age"], errors="coerce")
+    ids = index.offender_ids.to_numpy()
+    groups = {
+        "cohort": ids[cohort_codes[cohort_codes >= 0]],
+        "eligible pool": ids[eligible_codes],
+        "all DA perpetrators": ids[index.da_offender_codes()],
+    }
+    out.equality.append(equality_monitoring(people, groups).assign(programme=programme))
 
 
 def _eligible_union(index: IncidentIndex, selection_days: np.ndarray, config: EvaluationConfig) -> np.ndarray:
-    """Everyone eligible (a DA incident in the RFG lookback) at any of the programme's selection dates."""
+    """Everyone eligible (a DA incident in the RFG lookback, reported by then) at any selection date."""
     pools = [
-        index.active_between(int(d) - config.rfg.lookback_days, int(d))
+        index.active_between(int(d) - config.rfg.lookback_days, int(d), known_by=int(d))
         for d in np.unique(selection_days[~np.isnan(selection_days)])
     ]
     return np.unique(np.concatenate(pools)) if pools else np.array([], np.int64)
@@ -862,6 +698,9 @@ __all__ = [
     "ProgrammeSummary",
     "run_evaluation",
     "build_index",
+    "build_sources",
+    "score_snapshots",
+    "snapshot_dates",
     "MEASURE_LABELS",
 ]
 
@@ -880,6 +719,7 @@ def summary_table(result: EvaluationResult) -> pd.DataFrame:
             "first_selected": "",
             "last_selected": "",
             "notes": "",
+            "diagnostics": "{}",
             "extract_start": result.extract_window[0],
             "extract_end": result.extract_window[1],
             "messages": "\n".join(result.messages),
@@ -898,6 +738,7 @@ def summary_table(result: EvaluationResult) -> pd.DataFrame:
                 "first_selected": s.first_selected,
                 "last_selected": s.last_selected,
                 "notes": "\n".join(s.notes),
+                "diagnostics": json.dumps(s.diagnostics, default=float),
                 "extract_start": result.extract_window[0],
                 "extract_end": result.extract_window[1],
                 "messages": "",
@@ -922,6 +763,7 @@ def result_from_tables(tables: dict[str, pd.DataFrame]) -> EvaluationResult:
             r.first_selected,
             r.last_selected,
             [n for n in str(r.notes or "").split("\n") if n],
+            json.loads(getattr(r, "diagnostics", "{}") or "{}"),
         )
         for r in summary.loc[summary["programme"] != ""].itertuples(index=False)
     }

@@ -31,6 +31,10 @@ DESIGN_LABELS = {
     "naive_pre_post": "naive before/after (not an effect)",
     "rtm_comparison_fall": "regression to the mean (comparison's own change)",
     "matched_did": "matched difference-in-differences",
+    "matched_post": "matched comparison after selection (no pre-period differencing)",
+    "placebo_did": "placebo DiD in the pre-period (expect 1)",
+    "library_did": "Callaway–Sant'Anna, doubly robust (diff-diff)",
+    "library_placebo": "Callaway–Sant'Anna placebo (pre-period)",
     "rct_itt": "RCT intention to treat",
     "rct_itt_negbin": "RCT intention to treat (negative binomial)",
     "rct_per_protocol": "RCT per protocol (secondary)",
@@ -122,6 +126,101 @@ def _effect_table(effects: pd.DataFrame, threshold: int) -> pd.DataFrame:
     return table
 
 
+def headline_design(outcome: str, randomised: bool) -> str:
+    """The adjusted estimate a sentence leads with. Randomised: the ITT. Matched: the DiD for counts; for
+    harm, the matched after-selection contrast — selection on harm itself leaves the heavy-tailed
+    pre-period harm of the selected unmatched in its raw totals, and differencing it turns their regression
+    to the mean into a false effect (the simulation study, ``make validate``, measures both)."""
+    if randomised:
+        return "rct_itt"
+    return "matched_post" if outcome.startswith("harm") else "matched_did"
+
+
+def _fmt_ratio(row) -> str:
+    if row is None or row.get("status") != "estimated" or pd.isna(row.get("estimate")):
+        reason = "" if row is None else (row.get("reason") or "")
+        return f"not estimable ({reason})" if reason else "not estimable"
+    return f"{row['estimate']:.2f} (95% CI {row['ci_low']:.2f}–{row['ci_high']:.2f})"
+
+
+def _overlap(a, b) -> bool:
+    return not (a["ci_high"] < b["ci_low"] or b["ci_high"] < a["ci_low"])
+
+
+def headline_sentences(effects: pd.DataFrame, summary, threshold: int = 5) -> list[str]:
+    """One sentence per outcome: the adjusted estimate and its interval, how many of the cohort it covers,
+    the naive figure and the comparison group's own fall beside it, the placebo, and whether the library
+    estimator agrees."""
+    randomised = bool(summary and summary.design == "randomised")
+    out = []
+    for outcome in [o for o in effects["outcome"].drop_duplicates() if o != "time_to_da_reoffence"]:
+        rows = effects.loc[effects["outcome"] == outcome]
+
+        def pick(design, rows=rows):
+            hit = rows.loc[rows["design"] == design]
+            if design == "rct_itt":
+                hit = hit.loc[hit["estimand"].astype(str).str.contains("ratio")]
+            return None if hit.empty else hit.iloc[0].to_dict()
+
+        main, naive, fall = (
+            pick(headline_design(outcome, randomised)),
+            pick("naive_pre_post"),
+            pick("rtm_comparison_fall"),
+        )
+        label = MEASURE_LABELS.get(outcome, outcome)
+        if main is None:
+            continue
+        n_t = main.get("n_treated")
+        covers = ""
+        if summary is not None and n_t is not None and not pd.isna(n_t):
+            n_t = int(n_t)
+            shown = f"{n_t}" if n_t >= threshold else f"<{threshold}"
+            covers = (
+                f" for {shown} of the {summary.n_participants} selected (matched)"
+                if not randomised
+                else f" ({shown} in the treatment arm, {summary.n_comparison} in the control arm)"
+            )
+        what = DESIGN_LABELS.get(main["design"], main["design"])
+        text = f"{label}: {what} {_fmt_ratio(main)}{covers}"
+        if naive is not None:
+            text += f"; the naive before/after figure is {_fmt_ratio(naive)}"
+        if fall is not None:
+            text += f", while the {'control arm' if randomised else 'matched comparison group'} fell by itself to {_fmt_ratio(fall)}"
+        if not randomised:
+            placebo = pick("placebo_did")
+            if placebo is not None:
+                verdict = ""
+                if placebo.get("status") == "estimated":
+                    verdict = (
+                        " — passes"
+                        if placebo["ci_low"] <= 1 <= placebo["ci_high"]
+                        else " — fails: the pre-periods were not parallel"
+                    )
+                text += f". Placebo in the pre-period: {_fmt_ratio(placebo)}{verdict}"
+            library = pick("library_did")
+            did = pick("matched_did")
+            if library is not None and library.get("status") == "estimated":
+                agree = did is not None and did.get("status") == "estimated" and _overlap(library, did)
+                text += f". Callaway–Sant'Anna (diff-diff): {_fmt_ratio(library)}" + (
+                    "" if agree else " — it disagrees with the matched DiD beyond their intervals"
+                )
+        out.append(text + ".")
+    return out
+
+
+def _diagnostics_html(summary) -> str:
+    d = summary.diagnostics if summary else {}
+    if not d or "ess_comparison" not in d:
+        return ""
+    return _p(
+        f"Comparison weights (matching × IPCW): {d.get('n_comparison_people')} people, effective sample size "
+        f"{d.get('ess_comparison', float('nan')):.0f}; largest person weight {d.get('max_comparison_weight', float('nan')):.2f}; "
+        f"largest IPCW weight {d.get('max_ipcw_weight', float('nan')):.2f} ({d.get('n_ipcw_capped', 0)} capped); "
+        f"the top 1% of comparison people carry {d.get('share_weight_top_1pct', float('nan')):.0%} of the weight. "
+        f"Matched on: {', '.join(d.get('covariates', []))}."
+    )
+
+
 def evaluation_report(
     result: EvaluationResult, programme: str, lineage: Lineage | None = None, threshold: int = 5
 ) -> str:
@@ -135,10 +234,19 @@ def evaluation_report(
         "Arms were randomised: the effect is the intention-to-treat contrast of the arms."
         if summary and summary.design == "randomised"
         else "No randomisation: each selected person is compared with eligible people who were not selected, "
-        "matched at the same as-of date on RFG components and the pre-selection harm trajectory; the effect "
-        "is the difference-in-differences of their before/after rates."
+        "matched at the same as-of date on what the selection panel could see (RFG components, the pre-selection "
+        "trajectory, harm, risk grades, non-DA offending, custody, victims, as reported by that date); the effect "
+        "is the difference-in-differences of their before/after rates (for harm, their after-selection contrast)."
     )
-    intro = _note(
+    sentences = headline_sentences(effects, summary, threshold) if len(effects) else []
+    answer = (
+        "<div class='answer'><h2>The answer</h2><ul>"
+        + "".join(f"<li>{html.escape(t)}</li>" for t in sentences)
+        + "</ul></div>"
+        if sentences
+        else ""
+    )
+    intro = answer + _note(
         "A cohort chosen because its recent harm was high falls back without any programme (regression to "
         "the mean). The naive before/after figures below are shown for comparison with past reports; they are "
         "not effect estimates. " + design_text
@@ -270,9 +378,10 @@ def evaluation_report(
             Section(
                 "Balance of the matched comparison",
                 _p(
-                    f"Standardised mean differences before and after matching (target |SMD| < 0.1; worst after "
-                    f"matching {worst:.2f})."
+                    f"Standardised mean differences before and after matching, every covariate (target |SMD| < 0.1; "
+                    f"worst after matching {worst:.2f})."
                 )
+                + _diagnostics_html(summary)
                 + table_html(
                     balance[
                         [
@@ -322,6 +431,12 @@ def evaluation_report(
         "The matched comparison can only balance what the data record: selection on unrecorded judgement "
         "(e.g. panel discussions, MARAC information) is not adjusted for.",
         "Harm measures are heavy-tailed: their intervals are wide and come from the bootstrap.",
+        "Knowledge time: everything as of a date (eligibility, RFG, matching, the pre-period) counts only "
+        "incidents reported by that date; outcomes count incidents committed in the window and reported within "
+        f"{(summary.diagnostics.get('reporting_lag_days') if summary else None) or 'the configured'} days of its close.",
+        "The matched intervals come from a bootstrap that resamples people and re-runs the propensity model, "
+        "the matching and the IPCW weights; the placebo DiD repeats the design on the two years before "
+        "selection (no programme then).",
     ]
     if summary:
         caveats += summary.notes

@@ -1,19 +1,29 @@
-"""RFG (recency, frequency, gravity) scoring, the "power few" list and concentration figures.
+"""RFG (recency, frequency, gravity) scoring, MATAC's RFGV, the "power few" list and concentration figures.
 
 No canonical published RFG formula exists (forces set their own weighted matrices), so every part is
 configuration with documented defaults:
 
 * eligible: at least one DA incident in the lookback before the as-of date (default 730 days = 24 months,
-  the MATAC/IOM convention of "recent" serial offending);
+  the MATAC/IOM convention of "recent" serial offending), **reported before the as-of date**: the score is
+  what the panel could have seen that day (knowledge time; an incident reported later never changes a
+  past snapshot, so a snapshot can be reproduced from any later extract);
 * recency score 5..1 by days since the last DA incident: ≤90, ≤180, ≤365, ≤545, else 1;
 * frequency score 1..5 by DA incidents in the lookback: 1, 2, 3–4, 5–7, ≥8;
-* gravity score 1..5 by the harm of those incidents (ONS CSS by default, CCHI or a bespoke column): quintiles
-  of the eligible pool at that as-of date unless fixed thresholds are given (quintiles work for any harm
-  scale without re-tuning; the thresholds used are stored with the snapshot so a selection is reproducible);
+* gravity score 1..5 by the harm of those incidents (ONS CSS by default, CCHI or a bespoke column). By
+  default the bands are quintiles of the eligible pool *by mid-rank*: each distinct harm value gets the
+  percentile (share of the pool below it + half the share equal to it), and the bands cut those
+  percentiles at 0.2, 0.4, 0.6, 0.8, so people with the same harm always share a band and a pool with many
+  equal values (e.g. 40% with zero harm) does not push them into a middle band; zero harm always scores 1.
+  Fixed thresholds can be given instead (``gravity_band_values``: harm ≥ threshold k → score k + 1). The
+  thresholds used (as lower bounds of bands 2..5) are stored with each snapshot;
 * RFG score = weighted sum (default weights 1, 1, 1); rank 1 = highest score, ties broken by gravity,
-  then frequency, then recency, then offender id (deterministic).
+  then frequency, then recency, then offender id (deterministic);
+* RFGV (``ranking="rfgv"``, MATAC): a fourth term for the number of distinct DA victims in the last
+  ``victim_lookback_days`` (default three years): 1..5 for 1, 2, 3, 4, ≥5 victims (weight 1 by default).
+  A *serial* perpetrator (Northumbria MATAC) has two or more victims in those three years; the snapshot
+  shows ``n_victims_lookback`` and ``is_serial`` either way when victim identifiers are available.
 
-Only history strictly before the as-of date is used.
+The ranking used (``RFG`` or ``RFGV``) and the configuration fingerprint are written into every snapshot.
 """
 
 from __future__ import annotations
@@ -26,9 +36,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ml.evaluation.incidents import IncidentIndex, from_days, to_days
+from ml.evaluation.incidents import IncidentIndex, VictimIndex, from_days, to_days
 
 HARM_MEASURES = {"css": "harm_css", "ons_css": "harm_css", "cchi": "harm_cchi", "bespoke": "harm_gravity"}
+RANKINGS = ("rfg", "rfgv")
 
 
 @dataclass(frozen=True)
@@ -37,9 +48,17 @@ class RFGConfig:
     recency_band_days: tuple[int, ...] = (90, 180, 365, 545)
     frequency_band_counts: tuple[int, ...] = (2, 3, 5, 8)
     gravity_measure: str = "harm_css"
-    gravity_band_values: tuple[float, ...] | None = None  # None → quintiles of the pool at the as-of date
+    gravity_band_values: tuple[float, ...] | None = None  # None → mid-rank quintiles of the pool
     gravity_quantiles: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # recency, frequency, gravity
+    ranking: str = "rfg"  # 'rfg' or 'rfgv' (adds the number of victims, MATAC)
+    victim_lookback_days: int = 1095  # three years (MATAC's serial-perpetrator window)
+    victim_band_counts: tuple[int, ...] = (2, 3, 4, 5)
+    victim_weight: float = 1.0
+
+    def __post_init__(self):
+        if self.ranking not in RANKINGS:
+            raise ValueError(f"RFG ranking must be one of {RANKINGS}, got {self.ranking!r}")
 
     def measure(self) -> str:
         return HARM_MEASURES.get(self.gravity_measure, self.gravity_measure)
@@ -64,6 +83,9 @@ class RFGComponents:
     gravity_score: np.ndarray
     rfg_score: np.ndarray
     gravity_thresholds: dict[int, list[float]] = field(default_factory=dict)
+    n_victims: np.ndarray | None = None
+    victim_score: np.ndarray | None = None
+    ranking: str = "RFG"
 
 
 def recency_scores(days_since: np.ndarray, bands: Sequence[int]) -> np.ndarray:
@@ -78,11 +100,29 @@ def frequency_scores(counts: np.ndarray, bands: Sequence[int]) -> np.ndarray:
 
 
 def gravity_thresholds_for(harm: np.ndarray, config: RFGConfig) -> list[float]:
+    """Lower bounds of gravity bands 2..5 (harm ≥ bound k → score ≥ k + 2).
+
+    Fixed values when configured; otherwise mid-rank quintiles of ``harm`` (the pool at one as-of date):
+    tied harm values share a band, and zero harm is always band 1. A band nobody reaches gets a bound above
+    the pool's largest harm."""
     if config.gravity_band_values is not None:
         return [float(v) for v in config.gravity_band_values]
-    if len(harm) == 0:
-        return [0.0] * len(config.gravity_quantiles)
-    return [float(v) for v in np.quantile(harm, config.gravity_quantiles)]
+    harm = np.asarray(harm, dtype=float)
+    harm = harm[np.isfinite(harm)]
+    n_bands = len(config.gravity_quantiles)
+    if harm.size == 0:
+        return [0.0] * n_bands
+    values, counts = np.unique(harm, return_counts=True)
+    below = np.cumsum(counts) - counts
+    mid_rank = (below + 0.5 * counts) / harm.size
+    band = 1 + np.searchsorted(np.asarray(config.gravity_quantiles, float), mid_rank, side="left")
+    band[values <= 0] = 1
+    ceiling = float(values.max()) + 1.0
+    bounds = []
+    for k in range(2, n_bands + 2):
+        reached = values[band >= k]
+        bounds.append(float(reached.min()) if reached.size else ceiling)
+    return bounds
 
 
 def components_at(
@@ -91,17 +131,19 @@ def components_at(
     as_of_days,
     config: RFGConfig,
     thresholds_by_day: dict[int, list[float]] | None = None,
+    victims: VictimIndex | None = None,
 ) -> RFGComponents:
-    """RFG components for arbitrary (person, as-of day) pairs. Gravity bands come from
-    ``thresholds_by_day`` (per as-of day) or, when absent, from the pool of the pairs at the same day."""
+    """RFG components for arbitrary (person, as-of day) pairs, from what was reported before each as-of
+    day. Gravity bands come from ``thresholds_by_day`` (per as-of day) or, when absent, from the pool of
+    the pairs at the same day."""
     codes = np.asarray(codes, dtype=np.int64)
     as_of = np.asarray(as_of_days, dtype=np.float64)
     start = as_of - config.lookback_days
-    last = index.last_before(codes, as_of)
+    last = index.last_before(codes, as_of, known_by=as_of)
     since = as_of - last
     since[since > config.lookback_days] = np.nan
-    counts = index.window_sum(codes, start, as_of, "da_incidents")
-    harm = index.window_sum(codes, start, as_of, config.measure())
+    counts = index.window_sum(codes, start, as_of, "da_incidents", known_by=as_of)
+    harm = index.window_sum(codes, start, as_of, config.measure(), known_by=as_of)
     recency = recency_scores(since, config.recency_band_days)
     frequency = frequency_scores(counts, config.frequency_band_counts)
     gravity = np.zeros(len(codes), dtype=np.int64)
@@ -114,51 +156,82 @@ def components_at(
         gravity[at] = 1 + np.searchsorted(np.asarray(thresholds[key]), harm[at], side="right")
     w_r, w_f, w_g = config.weights
     score = w_r * recency + w_f * frequency + w_g * gravity
-    return RFGComponents(codes, as_of, since, counts, harm, recency, frequency, gravity, score, thresholds)
+    n_victims = victim_score = None
+    ranking = "RFG"
+    if victims is not None:
+        n_victims = victims.distinct(codes, as_of - config.victim_lookback_days, as_of, known_by=as_of)
+        victim_score = frequency_scores(n_victims, config.victim_band_counts)
+        if config.ranking == "rfgv":
+            score = score + config.victim_weight * victim_score
+            ranking = "RFGV"
+    elif config.ranking == "rfgv":
+        ranking = "RFG (RFGV requested, but the extract has no victim identifiers)"
+    return RFGComponents(
+        codes,
+        as_of,
+        since,
+        counts,
+        harm,
+        recency,
+        frequency,
+        gravity,
+        score,
+        thresholds,
+        n_victims,
+        victim_score,
+        ranking,
+    )
 
 
-def score_rfg(index: IncidentIndex, as_of_dates, config: RFGConfig | None = None) -> pd.DataFrame:
+def score_rfg(
+    index: IncidentIndex,
+    as_of_dates,
+    config: RFGConfig | None = None,
+    victims: VictimIndex | None = None,
+) -> pd.DataFrame:
     """Score every eligible DA perpetrator at each as-of date: one row per (as-of date, offender), ranked.
+    Eligible = a DA incident committed in the lookback and reported before the as-of date.
 
     Columns: as_of_date, offender_id, days_since_last_da, n_da_incidents_lookback, gravity_lookback,
-    recency_score, frequency_score, gravity_score, rfg_score, rfg_rank, gravity_measure, lookback_days,
-    gravity_thresholds (JSON), config_fingerprint.
+    recency_score, frequency_score, gravity_score, (n_victims_lookback, is_serial, victim_score), rfg_score,
+    rfg_rank, ranking, gravity_measure, lookback_days, gravity_thresholds (JSON), config_fingerprint.
     """
     config = config or RFGConfig()
     frames = []
     for day in sorted({int(d) for d in to_days(list(as_of_dates)) if not np.isnan(d)}):
-        pool = index.active_between(day - config.lookback_days, day)
-        comp = components_at(index, pool, np.full(len(pool), float(day)), config)
+        pool = index.active_between(day - config.lookback_days, day, known_by=day)
+        comp = components_at(index, pool, np.full(len(pool), float(day)), config, victims=victims)
         frames.append(_snapshot_frame(index, comp, config, day))
     if not frames:
-        return _snapshot_frame(
-            index, components_at(index, np.array([], np.int64), np.array([]), config), config, 0
-        )
+        empty = components_at(index, np.array([], np.int64), np.array([]), config, victims=victims)
+        return _snapshot_frame(index, empty, config, 0)
     return pd.concat(frames, ignore_index=True)
 
 
 def _snapshot_frame(index: IncidentIndex, comp: RFGComponents, config: RFGConfig, day: int) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "as_of_date": from_days(comp.as_of_days).to_numpy(),
-            "offender_id": index.offender_ids.to_numpy()[comp.codes]
-            if len(comp.codes)
-            else np.array([], object),
-            "days_since_last_da": comp.days_since_last_da,
-            "n_da_incidents_lookback": comp.n_da_lookback.astype(np.int64),
-            "gravity_lookback": comp.harm_lookback,
-            "recency_score": comp.recency_score,
-            "frequency_score": comp.frequency_score,
-            "gravity_score": comp.gravity_score,
-            "rfg_score": comp.rfg_score.astype(float),
-        }
-    )
+    columns = {
+        "as_of_date": from_days(comp.as_of_days).to_numpy(),
+        "offender_id": index.offender_ids.to_numpy()[comp.codes] if len(comp.codes) else np.array([], object),
+        "days_since_last_da": comp.days_since_last_da,
+        "n_da_incidents_lookback": comp.n_da_lookback.astype(np.int64),
+        "gravity_lookback": comp.harm_lookback,
+        "recency_score": comp.recency_score,
+        "frequency_score": comp.frequency_score,
+        "gravity_score": comp.gravity_score,
+    }
+    if comp.n_victims is not None:
+        columns["n_victims_lookback"] = comp.n_victims.astype(np.int64)
+        columns["is_serial"] = comp.n_victims >= 2
+        columns["victim_score"] = comp.victim_score
+    columns["rfg_score"] = comp.rfg_score.astype(float)
+    frame = pd.DataFrame(columns)
     frame = frame.sort_values(
         ["rfg_score", "gravity_lookback", "n_da_incidents_lookback", "days_since_last_da", "offender_id"],
         ascending=[False, False, False, True, True],
         kind="stable",
     )
     frame["rfg_rank"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    frame["ranking"] = comp.ranking
     frame["gravity_measure"] = config.measure()
     frame["lookback_days"] = config.lookback_days
     frame["gravity_thresholds"] = json.dumps(comp.gravity_thresholds.get(day, []))

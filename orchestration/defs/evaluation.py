@@ -23,9 +23,16 @@ import dagster as dg
 import pandas as pd
 
 from ml.estimability import ESTIMATED, NOT_ESTIMABLE, not_estimable
-from ml.evaluation.matching import MatchingConfig
-from ml.evaluation.pipeline import EvaluationConfig, result_from_tables, run_evaluation, summary_table
-from ml.evaluation.rfg import RFGConfig, concentration, power_few, score_rfg
+from ml.evaluation.matching import COVARIATE_GROUPS, MatchingConfig
+from ml.evaluation.pipeline import (
+    EvaluationConfig,
+    build_sources,
+    result_from_tables,
+    run_evaluation,
+    score_snapshots,
+    summary_table,
+)
+from ml.evaluation.rfg import RFGConfig, concentration, power_few
 from orchestration.keys import analytics, mart, report
 from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
@@ -51,7 +58,17 @@ PROGRAMME_TABLES = [
 REPORT = report("evaluation")
 INPUTS = [mart("fct_incidents"), mart("dim_offenders"), mart("dim_programme_participants")]
 
-_INCIDENT_COLUMNS = ["offender_id", "is_da", "started_on", "severity", "cchi_days", "is_non_crime"]
+# started_on = committed date; reported_at = when police knew (knowledge time); risk_level = the grade.
+_INCIDENT_COLUMNS = [
+    "offender_id",
+    "is_da",
+    "started_on",
+    "reported_at",
+    "severity",
+    "cchi_days",
+    "is_non_crime",
+    "risk_level",
+]
 _OFFENDER_COLUMNS = [
     "offender_id",
     "modal_sex",
@@ -97,6 +114,22 @@ class EvaluationAssetConfig(dg.Config):
     as-of date (scale-free; the thresholds used are stored with the snapshot)."""
     rfg_weights: list[float] = [1.0, 1.0, 1.0]
     """Weights of recency, frequency and gravity in the RFG score."""
+    rfg_ranking: str = "rfg"
+    """`rfg`, or `rfgv` (MATAC): adds a victims term (distinct DA victims in three years; 1..5 for 1, 2, 3,
+    4, ≥5). The ranking used is written into every snapshot."""
+    reporting_lag_days: int = 90
+    """Knowledge time: outcomes count incidents committed in their window and reported within this many
+    days of its close; windows closing later than the extract's end less the lag are cut there. Everything
+    "as of" a date (eligibility, RFG, matching covariates, pre-periods) uses what was reported by then."""
+    matching_covariates: list[str] = list(COVARIATE_GROUPS)
+    """Covariate groups matched on (those the extract lacks are skipped and named in the report): rfg,
+    trajectory, harm_history, age, risk_grade, non_da, custody, victims."""
+    ipcw_max_weight: float = 10.0
+    """Cap on a comparison person's inverse-probability-of-censoring weight."""
+    matched_bootstrap_reps: int = 199
+    """Replicates of the matched design's bootstrap (each re-runs propensity, matching and IPCW)."""
+    library_estimator: bool = True
+    """Publish Callaway–Sant'Anna (diff-diff, doubly robust, not-yet-treated) beside the matched DiD."""
     power_few_top_n: int = 100
     concentration_top_ns: list[int] = [100, 200]
     window_days: int = 365
@@ -115,8 +148,9 @@ class EvaluationAssetConfig(dg.Config):
     """Candidates per as-of date: at least this many of the top RFG ranks (more if a treated person ranks lower)."""
     pre_blocks: int = 4
     """Six-month blocks of pre-period DA incident counts matched on (the pre-period trajectory)."""
-    later_selection: str = "keep"
-    """Comparison people selected later: `keep` their outcomes (conservative) or `censor` at that date."""
+    later_selection: str = "ipcw"
+    """Comparison people selected later: `ipcw` (censor at that date and re-weight those still unselected),
+    `censor` (without re-weighting) or `keep` their outcomes (biased towards no effect)."""
     bootstrap_reps: int = 999
     seed: int = 12345
     per_protocol_stage: str = "full_engagement_on"
@@ -135,6 +169,7 @@ class EvaluationAssetConfig(dg.Config):
             gravity_measure=self.rfg_gravity_measure,
             gravity_band_values=tuple(self.rfg_gravity_band_values) if self.rfg_gravity_band_values else None,
             weights=tuple(self.rfg_weights),
+            ranking=self.rfg_ranking,
         )
         matching = MatchingConfig(
             n_matches=self.n_matches,
@@ -142,6 +177,8 @@ class EvaluationAssetConfig(dg.Config):
             pre_blocks=self.pre_blocks,
             block_days=int(round(self.block_months * 30.4375)),
             candidate_pool_top_n=self.candidate_pool_top_n,
+            covariates=tuple(self.matching_covariates),
+            ipcw_max_weight=self.ipcw_max_weight,
         )
         return EvaluationConfig(
             rfg=rfg,
@@ -151,6 +188,9 @@ class EvaluationAssetConfig(dg.Config):
             n_blocks=self.n_blocks,
             did_blocks=self.did_blocks,
             bootstrap_reps=self.bootstrap_reps,
+            matched_bootstrap_reps=self.matched_bootstrap_reps,
+            reporting_lag_days=self.reporting_lag_days,
+            library_estimator=self.library_estimator,
             seed=self.seed,
             as_of_dates=tuple(self.as_of_dates),
             snapshot_selection_dates=self.use_selection_dates,
@@ -164,7 +204,8 @@ class EvaluationAssetConfig(dg.Config):
 
 
 def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    columns = _INCIDENT_COLUMNS + (["gravity"] if _has_column(con, "marts.fct_incidents", "gravity") else [])
+    columns = [c for c in _INCIDENT_COLUMNS if _has_column(con, "marts.fct_incidents", c)]
+    columns += ["gravity"] if _has_column(con, "marts.fct_incidents", "gravity") else []
     incidents = read_table(con, "marts.fct_incidents", columns)
     offenders = read_table(
         con,
@@ -176,6 +217,32 @@ def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         cols = [c for c in _PARTICIPANT_COLUMNS if _has_column(con, "marts.dim_programme_participants", c)]
         participants = read_table(con, "marts.dim_programme_participants", cols)
     return incidents, offenders, participants
+
+
+def _read_context(con) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Custody arrests and DA victims per incident, when the extract has them (optional inputs of the
+    matching covariates and of RFGV)."""
+    custody = None
+    if _has_column(con, "staging.stg_wmp__custody", "arrested_at"):
+        custody = con.execute(
+            "SELECT person_id AS offender_id, CAST(arrested_at AS DATE) AS arrested_on "
+            "FROM staging.stg_wmp__custody WHERE arrested_at IS NOT NULL ORDER BY ALL"
+        ).df()
+    victims = None
+    if _has_column(con, "staging.stg_wmp__victims", "person_id") and _has_column(
+        con, "marts.fct_offences", "incident_id"
+    ):
+        victims = con.execute(
+            "SELECT DISTINCT o.offender_id, v.person_id AS victim_id, i.started_on, i.reported_at "
+            "FROM marts.fct_offences o JOIN staging.stg_wmp__victims v USING (crime_number) "
+            "JOIN marts.fct_incidents i USING (incident_id) WHERE i.is_da ORDER BY ALL"
+        ).df()
+    return custody, victims
+
+
+def _sources(con, incidents, offenders):
+    custody, victims = _read_context(con)
+    return build_sources(incidents, offenders, custody, victims)
 
 
 def _has_column(con, relation: str, column: str) -> bool:
@@ -197,7 +264,7 @@ def _input_hashes(con) -> dict[str, str]:
 # --- RFG ------------------------------------------------------------------------------------------------
 @dg.asset(
     key=RFG_SCORES,
-    deps=[mart("fct_incidents"), mart("dim_programme_participants")],
+    deps=INPUTS,
     code_version=CODE_VERSION,
     group_name=GROUP,
     description="RFG snapshots: every eligible DA perpetrator scored and ranked at each as-of date.",
@@ -205,19 +272,12 @@ def _input_hashes(con) -> dict[str, str]:
 def rfg_scores(
     context: dg.AssetExecutionContext, config: EvaluationAssetConfig, platform: PlatformResource
 ) -> dg.MaterializeResult:
-    from ml.evaluation.incidents import IncidentIndex, from_days, to_days
 
     eval_config = config.to_evaluation_config()
     con = platform.connect()
     try:
-        incidents, _, participants = _read_inputs(con)
-        extra = {"harm_gravity": "gravity"} if "gravity" in incidents else None
-        index = IncidentIndex.build(incidents, extra_measures=extra)
-        dates = list(config.as_of_dates) + [str(from_days([index.last_day + 1]).iloc[0].date())]
-        if config.use_selection_dates and participants is not None and len(participants):
-            days = pd.Series(to_days(participants["selected_on"])).dropna().unique()
-            dates += [str(d.date()) for d in from_days(days)]
-        scores = score_rfg(index, dates, eval_config.rfg)
+        incidents, offenders, participants = _read_inputs(con)
+        scores = score_snapshots(_sources(con, incidents, offenders), participants, eval_config)
         rows = write_table(con, "analytics.rfg_scores", scores)
     finally:
         con.close()
@@ -227,6 +287,7 @@ def rfg_scores(
             "as_of_dates": dg.MetadataValue.json(sorted({str(d)[:10] for d in scores["as_of_date"]})),
             "config_fingerprint": eval_config.rfg.fingerprint(),
             "gravity_measure": eval_config.rfg.measure(),
+            "ranking": str(scores["ranking"].iloc[0]) if len(scores) else eval_config.rfg.ranking.upper(),
         }
     )
 
@@ -278,7 +339,7 @@ def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResou
     specs=[
         dg.AssetSpec(
             analytics(name),
-            deps=INPUTS,
+            deps=[*INPUTS, RFG_SCORES],
             code_version=CODE_VERSION,
             group_name=GROUP,
             description=f"Outcome evaluation: {name.replace('_', ' ')}.",
@@ -325,7 +386,14 @@ def programme_evaluation(
     con = platform.connect()
     try:
         incidents, offenders, participants = _read_inputs(con)
-        result = run_evaluation(incidents, offenders, participants, eval_config)
+        result = run_evaluation(
+            incidents,
+            offenders,
+            participants,
+            eval_config,
+            rfg_scores=read_table(con, "analytics.rfg_scores"),  # scored once, by the rfg_scores asset
+            sources=_sources(con, incidents, offenders),
+        )
         tables = result.tables()
         tables["evaluation_summary"] = summary_table(result)
         written = {name: write_table(con, f"analytics.{name}", tables[name]) for name in PROGRAMME_TABLES}

@@ -276,7 +276,10 @@ def test_bad_options_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SynthError, match="unknown option"):
         generate("tiny", 1, tmp_path / "x", bogus=1)
     for argv, message in (
-        (["synth", "--scale", "huge", "--out", str(tmp_path / "y")], "scale must be one of"),
+        (
+            ["synth", "--scale", "huge", "--out", str(tmp_path / "y")],
+            "scale must be one of tiny, demo, wmp, national or a positive number of offenders, got 'huge'",
+        ),
         (["synth", "--scale", "0", "--out", str(tmp_path / "y")], "positive number of offenders"),
         (["synth", "--seed", "-3", "--out", str(tmp_path / "y")], "seed must be"),
         (["synth", "--drive-effect", "2", "--out", str(tmp_path / "y")], "between -1 and 0"),
