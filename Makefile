@@ -23,7 +23,6 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
-	$(BIN)/dbt deps --project-dir dbt_project --profiles-dir dbt_project >/dev/null 2>&1 || true
 	@touch $(STAMP)
 
 setup: $(STAMP)
