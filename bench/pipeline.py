@@ -1,23 +1,35 @@
-"""Benchmark of the whole pipeline at wmp scale: `dap run` from raw files to published reports, once,
-with its wall time and peak memory. Target (spec/performance.md): <= 10 minutes, peak <= 8 GB.
-Skipped unless DA_BENCH_PIPELINE=1 (it takes minutes and repeats the steps measured above).
+"""Benchmark of the whole pipeline: `dap run` from raw files to published reports, once, at DA_BENCH_SCALE,
+with its wall time, the peak resident memory of that run alone, and the seconds of every step (from the
+Dagster event log of the run). Targets (issue 15): wmp <= 2.5 minutes; national <= 60 minutes, <= 16 GB.
+Skipped unless DA_BENCH_PIPELINE=1 (it takes minutes and repeats the steps measured above). A failed run
+fails the benchmark (and so `make bench`).
 """
 
 from __future__ import annotations
 
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench.common import ensure_extract, header
+from bench.common import bench_scale, ensure_extract, header, machine_load, run_measured
+
+
+def step_seconds(dagster_home: Path) -> list[tuple[str, float]]:
+    """(step, seconds) of every step of the latest run in ``dagster_home``, the longest first."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return []
+        stats = instance.get_run_step_stats(runs[0].run_id)
+    rows = [(s.step_key, (s.end_time or s.start_time or 0) - (s.start_time or 0)) for s in stats]
+    return sorted(rows, key=lambda row: -row[1])
 
 
 def main() -> None:
-    header("whole pipeline (dap run): raw files → published warehouse and reports")
+    header(f"whole pipeline (dap run) at {bench_scale()}: raw files → published warehouse and reports")
     if os.environ.get("DA_BENCH_PIPELINE") != "1":
         print("skipped (set DA_BENCH_PIPELINE=1 to run the whole pipeline once at this scale)")
         return
@@ -25,25 +37,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
         root = Path(folder)
         env = {
-            **os.environ,
             "DA_EXTRACT_DIR": str(extract),
             "DA_WAREHOUSE": str(root / "warehouse.duckdb"),
             "DA_OUTPUT_DIR": str(root / "reports"),
             "DAGSTER_HOME": str(root / "dagster_home"),
         }
-        start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "dap.cli", "run"], env=env, capture_output=True, text=True
-        )
-        seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / (1024 * 1024)
-        status = "succeeded" if result.returncode == 0 else f"FAILED (exit {result.returncode})"
+        measured = run_measured([sys.executable, "-m", "dap.cli", "run"], env=env)
         print(
-            f"dap run {status}: {seconds / 60:.1f} min, peak resident memory of a child process {peak:.2f} GiB "
-            "(target <= 10 min, <= 8 GB)"
+            f"dap run succeeded: {measured.seconds / 60:.1f} min ({measured.seconds:.0f} s), peak resident "
+            f"memory of this run {measured.peak_gib:.2f} GiB; {machine_load()}"
         )
-        if result.returncode != 0:
-            print(result.stderr[-2000:])
+        print("seconds per step (the 15 longest):")
+        for step, seconds in step_seconds(root / "dagster_home")[:15]:
+            print(f"  {seconds:8.1f}  {step}")
 
 
 if __name__ == "__main__":
