@@ -476,7 +476,13 @@ def randomised_effects(
         base = index.window_sum(codes, sel - settings.window_days, sel, m, sel)
         if m.startswith("harm"):
             rows.append(
-                _row(programme, "rct_itt", m, itt_window, note="bootstrap interval; permutation p-value")
+                _row(
+                    programme,
+                    "rct_itt",
+                    m,
+                    itt_window,
+                    note="permutation-test interval (inverted over a multiplicative effect) and p-value",
+                )
                 | estimate_row(
                     f"{name} rct_itt, {m}",
                     est.harm_ratio_permutation,
@@ -495,7 +501,7 @@ def randomised_effects(
                 "rct_itt",
                 m,
                 itt_window,
-                estimand="rate ratio (Poisson, robust SE, adjusted for prior-year count)",
+                estimand="rate ratio (Poisson, robust SE HC3 with t, adjusted for prior-year count)",
                 note="intention to treat: primary",
             )
             | estimate_row(
@@ -536,7 +542,7 @@ def randomised_effects(
                     "rct_per_protocol",
                     m,
                     itt_window,
-                    estimand="rate ratio (Poisson, robust SE)",
+                    estimand="rate ratio (Poisson, robust SE HC3 with t)",
                     note="treatment arm restricted to those who received it: not randomised, secondary",
                 )
                 | estimate_row(

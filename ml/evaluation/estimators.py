@@ -14,10 +14,10 @@ a person. The comparison group's own ratio is the regression-to-the-mean figure:
 programme. The treated group's ratio alone is the naive pre/post figure, which is not an effect.
 
 For randomised arms the ITT effect is the post-randomisation rate ratio from a Poisson GLM with a
-log(exposure) offset and heteroskedasticity-robust (HC0) errors, adjusted for the pre-period count
-(adjustment does not change the estimand for a log-linear model and narrows the interval); a negative
-binomial (NB2, α estimated) fit is reported beside it, and heavy-tailed harm gets a bootstrap interval and a
-permutation p-value.
+log(exposure) offset and a small-sample-corrected robust (HC3) variance with ``t`` quantiles, adjusted for
+the pre-period count (adjustment does not change the estimand for a log-linear model and narrows the
+interval); a negative binomial (NB2, α estimated) fit is reported beside it, and heavy-tailed harm gets a
+permutation p-value and the interval found by inverting that permutation test.
 """
 
 from __future__ import annotations
@@ -273,10 +273,14 @@ def rct_rate_ratio(
     *,
     events: str = "events",
     anchor: str = "randomisation",
+    variance: str = "HC3",
 ) -> dict:
     """Rate ratio of the treated arm from a count GLM with a log(exposure) offset.
 
-    ``family='poisson'`` uses HC0 robust errors; ``'negbin'`` fits NB2 (variance μ + αμ²) as a GLM at the
+    ``family='poisson'`` uses a sandwich (robust) variance with a small-sample correction, ``variance``
+    (default HC3, see :func:`poisson_robust_se`), and ``t`` quantiles on ``n − k`` degrees of freedom;
+    ``variance='HC0'`` gives the uncorrected sandwich with normal quantiles (the earlier interval, which
+    excludes "no effect" too often in small trials: docs/evaluation.md); ``'negbin'`` fits NB2 (variance μ + αμ²) as a GLM at the
     α that maximises the profile likelihood (:func:`negbin_alpha`), with model-based errors given α (as
     R's ``MASS::glm.nb``). A baseline with no variation is left out (it would alias the intercept).
     Not estimable (``NotEstimable``) when an arm is empty or has no ``events`` at all (the rate ratio is
@@ -306,23 +310,66 @@ def rct_rate_ratio(
     offset = np.log(exposure)
     result = {"n_treated": n_t, "n_comparison": n_c}
     if family == "poisson":
-        fit = _fit_glm(y, x, offset, sm.families.Poisson(), cov_type="HC0")
+        fit = _fit_glm(y, x, offset, sm.families.Poisson())
     else:
         alpha = negbin_alpha(y, x, offset)
         fit = _fit_glm(y, x, offset, sm.families.NegativeBinomial(alpha=alpha))
         result["alpha"] = alpha
     if not fit.converged:
         raise NotEstimable(f"the {family} model did not converge")
-    beta, se = float(fit.params[1]), float(fit.bse[1])
+    beta = float(fit.params[1])
+    if family == "poisson":
+        se, df = poisson_robust_se(y, x, fit.mu, variance)
+        se = float(se[1])
+    else:
+        se, df = float(fit.bse[1]), np.inf
     if not (np.isfinite(beta) and np.isfinite(se) and se > 0):
         raise NotEstimable(f"the {family} model gives no standard error for the arm on this data")
+    crit = Z95 if np.isinf(df) else float(stats.t.ppf(0.975, df))
+    tail = stats.norm.sf if np.isinf(df) else lambda q: stats.t.sf(q, df)
     return {
         **result,
         "estimate": float(np.exp(beta)),
-        "ci_low": float(np.exp(beta - Z95 * se)),
-        "ci_high": float(np.exp(beta + Z95 * se)),
-        "p_value": float(2 * stats.norm.sf(abs(beta / se))),
+        "ci_low": float(np.exp(beta - crit * se)),
+        "ci_high": float(np.exp(beta + crit * se)),
+        "p_value": float(2 * tail(abs(beta / se))),
     }
+
+
+POISSON_VARIANCES = ("HC0", "HC1", "HC2", "HC3")
+
+
+def poisson_robust_se(y, x, mu, variance: str = "HC3") -> tuple[np.ndarray, float]:
+    """Sandwich standard errors of a log-link Poisson GLM's coefficients, and the degrees of freedom of the
+    reference distribution for its interval.
+
+    With ``W = diag(μ)``, bread ``B = (XᵀWX)⁻¹``, residuals ``r = y − μ`` and leverages
+    ``h_i = μ_i · x_iᵀ B x_i`` (the diagonal of ``W^½ X B Xᵀ W^½``)::
+
+        V = B · Σ_i x_i x_iᵀ r_i² / c_i · B
+
+    with ``c_i = 1`` (HC0), ``1`` and ``V`` scaled by ``n / (n − k)`` (HC1), ``1 − h_i`` (HC2) or
+    ``(1 − h_i)²`` (HC3: the jackknife-like correction of MacKinnon & White, for GLMs Mancl & DeRouen's
+    bias-corrected sandwich). HC0 is referred to the normal (``df = inf``), the corrected ones to ``t`` on
+    ``n − k`` degrees of freedom: HC0 with normal quantiles is too narrow in small trials."""
+    if variance not in POISSON_VARIANCES:
+        raise ValueError(f"variance must be one of {POISSON_VARIANCES}, not {variance!r}")
+    y, x, mu = np.asarray(y, float), np.asarray(x, float), np.asarray(mu, float)
+    n, k = x.shape
+    with np.errstate(all="ignore"):
+        bread = np.linalg.pinv(x.T @ (mu[:, None] * x))
+        h = np.clip(mu * np.einsum("ij,jk,ik->i", x, bread, x), 0.0, 1.0 - 1e-12)
+        r2 = (y - mu) ** 2
+        if variance == "HC2":
+            r2 = r2 / (1.0 - h)
+        elif variance == "HC3":
+            r2 = r2 / (1.0 - h) ** 2
+        meat = x.T @ (r2[:, None] * x)
+        cov = bread @ meat @ bread
+        if variance == "HC1":
+            cov = cov * n / (n - k)
+        se = np.sqrt(np.diag(cov))
+    return se, (np.inf if variance == "HC0" else float(n - k))
 
 
 NEGBIN_ALPHA_BOUNDS = (1e-6, 1e3)
@@ -432,10 +479,24 @@ def harm_ratio_permutation(
     *,
     events: str = "harm",
     anchor: str = "randomisation",
+    interval: str = "inversion",
 ) -> dict:
-    """Ratio of harm per person-year between arms: bootstrap interval (within arms) and a permutation
-    p-value (arm labels shuffled), since harm is zero-inflated and heavy-tailed. Not estimable with fewer
-    than two people in an arm or no ``events`` in an arm (the ratio is then zero or infinite)."""
+    """Ratio of harm per person-year between arms, ``(Σ harm_t / Σ days_t) / (Σ harm_c / Σ days_c)``, with
+    a randomisation-based interval and p-value, since harm is zero-inflated and heavy-tailed.
+
+    ``interval='inversion'`` (default): the p-value is the equal-tailed permutation p-value of the log
+    ratio (``reps`` relabellings of the arms), and the interval is the set of ratios ρ that the same
+    permutation test does not reject at 5% once the treated arm's harm is divided by ρ (inversion of the
+    test under a multiplicative effect: :func:`permutation_shift_interval`). The interval excludes 1
+    exactly when the p-value is at most 0.05, and with no effect its rate of excluding 1 is at most 5%
+    whatever the tails. ``interval='bootstrap'`` gives the earlier percentile bootstrap within arms (too
+    narrow with few people per arm: docs/evaluation.md) beside the two-sided permutation p-value of
+    ``|log ratio|``.
+
+    Not estimable with fewer than two people in an arm or no ``events`` in an arm (the ratio is then zero
+    or infinite); an interval that does not close (too few people with harm) is left empty with a reason."""
+    if interval not in ("inversion", "bootstrap"):
+        raise ValueError("interval must be 'inversion' or 'bootstrap'")
     h, e, t = np.asarray(harm, float), np.asarray(exposure_days, float), np.asarray(treated, bool)
     ok = e > 0
     h, e, t = h[ok], e[ok], t[ok]
@@ -455,6 +516,17 @@ def harm_ratio_permutation(
         "n_comparison": int((~t).sum()),
         "estimand": "harm ratio per person-year (treatment / control)",
     }
+    if interval == "inversion":
+        lo, hi, p, reason = permutation_shift_interval(h, e, t, reps, rng)
+        if reason:
+            return {**result, "estimate": float(point), "p_value": p, "reason": reason}
+        return {
+            **result,
+            "estimate": float(point),
+            "ci_low": min(lo, float(point)),
+            "ci_high": max(hi, float(point)),
+            "p_value": p,
+        }
     draws = []
     for ct, cc in zip(
         _bootstrap_counts(int(t.sum()), reps, rng), _bootstrap_counts(int((~t).sum()), reps, rng), strict=True
@@ -491,6 +563,89 @@ def harm_ratio_permutation(
         "ci_high": float(hi),
         "p_value": float(p),
     }
+
+
+def _relabelled_sums(h, e, t, reps: int, rng: np.random.Generator, chunk: int = 256):
+    """For ``reps`` random relabellings (as many "treated" as in ``t``), the sums over the relabelled
+    treated arm of the treated people's harm, the control people's harm and the days: three (reps,)
+    arrays (the relabelled control sums are the totals minus these)."""
+    n, n_t = len(h), int(t.sum())
+    h_treated, h_control = np.where(t, h, 0.0), np.where(t, 0.0, h)
+    out = np.empty((3, reps))
+    for start in range(0, reps, chunk):
+        m = min(chunk, reps - start)
+        # the n_t smallest of n uniforms: a uniformly random subset of size n_t
+        keys = rng.random((m, n))
+        chosen = np.argpartition(keys, n_t - 1, axis=1)[:, :n_t] if n_t < n else np.tile(np.arange(n), (m, 1))
+        member = np.zeros((m, n))
+        np.put_along_axis(member, chosen, 1.0, axis=1)
+        out[:, start : start + m] = (member @ np.column_stack([h_treated, h_control, e])).T
+    return out
+
+
+def permutation_shift_interval(
+    h, e, t, reps: int, rng: np.random.Generator, alpha: float = 0.05, tol: float = 1e-4
+) -> tuple[float, float, float, str]:
+    """Interval for the harm ratio by inverting a permutation test over a multiplicative shift.
+
+    Hypothesis ρ: the treated arm's harm divided by ρ is exchangeable with the control arm's (ρ = 1 is
+    "no effect", exact in a randomised trial). The statistic is the log harm-rate ratio of the relabelled
+    arms after the division, ``T(ρ) = log(Σ_t h̃/Σ_t e) − log(Σ_c h̃/Σ_c e)``; its observed value is
+    ``log(point) − log ρ``. One set of relabellings serves every ρ (each relabelled arm's sum is
+    ``A + B/ρ``: its control-arm harm plus its treated-arm harm divided by ρ), and the relabelled
+    statistic moves with log ρ at a slope in [−1, 1] while the observed one moves at −1, so each
+    one-sided p-value is monotone in ρ and the bounds are found by bisection on log ρ:
+    ``low = inf{ρ : P(T_perm ≥ T_obs) > α/2}``, ``high = sup{ρ : P(T_perm ≤ T_obs) > α/2}`` with
+    p-values ``(1 + #)/(reps + 1)``. Returns (low, high, p at ρ = 1, reason); the two-sided p-value is
+    ``min(1, 2·min(one-sided))``, so the interval excludes 1 exactly when p ≤ α (up to ``tol``)."""
+    h_t_total, h_c_total, e_total = h[t].sum(), h[~t].sum(), e.sum()
+    e_t = e[t].sum()
+    log_point = np.log(h_t_total / e_t) - np.log(h_c_total / (e_total - e_t))
+    a_t, b_c, e_perm = _relabelled_sums(
+        h, e, t, reps, rng
+    )  # treated-harm, control-harm, days in relabelled t
+
+    def one_sided(log_rho: float) -> tuple[float, float]:
+        shrink = np.exp(-log_rho)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            in_t = b_c + a_t * shrink
+            in_c = h_c_total - b_c + (h_t_total - a_t) * shrink
+            stat = np.log(in_t / e_perm) - np.log(in_c / (e_total - e_perm))
+        observed = log_point - log_rho
+        stat = np.where(np.isnan(stat), 0.0, stat)
+        eps = 1e-10 * max(1.0, abs(observed))
+        upper = (1 + np.sum(stat >= observed - eps)) / (reps + 1)
+        lower = (1 + np.sum(stat <= observed + eps)) / (reps + 1)
+        return upper, lower
+
+    up1, low1 = one_sided(0.0)
+    p = float(min(1.0, 2 * min(up1, low1)))
+    if 1 / (reps + 1) > alpha / 2:
+        return np.nan, np.nan, p, f"too few relabellings ({reps}) for a 95% interval"
+    span = 30.0  # ratios e^±30 around the estimate: beyond that the interval does not close
+
+    def bound(side: str) -> float:
+        inside, outside = log_point, log_point + (span if side == "high" else -span)
+        k = 0 if side == "low" else 1  # low: the upper-tail p-value; high: the lower-tail one
+        if one_sided(outside)[k] > alpha / 2:
+            return np.nan
+        while abs(outside - inside) > tol:
+            mid = (inside + outside) / 2
+            if one_sided(mid)[k] > alpha / 2:
+                inside = mid
+            else:
+                outside = mid
+        return float(np.exp((inside + outside) / 2))
+
+    low, high = bound("low"), bound("high")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return (
+            np.nan,
+            np.nan,
+            p,
+            "the permutation interval does not close on this data (too few people with harm)",
+        )
+    return low, high, p, ""
 
 
 def kaplan_meier(time, event, group, weights=None) -> pd.DataFrame:

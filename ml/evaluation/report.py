@@ -430,7 +430,8 @@ def evaluation_report(
         "Right-censoring: people without a full window are counted in n_censored, not dropped silently.",
         "The matched comparison can only balance what the data record: selection on unrecorded judgement "
         "(e.g. panel discussions, MARAC information) is not adjusted for.",
-        "Harm measures are heavy-tailed: their intervals are wide and come from the bootstrap.",
+        "Harm measures are heavy-tailed: their intervals are wide and come from the bootstrap (in a "
+        "randomised trial, from inverting a permutation test).",
         "Knowledge time: everything as of a date (eligibility, RFG, matching, the pre-period) counts only "
         "incidents reported by that date; outcomes count incidents committed in the window and reported within "
         f"{(summary.diagnostics.get('reporting_lag_days') if summary else None) or 'the configured'} days of its close.",
