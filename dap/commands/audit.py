@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dap import lineage, publication, settings
+from dap import publication, settings
 from dap.cli import CliError
+from dap.lineage import manifest as lineage
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
