@@ -27,8 +27,11 @@ _SHOWN = {True: "pass", False: "FAIL", None: "–"}
 def _table(rows: list[Mapping[str, Any]], columns: Mapping[str, str]) -> str:
     from ml.reporting import table_html
 
-    shown = [{head: _SHOWN.get(r.get(f), r.get(f)) for f, head in columns.items()} for r in rows]
-    return table_html(pd.DataFrame(shown, columns=list(columns.values())))
+    def shown(value: Any) -> Any:
+        return _SHOWN[value] if value is None or isinstance(value, bool) else value
+
+    cells = [{head: shown(r.get(f)) for f, head in columns.items()} for r in rows]
+    return table_html(pd.DataFrame(cells, columns=list(columns.values())))
 
 
 def render_manifest_html(manifest: Mapping[str, Any]) -> str:
@@ -58,7 +61,8 @@ def render_manifest_html(manifest: Mapping[str, Any]) -> str:
     packages = [{"package": k, "version": v} for k, v in sorted(code.get("packages", {}).items())]
     sections = [
         Section(
-            "Run", _table([{"": str(v)} | {"fact": k} for k, v in overview.items()], {"fact": "", "": ""})
+            "Run",
+            _table([{"fact": k, "value": str(v)} for k, v in overview.items()], {"fact": "", "value": " "}),
         ),
         *(Section(title, _table(parts.get(part, []), columns)) for title, part, columns in SECTIONS),
         Section(

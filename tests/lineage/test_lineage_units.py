@@ -12,6 +12,7 @@ import pytest
 from dap.cli import main
 from dap.lineage import facts, openlineage
 from dap.lineage import manifest as mf
+from dap.lineage.render import render_manifest_html
 from tests.lineage.openlineage_schema import event_errors
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/integration/dbt"
@@ -95,6 +96,9 @@ def test_manifest_html_is_self_contained_and_lists_everything(small_run):
         assert entry["sha256"] in page
     for key in ("marts/dim_offenders", "analytics/cluster_profiles", "gx_distribution", "typology.html"):
         assert key in page
+    assert "<td>Run id</td>" in page and "<td>FAIL</td>" in page  # the failed WARN check
+    one_row = {**manifest, "inputs": [{**manifest["inputs"][0], "rows": 1}]}
+    assert "<td>1</td>" in render_manifest_html(one_row)  # a count, not 'pass' (1 == True in Python)
 
 
 def test_audit_says_inputs_match_then_names_the_edited_file(small_run, capsys):
