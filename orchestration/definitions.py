@@ -44,7 +44,9 @@ def _all_asset_keys(parts: list[dg.Definitions]) -> set[dg.AssetKey]:
 
 
 # Lineage: dbt docs and the run's audit manifest wait for every other asset; publish waits for them.
-DOMAINS.append(lineage.build_defs(_all_asset_keys(DOMAINS), transform.dbt_models.keys))
+DOMAINS.append(
+    lineage.build_defs(_all_asset_keys(DOMAINS), transform.dbt_models.keys, lambda: defs.get_repository_def())
+)
 publish_asset = publish.build_publish_asset(_all_asset_keys(DOMAINS))
 
 refresh_all = dg.define_asset_job(

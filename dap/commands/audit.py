@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dap import lineage, publication, settings
+from dap import publication, settings
 from dap.cli import CliError
+from dap.lineage import manifest as lineage
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,90 +35,78 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def candidate_manifests(layout: publication.Layout) -> list[Path]:
-    """Every manifest this installation keeps: the published one first, then versions and build folders."""
-    parts = Path(*lineage.MANIFEST_PARTS)
-    found = [layout.reports_link / parts]
-    for folder in (layout.versions_dir, layout.builds_dir):
-        if folder.exists():
-            found += sorted((p / "reports" / parts for p in folder.iterdir() if p.is_dir()), reverse=True)
-    return [p for p in found if p.is_file()]
-
-
-def find_manifest(
-    run_id: str | None, manifest: str | None = None, warehouse: str | None = None, output: str | None = None
-) -> tuple[Path, dict]:
+def find_manifest(run_id: str | None, manifest=None, warehouse=None, output=None) -> tuple[Path, dict]:
+    """The manifest given, or of the run ``run_id`` (or its first characters; 'latest' is the published
+    one) among those this installation keeps: published, then kept versions and build folders."""
     if manifest:
-        path = Path(manifest)
-        if not path.is_file():
-            raise CliError(f"no manifest at {path}")
-        return path, lineage.load_manifest(path)
+        if not Path(manifest).is_file():
+            raise CliError(f"no manifest at {manifest}")
+        return Path(manifest), lineage.load_manifest(manifest)
     layout = publication.Layout(
         settings.absolute(warehouse) if warehouse else settings.warehouse_path(),
         settings.absolute(output) if output else settings.output_dir(),
     )
-    candidates = candidate_manifests(layout)
+    parts = Path(*lineage.MANIFEST_PARTS)
+    found = [layout.reports_link / parts]
+    for folder in (f for f in (layout.versions_dir, layout.builds_dir) if f.exists()):
+        found += sorted((p / "reports" / parts for p in folder.iterdir() if p.is_dir()), reverse=True)
+    candidates = [p for p in found if p.is_file()]
     if not candidates:
         raise CliError(
-            f"no audit manifest found for warehouse {layout.published_warehouse}; "
-            "has a run finished there (dap run)?"
+            f"no audit manifest found for warehouse {layout.published_warehouse}; has a run finished there (dap run)?"
         )
     if not run_id or run_id == "latest":
-        published = layout.reports_link / Path(*lineage.MANIFEST_PARTS)
-        if not published.is_file():
+        if not found[0].is_file():
             raise CliError("nothing is published yet; give a RUN_ID")
-        return published, lineage.load_manifest(published)
+        return found[0], lineage.load_manifest(found[0])
     matches: dict[str, tuple[Path, dict]] = {}
+    known = set()
     for path in candidates:
         try:
             data = lineage.load_manifest(path)
         except (OSError, ValueError):
             continue
-        ids = [data["run"]["run_id"], *data["run"].get("dagster_run_ids", [])]
-        if any(i.startswith(run_id) for i in ids):
+        known.add(data["run"]["run_id"][:8])
+        if any(
+            i.startswith(run_id) for i in [data["run"]["run_id"], *data["run"].get("dagster_run_ids", [])]
+        ):
             matches.setdefault(data["run"]["run_id"], (path, data))
-    if not matches:
+    if len(matches) != 1:
         raise CliError(
-            f"no audit manifest for run {run_id}; runs with manifests: "
-            + ", ".join(sorted({lineage.load_manifest(p)["run"]["run_id"][:8] for p in candidates}))
+            f"{run_id} matches several runs: {', '.join(sorted(matches))}"
+            if matches
+            else f"no audit manifest for run {run_id}; runs with manifests: {', '.join(sorted(known))}"
         )
-    if len(matches) > 1:
-        raise CliError(f"{run_id} matches several runs: {', '.join(sorted(matches))}")
     return next(iter(matches.values()))
 
 
 def run(args: argparse.Namespace) -> int:
     path, manifest = find_manifest(args.run_id, args.manifest, args.warehouse, args.output)
     results = lineage.verify_inputs(manifest, Path(args.extract) if args.extract else None)
-    git = manifest["code"]["git"]
+    git, checks = manifest["code"]["git"], manifest["check_summary"]
     print(f"run {manifest['run']['run_id']} (manifest {path})")
     print(
         f"code: commit {git.get('commit')}{' with uncommitted changes' if git.get('dirty') is True else ''}; "
-        f"checks: {manifest['check_summary']['passed']}/{manifest['check_summary']['total']} passed"
+        f"checks: {checks['passed']}/{checks['total']} passed"
     )
     width = max((len(r.table) for r in results), default=5)
-    for result in results:
-        if result.status == "match":
-            print(f"  ok       {result.table:<{width}}  {result.file}")
-        elif result.status == "changed":
-            print(
-                f"  CHANGED  {result.table:<{width}}  {result.file}\n"
-                f"           recorded sha256 {result.expected}\n           now      sha256 {result.actual}"
-            )
-        elif result.status == "absent":
-            print(f"  absent   {result.table:<{width}}  (optional table: not in the extract the run read)")
-        else:
-            print(f"  MISSING  {result.table:<{width}}  {result.file} (recorded sha256 {result.expected})")
-    bad = [r for r in results if r.status not in ("match", "absent")]
+    for r in results:
+        print(
+            {
+                "match": f"  ok       {r.table:<{width}}  {r.file}",
+                "changed": f"  CHANGED  {r.table:<{width}}  {r.file}\n           recorded sha256 {r.expected}"
+                f"\n           now      sha256 {r.actual}",
+                "absent": f"  absent   {r.table:<{width}}  (optional table: not in the extract the run read)",
+                "missing": f"  MISSING  {r.table:<{width}}  {r.file} (recorded sha256 {r.expected})",
+            }[r.status]
+        )
     read = [r for r in results if r.status != "absent"]
+    bad = [r for r in read if r.status != "match"]
     if not read:
         print("the manifest lists no input files")
-        return 1
-    if bad:
-        print(
-            f"inputs do NOT match: {len(bad)} of {len(read)} file(s) differ from the run's: "
-            + ", ".join(Path(r.file).name for r in bad)
-        )
-        return 1
-    print(f"inputs match: all {len(read)} input files have the hashes recorded by the run")
-    return 0
+    elif bad:
+        names = ", ".join(Path(r.file).name for r in bad)
+        print(f"inputs do NOT match: {len(bad)} of {len(read)} file(s) differ from the run's: {names}")
+    else:
+        print(f"inputs match: all {len(read)} input files have the hashes recorded by the run")
+    return 0 if read and not bad else 1

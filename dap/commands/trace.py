@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from dap import lineage
 from dap.cli import CliError
 from dap.commands.audit import find_manifest
+from dap.lineage import manifest as lineage
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

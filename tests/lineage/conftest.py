@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dap import lineage
+from dap.lineage import facts
+from dap.lineage import manifest as mf
 
 
 def make_manifest(extract: Path, output: Path) -> dict:
@@ -24,7 +25,7 @@ def make_manifest(extract: Path, output: Path) -> dict:
             "source": "extract",
             "file": str(p),
             "format": "csv",
-            "sha256": lineage.sha256_file(p),
+            "sha256": facts.sha256_file(p),
             "rows_read": 2,
         }
         for t, p in files.items()
@@ -134,7 +135,7 @@ def make_manifest(extract: Path, output: Path) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     (output / "typology.html").write_text("<html>report</html>")
     return {
-        "manifest_version": lineage.MANIFEST_VERSION,
+        "manifest_version": mf.MANIFEST_VERSION,
         "run": {
             "run_id": run_id,
             "dagster_run_ids": [run_id],
@@ -144,12 +145,12 @@ def make_manifest(extract: Path, output: Path) -> dict:
             "config": {"ops": {}},
             "warehouse_name": "warehouse.duckdb",
         },
-        "code": lineage.code_facts(Path(__file__).resolve().parents[2]),
-        "inputs": lineage.check_inputs(load_log),
+        "code": facts.code_facts(Path(__file__).resolve().parents[2]),
+        "inputs": facts.check_inputs(load_log),
         "assets": assets,
         "checks": checks,
-        "check_summary": lineage.check_summary(checks),
-        "outputs": lineage.hash_outputs(output),
+        "check_summary": mf.check_summary(checks),
+        "outputs": facts.hash_outputs(output),
         "docs": {},
     }
 
@@ -159,6 +160,6 @@ def small_run(tmp_path):
     """(manifest, path of manifest.json, extract folder) of a small run in ``tmp_path``."""
     output = tmp_path / "reports"
     manifest = make_manifest(tmp_path / "extract", output)
-    json_path = output.joinpath(*lineage.MANIFEST_PARTS)
-    lineage.write_manifest(manifest, json_path, output.joinpath(*lineage.MANIFEST_HTML_PARTS))
+    json_path = output.joinpath(*mf.MANIFEST_PARTS)
+    mf.write_manifest(manifest, json_path, output.joinpath(*mf.MANIFEST_HTML_PARTS))
     return manifest, json_path, tmp_path / "extract"

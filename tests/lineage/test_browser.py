@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dap import lineage
+from dap.lineage import manifest as mf
 from tests.lineage.conftest import make_manifest
 
 pytestmark = pytest.mark.browser
@@ -158,7 +158,7 @@ def test_global_asset_graph_shows_every_layer(browser, webserver, tmp_path):
 def test_audit_manifest_page_opens(browser, tmp_path):
     manifest = make_manifest(tmp_path / "extract", tmp_path / "reports")
     html_path = tmp_path / "reports" / "audit" / "manifest.html"
-    lineage.write_manifest(manifest, html_path.with_name("manifest.json"), html_path)
+    mf.write_manifest(manifest, html_path.with_name("manifest.json"), html_path)
     page = browser.new_page()
     try:
         page.goto(html_path.as_uri())

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
-from dap import lineage
 from dap.cli import main
+from dap.lineage import facts, openlineage
+from dap.lineage import manifest as mf
+from dap.lineage.render import render_manifest_html
 from tests.lineage.openlineage_schema import event_errors
+
+PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/integration/dbt"
 
 
 def test_manifest_records_input_hashes_and_rows(small_run):
@@ -35,9 +40,9 @@ def test_manifest_records_input_hashes_and_rows(small_run):
 def test_input_changed_during_run_is_flagged(tmp_path):
     path = tmp_path / "crimes.csv"
     path.write_text("a\n1\n")
-    log = [{"table_name": "crimes", "file": str(path), "sha256": lineage.sha256_file(path), "rows_read": 1}]
+    log = [{"table_name": "crimes", "file": str(path), "sha256": facts.sha256_file(path), "rows_read": 1}]
     path.write_text("a\n2\n")
-    assert lineage.check_inputs(log)[0]["unchanged_during_run"] is False
+    assert facts.check_inputs(log)[0]["unchanged_during_run"] is False
 
 
 def test_an_absent_optional_table_is_listed_without_a_file(tmp_path):
@@ -46,27 +51,27 @@ def test_an_absent_optional_table_is_listed_without_a_file(tmp_path):
     path.write_text("a\n1\n")
     log = [
         {"table_name": "crimes", "source": "extract", "file": str(path), "format": "csv",
-         "sha256": lineage.sha256_file(path), "rows_read": 1},
+         "sha256": facts.sha256_file(path), "rows_read": 1},
         {"table_name": "witnesses", "source": "absent", "file": float("nan"), "format": float("nan"),
          "sha256": float("nan"), "rows_read": 0},
         {"table_name": "custody", "source": "absent", "file": None, "format": None, "sha256": None,
          "rows_read": 0},
     ]  # fmt: skip
-    inputs = {i["table"]: i for i in lineage.check_inputs(log)}
+    inputs = {i["table"]: i for i in facts.check_inputs(log)}
     for table in ("witnesses", "custody"):
         assert inputs[table]["file"] == inputs[table]["file_name"] == inputs[table]["sha256"] == ""
         assert inputs[table]["rows"] == 0 and inputs[table]["unchanged_during_run"] is None
-    checks = {c.table: c.status for c in lineage.verify_inputs({"inputs": list(inputs.values())})}
+    checks = {c.table: c.status for c in mf.verify_inputs({"inputs": list(inputs.values())})}
     assert checks == {"crimes": "match", "custody": "absent", "witnesses": "absent"}
 
 
 def test_git_facts_say_unknown_outside_a_repository(tmp_path):
-    facts = lineage.git_info(tmp_path)
-    assert facts["commit"] == "unknown" and facts["dirty"] == "unknown"
+    found = facts.git_info(tmp_path)
+    assert found["commit"] == "unknown" and found["dirty"] == "unknown"
 
 
 def test_package_versions_cover_the_pinned_stack():
-    versions = lineage.package_versions()
+    versions = facts.package_versions()
     for name in ("dagster", "dbt-core", "duckdb", "great-expectations", "openlineage-python"):
         assert versions[name][0].isdigit()
 
@@ -80,7 +85,7 @@ def test_package_versions_cover_the_pinned_stack():
     ],
 )
 def test_check_kinds(name, metadata, kind):
-    assert lineage.classify_check(name, metadata) == kind
+    assert mf.classify_check(name, metadata) == kind
 
 
 def test_manifest_html_is_self_contained_and_lists_everything(small_run):
@@ -91,6 +96,9 @@ def test_manifest_html_is_self_contained_and_lists_everything(small_run):
         assert entry["sha256"] in page
     for key in ("marts/dim_offenders", "analytics/cluster_profiles", "gx_distribution", "typology.html"):
         assert key in page
+    assert "<td>Run id</td>" in page and "<td>FAIL</td>" in page  # the failed WARN check
+    one_row = {**manifest, "inputs": [{**manifest["inputs"][0], "rows": 1}]}
+    assert "<td>1</td>" in render_manifest_html(one_row)  # a count, not 'pass' (1 == True in Python)
 
 
 def test_audit_says_inputs_match_then_names_the_edited_file(small_run, capsys):
@@ -165,7 +173,7 @@ def test_column_trace_through_a_python_step_falls_back_to_its_inputs():
         },
         "raw/a": {"key": "raw/a", "kind": "raw", "upstream": []},
     }
-    steps = lineage.walk_upstream(assets, "analytics/x", "cluster")
+    steps = mf.walk_upstream(assets, "analytics/x", "cluster")
     assert [(s.key, s.via) for s in steps] == [("analytics/x", ""), ("marts/m", "table"), ("raw/a", "table")]
 
 
@@ -175,50 +183,89 @@ def test_trace_of_an_unknown_table_is_a_clear_error(small_run, capsys):
     assert "not a table of this run" in capsys.readouterr().err
 
 
-def test_openlineage_events_validate_and_pair_up(small_run, tmp_path, monkeypatch):
-    manifest, _, _ = small_run
-    monkeypatch.setenv(lineage.OPENLINEAGE_LOG_VARIABLE, str(tmp_path / "cumulative.jsonl"))
-    failed_run = "6f1c2a8e-3d4b-4c5d-8e9f-0a1b2c3d4e5f"  # an earlier attempt that failed
-    failure = {
-        "keys": ["analytics/cluster_profiles"],
-        "dagster_run_id": failed_run,
-        "started_at": "2026-01-01T10:00:00+00:00",
-        "failed_at": "2026-01-01T10:01:00+00:00",
-        "message": "boom",
+def test_dagster_openlineage_events_validate_and_pair_up(tmp_path, monkeypatch):
+    """dagster-openlineage's events of a Python asset and its check (dbt models are left to openlineage-dbt)
+    and, through the job's failure hook, of a failed step: valid, START paired with COMPLETE or FAIL."""
+    from types import SimpleNamespace
+
+    import dagster as dg
+
+    from orchestration.defs import lineage as defs
+
+    monkeypatch.setenv(openlineage.LOG_VARIABLE, str(tmp_path / "cumulative.jsonl"))
+    paths = openlineage.log_paths(tmp_path / "out")
+    run_id, profiles, dim = (
+        str(uuid.uuid4()),
+        dg.AssetKey(["analytics", "cluster_profiles"]),
+        ["marts", "dim_offenders"],
+    )
+    metadata = {
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn("cluster", "INTEGER")]),
+        "dagster/column_lineage": dg.TableColumnLineage(
+            {"cluster": [dg.TableColumnDep(dg.AssetKey(dim), "offender_id")]}
+        ),
     }
-    events = lineage.openlineage_events(manifest, [failure])
-    paths = lineage.openlineage_log_paths(tmp_path / "out")
-    assert lineage.emit_openlineage(events, paths) == len(events)
-    written = list(lineage.read_jsonl(paths[0]))
-    assert written == list(lineage.read_jsonl(tmp_path / "cumulative.jsonl"))
-    assert len(written) == 2 * len(manifest["assets"]) + 2
+    check = dg.AssetCheckEvaluation(asset_key=profiles, check_name="silhouette_ok", passed=False)
+    run = {
+        "materializations": {
+            "analytics/cluster_profiles": {
+                "dagster_run_id": run_id,
+                "started": 1.7e9,
+                "at": 1.7e9 + 5,
+                "metadata": metadata,
+            },
+            "marts/dim_offenders": {
+                "dagster_run_id": run_id,
+                "started": 1.7e9,
+                "at": 1.7e9 + 1,
+                "metadata": {},
+            },
+        },
+        "evaluations": {"analytics/cluster_profiles": [(run_id, 1.7e9 + 6, check)]},
+    }
+    assets = [
+        {"key": "analytics/cluster_profiles", "kind": "python", "upstream": ["marts/dim_offenders"]},
+        {"key": "marts/dim_offenders", "kind": "dbt", "upstream": []},
+    ]
+    defs.emit_dagster_events(defs.dagster_adapter(openlineage.Emitter(paths)), run, assets)
+
+    @dg.asset(key=["analytics", "broken"])
+    def broken():
+        raise ValueError("boom")
+
+    platform = SimpleNamespace(resolved_output_dir=tmp_path / "out")
+    job = dg.define_asset_job("refresh_all", hooks={defs.openlineage_failure_hook})
+    resources = {"platform": dg.ResourceDefinition.hardcoded_resource(platform)}
+    result = dg.Definitions(assets=[broken], jobs=[job], resources=resources).resolve_job_def("refresh_all")
+    assert not result.execute_in_process(raise_on_error=False).success
+
+    written = list(openlineage.read_jsonl(paths[0]))
+    assert written == list(openlineage.read_jsonl(tmp_path / "cumulative.jsonl"))
     for event in written:
         assert event_errors(event) == [], event
     states: dict[str, list[str]] = {}
     for event in written:
-        states.setdefault(event["run"]["runId"], []).append(event["eventType"])
-    assert sorted(map(tuple, states.values())).count(("START", "COMPLETE")) == len(manifest["assets"])
-    assert ("START", "FAIL") in map(tuple, states.values())
-    complete = {e["job"]["name"]: e for e in written if e["eventType"] == "COMPLETE"}
-    dim = complete["marts.dim_offenders"]
-    assert dim["outputs"][0]["namespace"] == "duckdb://warehouse.duckdb"
-    assert (
-        dim["outputs"][0]["facets"]["columnLineage"]["fields"]["offender_id"]["inputFields"][0]["name"]
-        == "staging.stg_wmp__crimes"
-    )
-    assert {i["name"] for i in dim["inputs"]} == {"staging.stg_wmp__crimes", "staging.stg_wmp__offenders"}
-    raw = complete["raw.crimes"]
-    assert raw["inputs"][0]["namespace"] == "file"
-    assert raw["inputs"][0]["facets"]["version"]["datasetVersion"] == manifest["inputs"][0]["sha256"]
+        states.setdefault(event["job"]["name"], []).append(event["eventType"])
+    assert states == {
+        "analytics/cluster_profiles": ["START", "COMPLETE"],
+        "analytics/cluster_profiles__checks": ["COMPLETE"],
+        "analytics/broken": ["START", "FAIL"],
+    }
+    complete = next(e for e in written if e["eventType"] == "COMPLETE" and e["outputs"])
+    assert {i["name"] for i in complete["inputs"]} == {"marts/dim_offenders"}
+    fields = complete["outputs"][0]["facets"]["columnLineage"]["fields"]
+    assert fields["cluster"]["inputFields"][0]["name"] == "marts/dim_offenders"
+    assertions = next(e for e in written if e["job"]["name"].endswith("__checks"))["inputs"][0]["inputFacets"]
+    assert assertions["dataQualityAssertions"]["assertions"][0]["success"] is False
     fail = next(e for e in written if e["eventType"] == "FAIL")
-    assert fail["run"]["facets"]["errorMessage"]["message"] == "boom"
+    assert "boom" in fail["run"]["facets"]["errorMessage"]["message"]
 
 
 def test_schema_rejects_a_malformed_event():
     good = {
         "eventTime": "2026-01-01T00:00:00+00:00",
         "eventType": "START",
-        "producer": lineage.PRODUCER,
+        "producer": PRODUCER,
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
         "run": {"runId": "0b8a9d2e-1c1c-4f3e-9b55-6f5f0e2a1a11"},
         "job": {"namespace": "n", "name": "j"},
@@ -227,7 +274,7 @@ def test_schema_rejects_a_malformed_event():
     assert event_errors({**good, "eventTime": "yesterday"})
     assert event_errors({**good, "run": {"runId": "run-1"}})
     assert event_errors({k: v for k, v in good.items() if k != "job"})
-    facet = {"_producer": lineage.PRODUCER, "_schemaURL": "https://openlineage.io/x", "fields": {"a": {}}}
+    facet = {"_producer": PRODUCER, "_schemaURL": "https://openlineage.io/x", "fields": {"a": {}}}
     assert event_errors(
         {**good, "outputs": [{"namespace": "n", "name": "t", "facets": {"columnLineage": facet}}]}
     )

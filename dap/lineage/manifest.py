@@ -1,0 +1,213 @@
+"""The run's audit manifest, `dap audit` (do the inputs still match?) and `dap trace` (walk it upstream).
+
+``reports/audit/manifest.json`` (``MANIFEST_VERSION``) is one JSON document per run:
+
+    run        the run id (the build folder's id), the Dagster run ids of the run group, times, job,
+               run configuration and tags
+    code       git commit, whether the working tree had uncommitted changes, Python and package versions
+    inputs     every input file: table, path, SHA-256, rows read, and whether the file still had that
+               hash when the run finished
+    assets     every asset of the graph: kind (raw / dbt / python / report), its upstream assets, code
+               version, data version, row count, when and by which run it was last materialised, its
+               dbt node or Python function, its column lineage (where known) and its check results
+    checks     every check evaluated in the run (dbt tests, Great Expectations suites, Python checks)
+    outputs    every file the run wrote under its output folder, with SHA-256 and size
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dap.lineage.facts import sha256_file, text
+
+MANIFEST_VERSION = 1
+MANIFEST_PARTS = ("audit", "manifest.json")
+MANIFEST_HTML_PARTS = ("audit", "manifest.html")
+CHECK_FIELDS = ("name", "kind", "passed", "severity", "description")  # of a check in its asset's entry
+
+
+def classify_check(check_name: str, metadata: Mapping[str, Any]) -> str:
+    """'dbt_test', 'great_expectations' or 'python' (what produced a check result)."""
+    if str(metadata.get("unique_id", "")).startswith("test."):
+        return "dbt_test"
+    if "suite" in metadata or check_name.startswith("gx") or "success_percent" in metadata:
+        return "great_expectations"
+    return "python"
+
+
+def check_summary(checks: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"total": 0, "passed": 0, "failed": 0, "by_kind": {}}
+    for check in checks:
+        kind = summary["by_kind"].setdefault(check["kind"], {"total": 0, "passed": 0, "failed": 0})
+        for bucket in (summary, kind):
+            bucket["total"] += 1
+            bucket["passed" if check["passed"] else "failed"] += 1
+    return summary
+
+
+def iso(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
+
+
+def load_manifest(path: Path | str) -> dict[str, Any]:
+    manifest = json.loads(Path(path).read_text())
+    if manifest.get("manifest_version") != MANIFEST_VERSION:
+        raise ValueError(f"{path}: not an audit manifest of version {MANIFEST_VERSION}")
+    return manifest
+
+
+def write_manifest(manifest: Mapping[str, Any], json_path: Path, html_path: Path) -> None:
+    from dap.lineage.render import render_manifest_html
+
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    html_path.write_text(render_manifest_html(manifest))
+
+
+# ── `dap audit`: do a run's inputs still match? ────────────────────────────────────────────────────
+
+
+@dataclass
+class InputCheck:
+    table: str
+    file: str
+    expected: str
+    actual: str | None
+    status: str  # 'match', 'changed', 'missing', or 'absent' (an optional table the extract did not have)
+
+
+def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> list[InputCheck]:
+    """Recompute the SHA-256 of every input file of ``manifest`` (optionally looked up by file name in
+    ``relocate`` instead of the recorded folder) and compare with the recorded hash."""
+    checks = []
+    for entry in manifest.get("inputs", []):
+        file = text(entry.get("file"))
+        if entry.get("source") == "absent":
+            checks.append(InputCheck(entry["table"], "", "", None, "absent"))
+        elif file:
+            path = (Path(relocate) / Path(file).name) if relocate else Path(file)
+            actual = sha256_file(path) if path.is_file() else None
+            status = "missing" if actual is None else "match" if actual == entry["sha256"] else "changed"
+            checks.append(InputCheck(entry["table"], str(path), entry["sha256"], actual, status))
+    return checks
+
+
+# ── `dap trace`: from a published table or column back to the raw files ──────────────────────────────
+
+
+def relation_of(key: str) -> str:
+    return key.replace("/", ".")
+
+
+def parse_target(target: str, keys: Iterable[str]) -> tuple[str, str | None]:
+    """Split 'schema.table[.column]' into an asset key and an optional column, using the known keys."""
+    known, parts = set(keys), target.strip().replace("/", ".").split(".")
+    for cut in range(len(parts), 0, -1):
+        if "/".join(parts[:cut]) in known:
+            return "/".join(parts[:cut]), ".".join(parts[cut:]) or None
+    raise LookupError(target)
+
+
+@dataclass
+class TraceStep:
+    key: str
+    depth: int
+    columns: list[str] = field(default_factory=list)
+    via: str = ""  # 'column' when reached through column lineage, 'table' otherwise
+    repeated: bool = False
+
+
+def walk_upstream(
+    assets: Mapping[str, Mapping[str, Any]], start: str, column: str | None = None
+) -> list[TraceStep]:
+    """Depth-first walk from ``start`` to the raw tables. With a column, follow column lineage where an
+    asset records it and fall back to every upstream asset (table level) where it does not."""
+    steps: list[TraceStep] = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+
+    def visit(key: str, depth: int, columns: list[str], via: str) -> None:
+        marker = (key, tuple(sorted(columns)))
+        steps.append(TraceStep(key, depth, sorted(columns), via, repeated=marker in seen))
+        if marker in seen:
+            return
+        seen.add(marker)
+        asset = assets.get(key) or {}
+        lineage = asset.get("column_lineage") or {}
+        if columns and lineage and all(c in lineage for c in columns):
+            by_parent: dict[str, set[str]] = {}
+            for dep in (dep for col in columns for dep in lineage[col]):
+                by_parent.setdefault(dep["asset"], set()).add(dep["column"])
+            for parent in sorted(by_parent):
+                visit(parent, depth + 1, sorted(by_parent[parent]), "column")
+        elif not (columns and asset.get("kind") == "raw"):
+            for parent in sorted(asset.get("upstream", [])):
+                visit(parent, depth + 1, [], "table")
+
+    visit(start, 0, [column] if column else [], "")
+    return steps
+
+
+def describe_asset(asset: Mapping[str, Any]) -> str:
+    if asset.get("kind") == "dbt":
+        dbt = asset.get("dbt") or {}
+        return f"dbt model {dbt.get('path') or dbt.get('unique_id') or ''}".strip()
+    if asset.get("kind") == "raw":
+        return "raw table loaded by ingest (orchestration/defs/ingest.py)"
+    code = asset.get("python") or {}
+    where = f"{code.get('file', '')}:{code.get('function', '')}".strip(":")
+    return f"{'report' if asset.get('kind') == 'report' else 'Python'} step {where}".strip()
+
+
+def format_trace(manifest: Mapping[str, Any], target: str) -> str:
+    """The human-readable answer of `dap trace`."""
+    assets = {a["key"]: a for a in manifest["assets"]}
+    inputs = {i["table"]: i for i in manifest.get("inputs", [])}
+    key, column = parse_target(target, assets)
+    steps = walk_upstream(assets, key, column)
+    lines = [
+        f"trace of {relation_of(key)}{'.' + column if column else ''} "
+        f"(manifest of run {manifest['run']['run_id']}, commit {manifest['code']['git'].get('commit')})",
+        "",
+    ]
+    for step in steps:
+        asset = assets.get(step.key, {})
+        indent = "  " * step.depth + ("← " if step.depth else "")
+        cols = f" [{', '.join(step.columns)}]" if step.columns else ""
+        if step.repeated:
+            lines.append(f"{indent}{relation_of(step.key)}{cols} (see above)")
+            continue
+        lines.append(f"{indent}{relation_of(step.key)}{cols} — {describe_asset(asset)}")
+        detail = "  " * step.depth + ("  " if step.depth else "") + "   "
+        last = asset.get("last_materialization") or {}
+        rows = asset.get("row_count")
+        lines.append(
+            f"{detail}code version {asset.get('code_version') or 'unknown'}"
+            f" · data version {(asset.get('data_version') or 'unknown')[:16]}"
+            f" · rows {rows if rows is not None else 'unknown'}"
+            f" · last run {(last.get('run_id') or 'never')[:8]} at {last.get('timestamp') or '-'}"
+        )
+        lineage = asset.get("column_lineage") or {}
+        if step.columns and asset.get("kind") != "raw" and not lineage.get(step.columns[0]):
+            lines.append(f"{detail}(no column lineage recorded for this step: all its inputs are listed)")
+        info = inputs.get(step.key.split("/", 1)[1]) if asset.get("kind") == "raw" else None
+        if info and info.get("source") == "absent":
+            lines.append(f"{detail}table absent from the extract (optional): the run read no rows")
+        elif info:
+            col_text = f" column(s) {', '.join(step.columns)} of" if step.columns else ""
+            lines.append(
+                f"{detail}from{col_text} file {info.get('file')} ({info.get('source')}, "
+                f"{info.get('rows')} rows, sha256 {info.get('sha256')})"
+            )
+
+    def named(*kinds: str) -> str:
+        found = sorted({s.key for s in steps if assets.get(s.key, {}).get("kind") in kinds})
+        return ", ".join(relation_of(k) for k in found) or "-"
+
+    lines += ["", f"raw tables:   {named('raw')}", f"dbt models:   {named('dbt')}"]
+    lines.append(f"Python steps: {named('python', 'report')}")
+    return "\n".join(lines)
