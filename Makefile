@@ -42,6 +42,7 @@ test-fast: setup
 
 dev: setup
 	@$(BIN)/python -c 'import pathlib, sys; from dap.commands.run import ensure_instance_config; ensure_instance_config(pathlib.Path(sys.argv[1]))' "$(DAGSTER_HOME)"
+	$(BIN)/python -m orchestration.lib.dbt_cli
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 bench: setup

@@ -164,14 +164,15 @@ def dbt_build(warehouse: Path) -> None:
     """`dbt build` (every model and test, not the unit tests) on ``warehouse``."""
     import tempfile
 
-    dbt = Path(sys.executable).with_name("dbt")
+    from orchestration.lib.dbt_cli import dbt_env, dbt_executable
+
     with tempfile.TemporaryDirectory(prefix="bench-dbt-") as target:
         subprocess.run(
-            [str(dbt), "build", "--exclude", "test_type:unit", "--project-dir", str(settings.DBT_PROJECT_DIR),
+            [dbt_executable(), "build", "--exclude", "test_type:unit", "--project-dir", str(settings.DBT_PROJECT_DIR),
              "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", target, "--log-path", target,
              "--quiet"],
             check=True,
-            env={**os.environ, "DA_DBT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            env=dbt_env(warehouse),
         )  # fmt: skip
 
 

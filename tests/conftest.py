@@ -28,6 +28,13 @@ os.environ["DA_EXTRACT_DIR"] = str(_SESSION_ROOT / "no-extract")
 (_SESSION_ROOT / "dagster_home").mkdir()
 
 
+def pytest_sessionstart(session):
+    # The definitions read dbt's manifest and never parse on import: build it once, before any test.
+    from orchestration.lib.dbt_cli import prepare_manifest
+
+    prepare_manifest()
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_ROOT, ignore_errors=True)
 

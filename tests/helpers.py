@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -12,17 +10,15 @@ import duckdb
 
 from dap import settings
 from dap.extract import LoadSummary, load_raw
-
-DBT = Path(sys.executable).with_name("dbt")
+from orchestration.lib.dbt_cli import dbt_env, dbt_executable
 
 
 def run_dbt(warehouse_path: Path | str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
     """Run a dbt command against ``warehouse_path`` with its own target folder (safe in parallel)."""
-    env = {**os.environ, "DA_DBT_WAREHOUSE": str(warehouse_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
         result = subprocess.run(
             [
-                str(DBT),
+                dbt_executable(),
                 *args,
                 "--project-dir",
                 str(settings.DBT_PROJECT_DIR),
@@ -33,7 +29,7 @@ def run_dbt(warehouse_path: Path | str, args: list[str], check: bool = True) -> 
                 "--log-path",
                 target,
             ],
-            env=env,
+            env=dbt_env(warehouse_path),
             capture_output=True,
             text=True,
         )

@@ -145,6 +145,9 @@ def platform_job():
     """The refresh job with the progress logger of `dap run` (module level: reconstructable, so that a
     run can be re-executed from failure)."""
     from dap import runlog
+    from orchestration.lib.dbt_cli import prepare_manifest
+
+    prepare_manifest()  # the definitions read dbt's manifest: parse when the SQL changed (not on import)
     from orchestration import definitions
 
     job = definitions.refresh_all_job()
@@ -293,6 +296,9 @@ def _mark_failed_if_in_progress(instance, run_id: str | None, reason: str) -> No
 def _selection(text: str):
     import dagster as dg
 
+    from orchestration.lib.dbt_cli import prepare_manifest
+
+    prepare_manifest()
     from orchestration import definitions
 
     return list(dg.AssetSelection.from_string(text).resolve(definitions.defs.resolve_asset_graph()))

@@ -233,10 +233,16 @@ def snapshot_dates(
     index: IncidentIndex, participants: pd.DataFrame | None, config: EvaluationConfig
 ) -> list[str]:
     """The as-of dates RFG is scored at: the configured ones, the day after the extract's last report and
-    (by default) every selection date, so each past selection can be reproduced."""
+    (by default) the selection date of every participant the evaluation keeps, so each past selection can
+    be reproduced. Raw and validated participants give the same dates: rows the evaluation would exclude
+    (``validate_participants``) are left out here too, so the ``rfg_scores`` asset and ``run_evaluation``
+    score the same snapshots."""
     dates = list(config.as_of_dates) + [str(from_days([index.last_day + 1]).iloc[0].date())]
     if participants is not None and len(participants) and config.snapshot_selection_dates:
-        days = pd.Series(to_days(participants["selected_on"])).dropna().unique()
+        valid, _ = validate_participants(
+            participants, known_offender_ids=index.offender_ids, raise_on_error=False
+        )
+        days = pd.Series(valid["selected_day"]).dropna().unique()
         dates += [str(d.date()) for d in from_days(days)]
     return dates
 
@@ -244,6 +250,9 @@ def snapshot_dates(
 def score_snapshots(
     sources: Sources, participants: pd.DataFrame | None, config: EvaluationConfig
 ) -> pd.DataFrame:
+    """The RFG snapshots (``analytics.rfg_scores``): the one scoring of a run. The ``rfg_scores`` asset calls
+    it on the marts; the programme evaluation reads the published table back (``run_evaluation(...,
+    rfg_scores=...)``) and scores only when called without it, with the same dates (``snapshot_dates``)."""
     return score_rfg(
         sources.index, snapshot_dates(sources.index, participants, config), config.rfg, sources.victims
     )

@@ -57,6 +57,12 @@ PROGRAMME_TABLES = [
 ]
 REPORT = report("evaluation")
 INPUTS = [mart("fct_incidents"), mart("dim_offenders"), mart("dim_programme_participants")]
+# Custody arrests and DA victims (matching covariates, RFGV): read by every asset that builds the sources.
+CONTEXT_INPUTS = [
+    dg.AssetKey(["staging", "stg_wmp__custody"]),
+    dg.AssetKey(["staging", "stg_wmp__victims"]),
+    mart("fct_offences"),
+]
 
 # started_on = committed date; reported_at = when police knew (knowledge time); risk_level = the grade.
 _INCIDENT_COLUMNS = [
@@ -212,10 +218,8 @@ def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
         "marts.dim_offenders",
         [c for c in _OFFENDER_COLUMNS if _has_column(con, "marts.dim_offenders", c)],
     )
-    participants = None
-    if table_exists(con, "marts.dim_programme_participants"):
-        cols = [c for c in _PARTICIPANT_COLUMNS if _has_column(con, "marts.dim_programme_participants", c)]
-        participants = read_table(con, "marts.dim_programme_participants", cols)
+    cols = [c for c in _PARTICIPANT_COLUMNS if _has_column(con, "marts.dim_programme_participants", c)]
+    participants = read_table(con, "marts.dim_programme_participants", cols)
     return incidents, offenders, participants
 
 
@@ -264,7 +268,7 @@ def _input_hashes(con) -> dict[str, str]:
 # --- RFG ------------------------------------------------------------------------------------------------
 @dg.asset(
     key=RFG_SCORES,
-    deps=INPUTS,
+    deps=[*INPUTS, *CONTEXT_INPUTS],
     code_version=CODE_VERSION,
     group_name=GROUP,
     description="RFG snapshots: every eligible DA perpetrator scored and ranked at each as-of date.",
@@ -283,7 +287,7 @@ def rfg_scores(
         con.close()
     return dg.MaterializeResult(
         metadata={
-            "rows": rows,
+            "dagster/row_count": rows,
             "as_of_dates": dg.MetadataValue.json(sorted({str(d)[:10] for d in scores["as_of_date"]})),
             "config_fingerprint": eval_config.rfg.fingerprint(),
             "gravity_measure": eval_config.rfg.measure(),
@@ -306,7 +310,7 @@ def power_few_list(config: EvaluationAssetConfig, platform: PlatformResource) ->
         rows = write_table(con, "analytics.power_few", top)
     finally:
         con.close()
-    return dg.MaterializeResult(metadata={"rows": rows, "top_n": config.power_few_top_n})
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows, "top_n": config.power_few_top_n})
 
 
 @dg.asset(
@@ -326,7 +330,7 @@ def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResou
     latest = conc.loc[(conc["as_of_date"] == conc["as_of_date"].max()) & (conc["ranked_by"] == "harm")]
     return dg.MaterializeResult(
         metadata={
-            "rows": rows,
+            "dagster/row_count": rows,
             "latest_harm_shares": dg.MetadataValue.json(
                 {r.group: round(float(r.share_of_harm), 3) for r in latest.itertuples(index=False)}
             ),
@@ -339,7 +343,7 @@ def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResou
     specs=[
         dg.AssetSpec(
             analytics(name),
-            deps=[*INPUTS, RFG_SCORES],
+            deps=[*INPUTS, *CONTEXT_INPUTS, RFG_SCORES],
             code_version=CODE_VERSION,
             group_name=GROUP,
             description=f"Outcome evaluation: {name.replace('_', ' ')}.",
@@ -400,7 +404,7 @@ def programme_evaluation(
     finally:
         con.close()
     for name in PROGRAMME_TABLES:
-        metadata = {"rows": written[name]}
+        metadata = {"dagster/row_count": written[name]}
         if name == "effect_estimates":
             metadata["programmes"] = dg.MetadataValue.json(sorted(result.programmes))
             metadata["not_computed"] = dg.MetadataValue.json(result.messages)
@@ -537,7 +541,7 @@ def evaluation_report(
     con = platform.connect()
     try:
         names = PROGRAMME_TABLES + ["concentration"]
-        tables = {n: read_table(con, f"analytics.{n}") for n in names if table_exists(con, f"analytics.{n}")}
+        tables = {n: read_table(con, f"analytics.{n}") for n in names}  # declared deps: each must exist
         tables["summary"] = tables.pop("evaluation_summary")
         lineage = Lineage(run_id=context.run_id, code_version=CODE_VERSION, input_hashes=_input_hashes(con))
     finally:

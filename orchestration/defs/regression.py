@@ -22,7 +22,7 @@ from ml import regression as reg
 from ml.estimability import ESTIMATED, not_estimable
 from orchestration.keys import analytics, mart, report
 from orchestration.lib.code_version import source_version
-from orchestration.lib.warehouse_io import read_table, table_exists, write_table
+from orchestration.lib.warehouse_io import read_table, write_table
 from orchestration.resources import PlatformResource
 
 CODE_VERSION = source_version(__name__, "ml.regression", "ml.regression_report", "ml.reporting")
@@ -96,11 +96,9 @@ def _read_non_da_offences(con) -> pd.DataFrame:
     ).df()
 
 
-def _read_time_ordered(con) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """``marts.dim_da_onset`` and ``marts.fct_pre_da_offences``, or (None, None) where they are not built
-    (the time-ordered models are then recorded as not estimable, with that reason)."""
-    if not (table_exists(con, "marts.dim_da_onset") and table_exists(con, "marts.fct_pre_da_offences")):
-        return None, None
+def _read_time_ordered(con) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``marts.dim_da_onset`` and ``marts.fct_pre_da_offences``: declared inputs, so a missing one is an
+    error (it names the table), not a quietly thinner set of models."""
     onset = read_table(con, "marts.dim_da_onset", _ONSET_COLUMNS)
     pre = con.execute(
         "SELECT offender_id, offence_code, offence_description, offence_type "
@@ -209,13 +207,13 @@ def _preview(results: pd.DataFrame, min_offenders: int, alpha: float) -> str:
 
 @dg.asset(
     key=VALIDATION,
-    # The typology is part of every platform run: wait for it so the per-cluster shares are there. Run on
-    # its own without a typology, the asset still works and leaves the per-cluster rows out.
+    # The typology is part of every platform run and always writes analytics.offender_clusters (empty when
+    # it is not estimable: the per-cluster rows are then left out). A missing table is an error.
     deps=[mart("dim_offenders"), analytics("offender_clusters")],
     code_version=CODE_VERSION,
     group_name="regression",
     description="How predictive the first risk grade is of total DA harm among DA perpetrators, and the "
-    "per-cluster share of high first grades (when analytics.offender_clusters exists).",
+    "per-cluster share of high first grades (when the typology found clusters).",
 )
 def risk_assessment_validation(
     context: dg.AssetExecutionContext, config: RiskValidationConfig, platform: PlatformResource
@@ -223,15 +221,13 @@ def risk_assessment_validation(
     con = platform.connect()
     try:
         offenders = reg.da_perpetrators(_read_offenders(con))
-        clusters = None
-        if table_exists(con, "analytics.offender_clusters"):
-            clusters = read_table(con, "analytics.offender_clusters", ["offender_id", "cluster"])
+        clusters = read_table(con, "analytics.offender_clusters", ["offender_id", "cluster"])
         validation = reg.risk_assessment_validation(offenders, clusters, config.high_harm_threshold)
         write_table(con, "analytics.risk_assessment_validation", validation)
     finally:
         con.close()
     share = f"share_total_da_severity_ge_{config.high_harm_threshold:g}"
-    meta: dict = {"dagster/row_count": len(validation), "clusters_included": clusters is not None}
+    meta: dict = {"dagster/row_count": len(validation), "clusters_included": bool(len(clusters))}
     for row in validation.loc[
         (validation["section"] == "first_da_grade") & (validation["measure"] == share)
     ].itertuples():

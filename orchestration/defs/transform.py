@@ -4,14 +4,15 @@ dbt models are keyed ``[schema, model]`` (e.g. ``marts/dim_offenders``) and sour
 (``raw/crimes``). ``dbt build`` runs models and tests together, so dbt tests become asset checks. Row counts
 and column schemas are read from the warehouse after dbt has finished: DuckDB allows one writer process,
 so nothing else may open the file while dbt is running.
+
+Importing this module runs nothing and changes no environment: it reads the manifest that
+``orchestration.lib.dbt_cli.prepare_manifest`` built (and says how to build it when it is missing or stale);
+the run's warehouse reaches dbt as a ``--vars`` value of the one ``dbt build``.
 """
 
-import os
-import shutil
-import sys
+import json
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -25,29 +26,18 @@ from dagster_dbt import (
 
 from dap import settings
 from orchestration.lib import column_lineage
+from orchestration.lib.dbt_cli import dbt_executable, require_manifest
 from orchestration.resources import PlatformResource
 
 DBT_PROFILES_DIR = settings.DBT_PROJECT_DIR
 
 
-def _sources_newer_than(manifest: Path) -> bool:
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    watched = [settings.DBT_PROJECT_DIR / "dbt_project.yml"]
-    for folder in ("models", "macros", "tests", "seeds"):
-        watched.extend((settings.DBT_PROJECT_DIR / folder).rglob("*"))
-    return any(p.is_file() and p.stat().st_mtime > built for p in watched)
-
-
 @cache
 def dbt_project() -> DbtProject:
-    """The one cached dbt project; its manifest is (re)built with `dbt parse` when the SQL changed."""
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
-    if _sources_newer_than(project.manifest_path):
-        project.preparer.prepare(project)
-    return project
+    """The one cached dbt project. Its manifest is built beforehand (``prepare_manifest``): a missing or
+    stale one is an error naming the command, never a dbt run on import."""
+    require_manifest()
+    return DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=DBT_PROFILES_DIR)
 
 
 class PlatformDbtTranslator(DagsterDbtTranslator):
@@ -133,8 +123,8 @@ def dbt_models(
     context: dg.AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource, platform: PlatformResource
 ):
     """`dbt build` on the run's warehouse: models and their tests (tests become asset checks)."""
-    os.environ["DA_DBT_WAREHOUSE"] = str(platform.resolved_warehouse_path)
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    warehouse = {"da_warehouse": str(platform.resolved_warehouse_path)}  # read by profiles.yml
+    invocation = dbt.cli(["build", "--vars", json.dumps(warehouse)], context=context, raise_on_error=False)
     events = _attach_table_metadata(context, platform, list(invocation.stream()))
     # Column lineage is computed after dbt finished (see orchestration.lib.column_lineage).
     yield from column_lineage.attach(invocation, events, platform) if config.column_lineage else events
@@ -168,12 +158,6 @@ def _dbt_failures(invocation) -> list[str]:
         name = parts[2] if len(parts) > 2 else parts[-1]
         lines.append(f"{name}: {message[-1].rstrip('.') if message else '?'}")
     return lines
-
-
-def dbt_executable() -> str:
-    """The dbt installed beside this Python (works without an activated virtualenv)."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
 def dbt_resource() -> DbtCliResource:

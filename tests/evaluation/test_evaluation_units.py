@@ -230,3 +230,20 @@ def test_report_suppresses_small_cells_and_names_lineage(effect_panel):
         "not an effect",
     ):
         assert section in page
+
+
+def test_rfg_snapshots_are_scored_the_same_from_raw_or_validated_participants(small_incidents):
+    """The rfg_scores asset scores on the raw participants, run_evaluation on those it keeps: a row the
+    evaluation excludes (person Z is not in the extract) adds no snapshot in either, so the two agree."""
+    from ml.evaluation.pipeline import build_sources, score_snapshots
+
+    participants = pd.DataFrame(
+        {"person_id": ["A", "Z"], "programme": ["P", "P"], "selected_on": ["2020-06-01", "2020-09-01"]}
+    )
+    config = EvaluationConfig(invalid_participants="exclude", bootstrap_reps=19, matched_bootstrap_reps=19)
+    from_raw = score_snapshots(build_sources(small_incidents, None), participants, config)
+    dates = sorted({str(d)[:10] for d in from_raw["as_of_date"]})
+    assert "2020-06-01" in dates and "2020-09-01" not in dates
+    result = run_evaluation(small_incidents, None, participants, config)
+    assert len(result.participant_problems) == 1
+    pd.testing.assert_frame_equal(from_raw, result.rfg_scores)

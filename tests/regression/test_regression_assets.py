@@ -42,13 +42,13 @@ def _warehouse(tmp_path, with_clusters: bool, time_ordered: bool = True, lone_of
         con.execute("CREATE TABLE marts.dim_da_onset AS SELECT * FROM onset_frame")
         con.register("pre_frame", pre_da)
         con.execute("CREATE TABLE marts.fct_pre_da_offences AS SELECT * FROM pre_frame")
-    if with_clusters:
-        clusters = pd.DataFrame(
-            {"offender_id": offenders["offender_id"], "cluster": np.arange(len(offenders)) % 5 + 1}
-        )
-        con.execute("CREATE SCHEMA analytics")
-        con.register("clusters_frame", clusters)
-        con.execute("CREATE TABLE analytics.offender_clusters AS SELECT * FROM clusters_frame")
+    # Without clusters: the empty table the typology writes when it is not estimable.
+    clusters = pd.DataFrame(
+        {"offender_id": offenders["offender_id"], "cluster": np.arange(len(offenders)) % 5 + 1}
+    ).iloc[: len(offenders) if with_clusters else 0]
+    con.execute("CREATE SCHEMA analytics")
+    con.register("clusters_frame", clusters)
+    con.execute("CREATE TABLE analytics.offender_clusters AS SELECT * FROM clusters_frame")
     con.close()
     return path
 
@@ -115,18 +115,29 @@ def test_a_term_held_by_one_offender_warns_and_leaves_the_rest(tmp_path):
     assert "Not estimable on this data" in page and "kidnapping" in page
 
 
-def test_time_ordered_marts_missing_degrades(tmp_path):
+def test_a_missing_declared_input_is_an_error_naming_it(tmp_path):
+    """The time-ordered marts and the typology's clusters are declared inputs: when one is missing the step
+    fails and names it, rather than publishing fewer models (or no per-cluster rows) without a word."""
     path = _warehouse(tmp_path, with_clusters=False, time_ordered=False)
     platform = PlatformResource(warehouse_path=str(path), output_dir=str(tmp_path / "out"))
     config = {"ops": {"regression_results": {"config": {"sensitivity": "none"}}}}
-    result = dg.materialize([*regression_defs.ASSETS, *regression_defs.ASSET_CHECKS],
-                            resources={"platform": platform}, run_config=config)  # fmt: skip
-    assert result.success
-    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert not checks["regression_estimable"].passed
-    assert "offence_type_pre_da: the time-ordered inputs" in checks["regression_estimable"].description
-    metadata = result.asset_materializations_for_node("regression_results")[0].metadata
-    assert metadata["models_not_estimable"].value == "offence_type_pre_da, offence_code_pre_da"
+    result = dg.materialize([regression_defs.regression_results], resources={"platform": platform},
+                            run_config=config, raise_on_error=False)  # fmt: skip
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "dim_da_onset" in str(failure.step_failure_data.error)
+
+    (tmp_path / "no_clusters").mkdir()
+    path = _warehouse(tmp_path / "no_clusters", with_clusters=False)
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE analytics.offender_clusters")
+    con.close()
+    platform = PlatformResource(warehouse_path=str(path), output_dir=str(tmp_path / "out"))
+    result = dg.materialize([regression_defs.risk_assessment_validation], resources={"platform": platform},
+                            raise_on_error=False)  # fmt: skip
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "offender_clusters" in str(failure.step_failure_data.error)
 
 
 def test_config_reaches_the_fit(tmp_path):
