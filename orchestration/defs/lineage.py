@@ -12,10 +12,8 @@
 
 import inspect
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,6 +30,7 @@ from dap.lineage import manifest as M
 from dap.lineage import openlineage as OL
 from orchestration.defs.transform import dbt_project
 from orchestration.lib.code_version import source_version
+from orchestration.lib.dbt_cli import dbt_env, dbt_executable
 from orchestration.resources import PlatformResource
 
 MANIFEST_KEY = dg.AssetKey(["audit", "run_manifest"])
@@ -61,13 +60,12 @@ class DbtDocsConfig(dg.Config):
 
 def generate_dbt_docs(warehouse: Path, destination: Path) -> None:
     """``dbt docs generate --static`` against ``warehouse``; the page, manifest and catalog → ``destination``."""
-    project, dbt = str(settings.DBT_PROJECT_DIR), Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "DA_DBT_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    project = str(settings.DBT_PROJECT_DIR)
     with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
         args = ["docs", "generate", "--static", "--project-dir", project, "--profiles-dir", project]
         args += ["--target-path", target, "--log-path", target]
         done = subprocess.run(
-            [str(dbt) if dbt.exists() else "dbt", *args], env=env, capture_output=True, text=True
+            [dbt_executable(), *args], env=dbt_env(warehouse), capture_output=True, text=True
         )
         if done.returncode != 0:
             tail = done.stdout[-4000:] + done.stderr[-2000:]
