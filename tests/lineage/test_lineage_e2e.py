@@ -129,3 +129,17 @@ def test_audit_matches_then_names_the_edited_file(audited):
         assert "do NOT match: 1 of" in result.stdout
     finally:
         victims.write_bytes(original)
+
+
+def test_column_lineage_reused_from_dbt_build_equals_a_fresh_resolution(audited, tmp_path):
+    """The dbt docs step writes the column lineage that `dbt build` attached in the same run instead of
+    resolving it a second time; it must be what a fresh resolution from dbt's catalog gives."""
+    import json
+
+    from orchestration.defs.lineage import DBT_COLUMN_LINEAGE_PARTS, generate_dbt_docs
+
+    platform, manifest_path, _ = audited
+    written = json.loads(manifest_path.parents[1].joinpath(*DBT_COLUMN_LINEAGE_PARTS).read_text())
+    fresh_file = tmp_path / "fresh.json"
+    generate_dbt_docs(platform.warehouse, tmp_path / "site", fresh_file)
+    assert written and written == json.loads(fresh_file.read_text())
