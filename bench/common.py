@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dap import settings
@@ -43,6 +43,30 @@ class Measured:
     seconds: float
     peak_gib: float
     stdout: str
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    """(wall-clock time, resident KiB of the process and its descendants), every 0.1 s: what a step of the
+    run held while it ran (see :func:`peak_between`)."""
+
+
+def _resident_kib(pid: int) -> int:
+    """VmRSS (resident now) of a running process and of its descendants, summed; 0 if gone."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += sum(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def peak_between(samples: list[tuple[float, int]], start: float, end: float) -> float:
+    """The largest resident memory (GiB) sampled between ``start`` and ``end`` (wall-clock seconds)."""
+    inside = [kib for at, kib in samples if start <= at <= end]
+    return max(inside, default=0) / (1024 * 1024)
 
 
 def _high_water_kib(pid: int) -> int:
@@ -85,9 +109,10 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = Non
         process = subprocess.Popen(
             cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=cwd, text=True
         )
-        peak_kib = 0
+        peak_kib, samples = 0, []
         while process.poll() is None:
             peak_kib = max(peak_kib, _high_water_kib(process.pid))
+            samples.append((time.time(), _resident_kib(process.pid)))
             time.sleep(0.1)
         seconds = time.perf_counter() - start
         out.seek(0)
@@ -96,7 +121,7 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: Path | None = Non
     if process.returncode != 0:
         raise subprocess.CalledProcessError(process.returncode, cmd, stdout, stderr[-4000:])
     peak_kib = max(peak_kib, reported_peak_kib(stdout))
-    return Measured(seconds=seconds, peak_gib=peak_kib / (1024 * 1024), stdout=stdout)
+    return Measured(seconds=seconds, peak_gib=peak_kib / (1024 * 1024), stdout=stdout, samples=samples)
 
 
 #: Environment that pins BLAS/OpenMP/numba to one thread, for peer comparisons with single-threaded tools.

@@ -12,11 +12,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import bench_scale, ensure_extract, header, machine_load, run_measured
+from bench.common import bench_scale, ensure_extract, header, machine_load, peak_between, run_measured
 
 
-def step_seconds(dagster_home: Path) -> list[tuple[str, float]]:
-    """(step, seconds) of every step of the latest run in ``dagster_home``, the longest first."""
+def step_times(dagster_home: Path) -> list[tuple[str, float, float]]:
+    """(step, start, end) in wall-clock seconds of every step of the latest run in ``dagster_home``, the
+    longest first."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
@@ -24,8 +25,8 @@ def step_seconds(dagster_home: Path) -> list[tuple[str, float]]:
         if not runs:
             return []
         stats = instance.get_run_step_stats(runs[0].run_id)
-    rows = [(s.step_key, (s.end_time or s.start_time or 0) - (s.start_time or 0)) for s in stats]
-    return sorted(rows, key=lambda row: -row[1])
+    rows = [(s.step_key, s.start_time or 0, s.end_time or s.start_time or 0) for s in stats]
+    return sorted(rows, key=lambda row: row[1] - row[2])
 
 
 def main() -> None:
@@ -47,9 +48,11 @@ def main() -> None:
             f"dap run succeeded: {measured.seconds / 60:.1f} min ({measured.seconds:.0f} s), peak resident "
             f"memory of this run {measured.peak_gib:.2f} GiB; {machine_load()}"
         )
-        print("seconds per step (the 15 longest):")
-        for step, seconds in step_seconds(root / "dagster_home")[:15]:
-            print(f"  {seconds:8.1f}  {step}")
+        print(
+            "seconds and peak resident memory (GiB, of the whole run while the step ran) per step, the 15 longest:"
+        )
+        for step, start, end in step_times(root / "dagster_home")[:15]:
+            print(f"  {end - start:8.1f} s  {peak_between(measured.samples, start, end):6.2f} GiB  {step}")
 
 
 if __name__ == "__main__":

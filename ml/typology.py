@@ -497,12 +497,39 @@ _MEDIANS = {
 }
 
 
-def _shares(levels: pd.Series, prefix: str) -> dict[str, float]:
+#: The columns of ``marts.dim_offenders`` that :func:`cluster_profiles` reads (the rest need not be loaded).
+PROFILE_COLUMNS = list(
+    dict.fromkeys(
+        [
+            "offender_id",
+            *_MEDIANS.values(),
+            "modal_sex",
+            "n_da_substance_incidents",
+            "n_non_da_substance_incidents",
+            "n_da_non_crime_incidents",
+            "first_da_risk_level",
+            "first_non_crime_da_risk_level",
+        ]
+    )
+)
+
+
+def _weights(frame: pd.DataFrame) -> pd.Series:
+    """Rows each line of ``frame`` stands for: its ``n`` column when the rows were counted beforehand (e.g. by
+    the warehouse: one line per cluster and level), else 1 per line."""
+    if "n" in frame.columns:
+        return frame["n"].fillna(0).astype("float64")
+    return pd.Series(1.0, index=frame.index)
+
+
+def _shares(levels: pd.Series, prefix: str, weights: pd.Series | None = None) -> dict[str, float]:
+    weights = pd.Series(1.0, index=levels.index) if weights is None else weights
     graded = levels.dropna().astype(str).str.lower()
     graded = graded[graded.isin(RISK_LEVELS)]
-    total = len(graded)
+    counted = weights.loc[graded.index]
+    total = float(counted.sum())
     return {
-        f"{prefix}_{level}": (float((graded == level).sum() / total) if total else np.nan)
+        f"{prefix}_{level}": (float(counted[graded == level].sum() / total) if total else np.nan)
         for level in RISK_LEVELS
     }
 
@@ -510,8 +537,24 @@ def _shares(levels: pd.Series, prefix: str) -> dict[str, float]:
 def _top_types(offences: pd.DataFrame, top: int = 3) -> str:
     if offences.empty:
         return ""
-    shares = offences["offence_type"].fillna("unknown").value_counts(normalize=True).head(top)
+    counts = (
+        pd.DataFrame({"offence_type": offences["offence_type"].fillna("unknown"), "n": _weights(offences)})
+        .groupby("offence_type", sort=True)["n"]
+        .sum()
+    )
+    counts = counts[counts > 0]
+    if counts.empty:
+        return ""
+    shares = (counts / counts.sum()).sort_values(ascending=False, kind="stable").head(top)
     return "; ".join(f"{name} {share:.0%}" for name, share in shares.items())
+
+
+def _by_cluster(frame: pd.DataFrame, offender_clusters: pd.DataFrame) -> dict:
+    """``frame`` split by cluster: rows per offender are joined to their cluster; rows already counted per
+    cluster (a ``cluster`` and an ``n`` column) are split as they are."""
+    if "cluster" not in frame.columns:
+        frame = frame.merge(offender_clusters[["offender_id", "cluster"]], on="offender_id")
+    return dict(tuple(frame.groupby("cluster")))
 
 
 def cluster_profiles(
@@ -528,6 +571,11 @@ def cluster_profiles(
     only (sex is never a feature). Substance and non-crime shares are pooled over the cluster's incidents.
     Risk-grade shares are over graded incidents (all DA; non-crime DA) and over offenders (first DA; first
     non-crime DA). The offence-type columns need ``fct_offences``; the incident risk columns ``fct_incidents``.
+
+    ``fct_incidents`` and ``fct_offences`` are either one row per incident / offence (with ``offender_id``) or,
+    at scale, already counted per cluster: ``cluster``, the columns used here and ``n`` rows, as the warehouse
+    returns them with a GROUP BY (the typology asset reads them so at scale); the profiles are the same
+    either way (ties between offence types of equal share are listed by name).
     """
     members = offender_clusters[["offender_id", "cluster", "is_medoid"]].merge(
         dim_offenders, on="offender_id", how="left", validate="one_to_one"
@@ -535,15 +583,9 @@ def cluster_profiles(
     total_n = len(members)
     incidents_by_cluster = offences_by_cluster = None
     if fct_incidents is not None:
-        incidents_by_cluster = fct_incidents.merge(
-            offender_clusters[["offender_id", "cluster"]], on="offender_id"
-        )
-        incidents_by_cluster = dict(tuple(incidents_by_cluster.groupby("cluster")))
+        incidents_by_cluster = _by_cluster(fct_incidents, offender_clusters)
     if fct_offences is not None:
-        offences_by_cluster = fct_offences.merge(
-            offender_clusters[["offender_id", "cluster"]], on="offender_id"
-        )
-        offences_by_cluster = dict(tuple(offences_by_cluster.groupby("cluster")))
+        offences_by_cluster = _by_cluster(fct_offences, offender_clusters)
 
     rows = []
     for cluster, group in members.groupby("cluster", sort=True):
@@ -603,10 +645,9 @@ def cluster_profiles(
                 cluster, pd.DataFrame(columns=["is_da", "is_non_crime", "risk_level"])
             )
             da = incidents[incidents["is_da"].astype(bool)]
-            row.update(_shares(da["risk_level"], "share_da_risk"))
-            row.update(
-                _shares(da.loc[da["is_non_crime"].astype(bool), "risk_level"], "share_non_crime_da_risk")
-            )
+            row.update(_shares(da["risk_level"], "share_da_risk", _weights(da)))
+            non_crime = da[da["is_non_crime"].astype(bool)]
+            row.update(_shares(non_crime["risk_level"], "share_non_crime_da_risk", _weights(non_crime)))
         if "first_da_risk_level" in group:
             row.update(_shares(group["first_da_risk_level"], "share_first_da_risk"))
         if "first_non_crime_da_risk_level" in group:

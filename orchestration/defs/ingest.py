@@ -112,7 +112,14 @@ def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platfor
             },
         )
         validation = gx_adapter.validate(frames[name], raw_suites.suite_for(spec), gx_root, f"raw_{name}")
-        yield gx_adapter.to_check_result(validation, keys.raw(name), RAW_CHECK, dg.AssetCheckSeverity.ERROR)
+        yield gx_adapter.to_check_result(
+            validation,
+            keys.raw(name),
+            RAW_CHECK,
+            dg.AssetCheckSeverity.ERROR,
+            # The suite sees the rows that could fail and a sample of the rest (expectations.raw.frame_sql).
+            metadata={"rows_in_table": loaded.rows, "rows_validated": len(frames[name])},
+        )
     docs = gx_adapter.publish_data_docs(gx_root, platform.output_path("data_docs", "gx"))
     if docs:
         context.log.info(f"Great Expectations Data Docs: {docs}")

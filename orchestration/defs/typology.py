@@ -520,36 +520,90 @@ _NO_PROFILES = pd.DataFrame(
 )  # fmt: skip
 
 
+def staging(model: str) -> dg.AssetKey:
+    """The key of a dbt staging model (dbt models are ``[schema, model]``)."""
+    return dg.AssetKey(["staging", model])
+
+
+_VICTIMS = "staging.stg_wmp__victims"
+_RELATIONSHIPS = "staging.stg_wmp__relationships"
+
+#: What the profiles need of the incidents and offences, counted per cluster in the warehouse: a few hundred
+#: rows instead of one per incident or offence (at national scale tens of millions, which do not fit).
+_COUNTED_INCIDENTS = """
+    SELECT c.cluster, i.is_da, i.is_non_crime, i.risk_level, count(*) AS n
+    FROM marts.fct_incidents i JOIN analytics.offender_clusters c USING (offender_id)
+    GROUP BY ALL ORDER BY ALL
+"""
+_COUNTED_OFFENCES = """
+    SELECT c.cluster, o.is_da, o.offence_type, count(*) AS n
+    FROM marts.fct_offences o JOIN analytics.offender_clusters c USING (offender_id)
+    GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _medoid_crimes_sql(con) -> str:
+    """The crimes of the medoids' timelines: those they offended in and, when the staging victims are there,
+    those they were a victim in (a temporary table, so that every read below is only of these crimes)."""
+    as_victim = (
+        f"UNION SELECT crime_number FROM {_VICTIMS} WHERE person_id IN (SELECT offender_id FROM _medoids)"
+        if table_exists(con, _VICTIMS)
+        else ""
+    )
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _medoids AS
+            SELECT offender_id FROM analytics.offender_clusters WHERE is_medoid;
+        CREATE OR REPLACE TEMP TABLE _medoid_crimes AS
+            SELECT crime_number FROM marts.fct_offences WHERE offender_id IN (SELECT offender_id FROM _medoids)
+            {as_victim};
+    """
+
+
+def _read_medoid_rows(con, relation: str) -> pd.DataFrame:
+    """Every row of ``relation`` about a crime of the medoids' timelines, in the order of :func:`read_table`."""
+    return con.execute(
+        f"SELECT * FROM {relation} WHERE crime_number IN (SELECT crime_number FROM _medoid_crimes) ORDER BY ALL"
+    ).df()
+
+
 @dg.asset(
     key=CLUSTER_PROFILES,
-    deps=[OFFENDER_CLUSTERS, mart("dim_offenders"), mart("fct_incidents"), mart("fct_offences")],
+    deps=[
+        OFFENDER_CLUSTERS,
+        mart("dim_offenders"),
+        mart("fct_incidents"),
+        mart("fct_offences"),
+        staging("stg_wmp__victims"),
+        staging("stg_wmp__relationships"),
+    ],
     code_version=CODE_VERSION,
     group_name=GROUP,
     description="Per cluster what Tables 1–5 show (medians, bands, shares, risk grades, offence types), "
-    "Groups A–E by the cluster-median rule, and the medoids' timelines.",
+    "Groups A–E by the cluster-median rule, and the medoids' timelines. Incidents and offences are counted per "
+    "cluster in the warehouse; only the medoids' own crimes are read row by row.",
 )
 def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResource):
     con = platform.connect()
     try:
         clusters = read_table(con, "analytics.offender_clusters")
-        dim = read_table(con, "marts.dim_offenders")
-        incidents = read_table(
-            con, "marts.fct_incidents", ["offender_id", "is_da", "is_non_crime", "risk_level"]
-        )
-        offences = read_table(con, "marts.fct_offences")
+        dim = read_table(con, "marts.dim_offenders", _present_columns(con, "marts.dim_offenders"))
+        incidents = con.execute(_COUNTED_INCIDENTS).df()
+        offences = con.execute(_COUNTED_OFFENCES).df()
+        con.execute(_medoid_crimes_sql(con))
+        medoid_offences = _read_medoid_rows(con, "marts.fct_offences")
         victims = relationships = None
-        if table_exists(con, "staging.stg_wmp__victims"):
+        if table_exists(con, _VICTIMS):
             victims = _columns_or_none(
-                read_table(con, "staging.stg_wmp__victims"), ["crime_number", "person_id", "age", "sex"]
+                _read_medoid_rows(con, _VICTIMS), ["crime_number", "person_id", "age", "sex"]
             )
-        if table_exists(con, "staging.stg_wmp__relationships"):
+        if table_exists(con, _RELATIONSHIPS):
             relationships = _columns_or_none(
-                read_table(con, "staging.stg_wmp__relationships"),
+                _read_medoid_rows(con, _RELATIONSHIPS),
                 ["crime_number", "victim_person_id", "offender_person_id", "relationship"],
             )
         profiles = typ.cluster_profiles(clusters, dim, incidents, offences) if len(clusters) else _NO_PROFILES
         medoids = clusters.loc[clusters["is_medoid"], ["cluster", "offender_id"]].sort_values("cluster")
-        timelines = typ.medoid_timelines(medoids, offences, victims, relationships)
+        timelines = typ.medoid_timelines(medoids, medoid_offences, victims, relationships)
         write_table(con, "analytics.cluster_profiles", profiles)
         write_table(con, "analytics.medoid_timelines", timelines)
     finally:
@@ -573,6 +627,19 @@ def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResour
             "timeline_rows": len(timelines),
         }
     )
+
+
+def _present_columns(con, relation: str) -> list[str]:
+    """The columns of ``typ.PROFILE_COLUMNS`` that ``relation`` has (the profiles leave out what is absent)."""
+    schema, name = relation.split(".", 1)
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    return [c for c in typ.PROFILE_COLUMNS if c in present]
 
 
 def _columns_or_none(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame | None:

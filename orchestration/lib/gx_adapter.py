@@ -67,7 +67,11 @@ def validate(frame: pd.DataFrame, suite, project_root: Path, asset_name: str):
 
 
 def to_check_result(
-    validation, asset_key: dg.AssetKey, check_name: str, blocking_severity: dg.AssetCheckSeverity
+    validation,
+    asset_key: dg.AssetKey,
+    check_name: str,
+    blocking_severity: dg.AssetCheckSeverity,
+    metadata: dict | None = None,
 ) -> dg.AssetCheckResult:
     failed = []
     for item in validation.results:
@@ -99,6 +103,7 @@ def to_check_result(
             "successful": int(stats.get("successful_expectations", 0)),
             "success_percent": float(stats.get("success_percent") or 0.0),
             "failed_expectations": dg.MetadataValue.json(failed),
+            **(metadata or {}),
         },
     )
 
