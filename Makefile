@@ -17,6 +17,7 @@ help:
 	@echo "make dev    the Dagster UI on http://127.0.0.1:3000"
 	@echo "make bench  benchmarks at wmp scale (generator, dbt build, typology, regressions, evaluation)"
 	@echo "make validate  the evaluation's simulation study (bias, RMSE, coverage; reports/validation/)"
+	@echo "make lint   ruff (Python) and sqlfluff (dbt models); the generated contract files up to date"
 	@echo "make contract  regenerate the files that restate the extract contract (dap/contract.yml)"
 
 # Idempotent: re-runs pip only when pyproject.toml or constraints.txt change.
@@ -56,8 +57,12 @@ validate: setup
 contract: setup
 	$(BIN)/python -m dap.contract_gen
 
+# ruff for the Python, sqlfluff (.sqlfluff: the jinja templater, no warehouse needed) for the dbt models, and
+# the generated contract files up to date.
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/python -m dap.contract_gen --check
 
 clean:
 	rm -rf data/warehouse* data/versions data/builds reports dbt_project/target
