@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export DO_NOT_TRACK := 1
 
-.PHONY: setup demo run test test-fast dev bench validate lint clean help
+.PHONY: setup demo run test test-fast dev bench validate lint contract clean help
 
 help:
 	@echo "make demo   set up, generate the demo extract, build everything, print where the outputs are"
@@ -17,6 +17,8 @@ help:
 	@echo "make dev    the Dagster UI on http://127.0.0.1:3000"
 	@echo "make bench  benchmarks at wmp scale (generator, dbt build, typology, regressions, evaluation)"
 	@echo "make validate  the evaluation's simulation study (bias, RMSE, coverage; reports/validation/)"
+	@echo "make lint   ruff (Python) and sqlfluff (dbt models); the generated contract files up to date"
+	@echo "make contract  regenerate the files that restate the extract contract (dap/contract.yml)"
 
 # Idempotent: re-runs pip only when pyproject.toml or constraints.txt change.
 $(STAMP): pyproject.toml constraints.txt
@@ -52,8 +54,16 @@ bench: setup
 validate: setup
 	nice -n 10 $(BIN)/python -m validation --replicates $(or $(REPLICATES),200) --out reports/validation
 
+# The extract contract is dap/contract.yml; this rewrites the dbt YAML, macros, vars and README table from it.
+contract: setup
+	$(BIN)/python -m dap.contract_gen
+
+# ruff for the Python, sqlfluff (.sqlfluff: the jinja templater, no warehouse needed) for the dbt models, and
+# the generated contract files up to date.
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/python -m dap.contract_gen --check
 
 clean:
 	rm -rf data/warehouse* data/versions data/builds reports dbt_project/target

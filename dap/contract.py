@@ -1,12 +1,22 @@
-"""The raw extract contract (spec: raw-extract-contract.md) as data, the one Python copy of it.
+"""The raw extract contract (spec: raw-extract-contract.md), read from ``dap/contract.yml``: the one copy.
 
-The loader, the validation suites and the documentation read this; the dbt staging models implement
-the casts. Types are the contract's logical types: string, int, double, bool, date, timestamp.
+The loader, the validation suites, the synthetic generator and the documentation read this module; the dbt
+files that describe the contract are generated from the same YAML by ``make contract``
+(``python -m dap.contract_gen``). Types are the contract's logical types: string, int, double, bool, date,
+timestamp.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTRACT_FILE = Path(__file__).with_name("contract.yml")
+TYPES = ("string", "int", "double", "bool", "date", "timestamp")
+KINDS = ("text", "code", "category", "sex")  # how staging normalises a string
 
 
 @dataclass(frozen=True)
@@ -14,6 +24,10 @@ class Column:
     name: str
     type: str
     nullable: bool = True
+    kind: str = ""  # a string's normalisation (KINDS); the type itself for other types
+    description: str = ""
+    references: str | None = None  # a table whose key this column must be a value of
+    accepted_values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -22,149 +36,83 @@ class Table:
     columns: tuple[Column, ...]
     required: bool = False
     reference: bool = False  # shipped with the project; an extract's own copy takes precedence
+    description: str = ""
+    key: tuple[str, ...] = ()  # duplicates of the key are quarantined with duplicate_rule
+    duplicate_rule: str | None = None
+    parent_rule_column: tuple[str, str] | None = None  # (name, description) of the base model's helper
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
 
-def _person_table(name: str, required: bool) -> Table:
-    return Table(
+def _column(table: str, name: str, spec: dict[str, Any]) -> Column:
+    where = f"{CONTRACT_FILE.name}: tables.{table}.columns.{name}"
+    if spec.get("type") not in TYPES:
+        raise ValueError(f"{where}: type {spec.get('type')!r} is not one of {', '.join(TYPES)}")
+    kind = spec.get("kind", spec["type"])
+    if spec["type"] == "string" and kind not in KINDS:
+        raise ValueError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    if spec["type"] != "string" and kind != spec["type"]:
+        raise ValueError(f"{where}: only a string column has a kind (here {kind!r})")
+    return Column(
         name,
-        (
-            Column("crime_number", "string", False),
-            Column("person_id", "string", False),
-            Column("age", "int"),
-            Column("sex", "string"),
-            Column("ethnicity", "string"),
-        ),
-        required=required,
+        spec["type"],
+        nullable=not spec.get("required", False),
+        kind=kind,
+        description=spec.get("description", ""),
+        references=spec.get("references"),
+        accepted_values=tuple(spec.get("accepted_values", ())),
     )
 
 
-TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (
-        Table(
-            "crimes",
-            (
-                Column("crime_number", "string", False),
-                Column("record_type", "string", False),
-                Column("offence_code", "string", False),
-                Column("da_flag", "bool", False),
-                Column("reported_at", "timestamp", False),
-                Column("committed_from", "timestamp", False),
-                Column("committed_to", "timestamp"),
-                Column("lsoa_code", "string"),
-                Column("risk_level", "string"),
-                Column("outcome_code", "int"),
-            ),
-            required=True,
-        ),
-        _person_table("offenders", required=True),
-        _person_table("victims", required=True),
-        _person_table("witnesses", required=False),
-        Table(
-            "relationships",
-            (
-                Column("crime_number", "string", False),
-                Column("victim_person_id", "string", False),
-                Column("offender_person_id", "string"),
-                Column("witness_person_id", "string"),
-                Column("relationship", "string", False),
-            ),
-            required=True,
-        ),
-        Table(
-            "custody",
-            (
-                Column("crime_number", "string", False),
-                Column("person_id", "string", False),
-                Column("arrested_at", "timestamp"),
-                Column("arrest_reason", "string"),
-                Column("clearup", "string"),
-            ),
-        ),
-        Table(
-            "child_flags",
-            (
-                Column("crime_number", "string", False),
-                Column("children_present", "bool"),
-                Column("children_count", "int"),
-            ),
-        ),
-        Table(
-            "special_interest_markers",
-            (Column("crime_number", "string", False), Column("marker", "string", False)),
-            required=True,
-        ),
-        Table(
-            "programme_participants",
-            (
-                Column("person_id", "string", False),
-                Column("programme", "string", False),
-                Column("cohort", "string"),
-                Column("arm", "string"),
-                Column("referred_on", "date"),
-                Column("selected_on", "date", False),
-                Column("disruption_started_on", "date"),
-                Column("full_engagement_on", "date"),
-                Column("completed_on", "date"),
-                Column("exited_on", "date"),
-                Column("exit_reason", "string"),
-            ),
-        ),
-        Table(
-            "ref_offences",
-            (
-                Column("offence_code", "string", False),
-                Column("offence_description", "string"),
-                Column("offence_group", "string", False),
-                Column("ons_css_weight", "double", False),
-                Column("cchi_days", "double"),
-                Column("substance_related", "bool"),
-                Column("weight_source", "string"),
-            ),
-            required=True,
-            reference=True,
-        ),
-        Table(
-            "ref_lsoa",
-            (
-                Column("lsoa_code", "string", False),
-                Column("imd_score", "double"),
-                Column("imd_decile", "int"),
-            ),
-            required=True,
-            reference=True,
-        ),
-        # Not in the force's extract contract: the project's own mapping from offence code to the broad
-        # offence type of seed 000's Figure 12. An extract may override it like the other reference tables.
-        Table(
-            "offence_types",
-            (Column("offence_code", "string", False), Column("offence_type", "string", False)),
-            required=True,
-            reference=True,
-        ),
+def _table(name: str, spec: dict[str, Any]) -> Table:
+    parent = spec.get("parent_rule_column")
+    table = Table(
+        name,
+        tuple(_column(name, column, s) for column, s in spec["columns"].items()),
+        required=spec.get("required", False),
+        reference=spec.get("reference", False),
+        description=spec.get("description", ""),
+        key=tuple(spec.get("key", ())),
+        duplicate_rule=spec.get("duplicate_rule"),
+        parent_rule_column=(parent["name"], parent["description"]) if parent else None,
     )
-}
+    unknown = [k for k in table.key if k not in table.column_names]
+    if unknown or bool(table.key) != bool(table.duplicate_rule):
+        raise ValueError(
+            f"{CONTRACT_FILE.name}: tables.{name}: a key needs its duplicate_rule, of its own columns"
+        )
+    return table
 
-DA_MARKERS = (
-    "domestic violence protection order",
-    "partner-on-partner",
-    "honour-based abuse",
-    "forced marriage",
-    "female genital mutilation",
-)
-SUBSTANCE_MARKERS = ("drugs involved", "alcohol involved", "solvent abuse")
-RISK_LEVELS = ("standard", "medium", "high")
-RECORD_TYPES = ("crime", "non-crime")
+
+def load(path: Path = CONTRACT_FILE) -> dict[str, Any]:
+    """The contract file as data (the YAML, unchanged)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+_CONTRACT = load()
+
+TABLES: dict[str, Table] = {name: _table(name, spec) for name, spec in _CONTRACT["tables"].items()}
+#: Thresholds and bands, as dbt receives them (dbt_project.yml's vars are generated from these).
+VARS: dict[str, Any] = dict(_CONTRACT["vars"])
+
+DA_MARKERS = tuple(VARS["da_markers"])
+SUBSTANCE_MARKERS = tuple(VARS["substance_markers"])
+RISK_LEVELS = TABLES["crimes"].columns[TABLES["crimes"].column_names.index("risk_level")].accepted_values
+RECORD_TYPES = TABLES["crimes"].columns[TABLES["crimes"].column_names.index("record_type")].accepted_values
+SEX_VALUES = tuple(_CONTRACT["sex_values"])
+#: Severity bands of seed 000: low < SEVERITY_MEDIUM_FROM <= medium <= SEVERITY_HIGH_ABOVE < high.
+SEVERITY_MEDIUM_FROM = float(VARS["severity_band_medium_from"])
+SEVERITY_HIGH_ABOVE = float(VARS["severity_band_high_above"])
+#: Volume bands of seed 000: low < VOLUME_HIGH_FROM <= high incidents (0 = none, for non-DA).
+VOLUME_HIGH_FROM = int(VARS["volume_band_high_from"])
 
 # Bad rows. A row that breaks a row-level rule is quarantined with the rule and a reason (the rules are the
 # dbt staging layer's: dbt_project/macros/validation.sql and rules.sql). A run is refused only when a table
 # has more than this share of its rows quarantined, and more than one row: a single bad row never stops a
 # run. Dagster run config of `raw_extract` (`max_quarantined_share`) overrides it for a run.
-MAX_QUARANTINED_SHARE = 0.05
+MAX_QUARANTINED_SHARE = float(_CONTRACT["max_quarantined_share"])
 
 # Parquet declares one type per column, so a column of the wrong type is a fault of the file, not of a row.
 # What each logical type of the contract accepts, as DuckDB reads Parquet (values are then read as text and

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from dap.contract import RISK_LEVELS, SEVERITY_HIGH_ABOVE, SEVERITY_MEDIUM_FROM, VOLUME_HIGH_FROM
 from ml.clara import ClaraResult, SubsampleSilhouette, clara
 from ml.estimability import NotEstimable
 
@@ -24,17 +25,16 @@ from ml.estimability import NotEstimable
 
 #: K range tested by the report (Annex 1): 2..40.
 K_MIN, K_MAX = 2, 40
-#: ONS Crime Severity Score bands (Tables 1–5, glossary): Low < 100 ≤ Medium ≤ 500 < High.
-SEVERITY_LOW_BELOW = 100.0
-SEVERITY_HIGH_ABOVE = 500.0
-#: Volume bands (Sections A–B): low volume < 3 incidents ≤ high volume, DA and non-DA separately.
-HIGH_VOLUME_FROM = 3
+#: ONS Crime Severity Score bands (Tables 1–5, glossary): Low < 100 ≤ Medium ≤ 500 < High; volume bands
+#: (Sections A–B): low volume < 3 incidents ≤ high volume, DA and non-DA separately. Set in the contract
+#: (dap/contract.yml), which gives the dbt models the same values as vars.
+SEVERITY_LOW_BELOW = SEVERITY_MEDIUM_FROM
+HIGH_VOLUME_FROM = VOLUME_HIGH_FROM
 #: How a cluster's "offender type" is worded: DA-only if at least this share has no non-DA history,
 #: "DA and non-DA" if at most 1 − this share has none, a mix otherwise.
 OFFENDER_TYPE_PURITY = 0.95
 #: The sweep's criteria; the default selection uses the exact silhouette on the fixed subsample.
 SELECTION_CRITERIA = ("subsample_silhouette", "sample_silhouette", "medoid_silhouette")
-RISK_LEVELS = ("standard", "medium", "high")
 
 
 def severity_band(value: float | None) -> str | None:

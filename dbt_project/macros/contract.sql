@@ -1,19 +1,12 @@
-{#- The raw extract contract (spec: raw-extract-contract.md), as the staging layer reads it.
+{#- Generated from dap/contract.yml by `make contract` (python -m dap.contract_gen): do not edit.
+    The raw extract contract (spec: raw-extract-contract.md), as the staging layer reads it.
     Each column: [name, kind, required]. Kinds say how a text value is cast and normalised:
       text      trimmed; empty = NULL
       code      trimmed, upper-cased (offence codes, LSOA codes)
       category  trimmed, lower-cased, inner whitespace collapsed
       sex       normalised to male / female / unknown (NULL and unrecognised values = unknown)
-      int, double, bool, date, timestamp   parsed; a value that does not parse breaks rule `unparseable`
-    The Python copy of this contract is dap/contract.py; the two must agree on names. -#}
+      int, double, bool, date, timestamp   parsed; a value that does not parse breaks rule `unparseable` -#}
 {% macro wmp_contract() -%}
-    {%- set person = [
-        ['crime_number', 'text', true],
-        ['person_id', 'text', true],
-        ['age', 'int', false],
-        ['sex', 'sex', false],
-        ['ethnicity', 'text', false],
-    ] -%}
     {{ return({
         'crimes': [
             ['crime_number', 'text', true],
@@ -27,9 +20,27 @@
             ['risk_level', 'category', false],
             ['outcome_code', 'int', false],
         ],
-        'offenders': person,
-        'victims': person,
-        'witnesses': person,
+        'offenders': [
+            ['crime_number', 'text', true],
+            ['person_id', 'text', true],
+            ['age', 'int', false],
+            ['sex', 'sex', false],
+            ['ethnicity', 'text', false],
+        ],
+        'victims': [
+            ['crime_number', 'text', true],
+            ['person_id', 'text', true],
+            ['age', 'int', false],
+            ['sex', 'sex', false],
+            ['ethnicity', 'text', false],
+        ],
+        'witnesses': [
+            ['crime_number', 'text', true],
+            ['person_id', 'text', true],
+            ['age', 'int', false],
+            ['sex', 'sex', false],
+            ['ethnicity', 'text', false],
+        ],
         'relationships': [
             ['crime_number', 'text', true],
             ['victim_person_id', 'text', true],
@@ -89,7 +100,29 @@
 
 {#- The tables in the order the audit lists them. -#}
 {% macro wmp_tables() -%}
-    {{ return(['crimes', 'offenders', 'victims', 'witnesses', 'relationships', 'custody', 'child_flags',
-               'special_interest_markers', 'programme_participants', 'ref_offences', 'ref_lsoa',
-               'offence_types']) }}
+    {{ return(['crimes', 'offenders', 'victims', 'witnesses', 'relationships', 'custody', 'child_flags', 'special_interest_markers', 'programme_participants', 'ref_offences', 'ref_lsoa', 'offence_types']) }}
+{%- endmacro %}
+
+{#- The key whose duplicates are quarantined (last rule), or none. -#}
+{% macro wmp_duplicate_rule(table) -%}
+    {%- set rules = {
+        'crimes': {'keys': ['crime_number'], 'rule': 'duplicate_crime_number'},
+        'offenders': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
+        'victims': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
+        'witnesses': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
+        'programme_participants': {'keys': ['person_id', 'programme'], 'rule': 'duplicate_participant'},
+        'ref_offences': {'keys': ['offence_code'], 'rule': 'duplicate_offence_code'},
+        'ref_lsoa': {'keys': ['lsoa_code'], 'rule': 'duplicate_lsoa_code'},
+        'offence_types': {'keys': ['offence_code'], 'rule': 'duplicate_offence_code'},
+    } -%}
+    {{ return(rules.get(table)) }}
+{%- endmacro %}
+
+{#- The values a column accepts after normalising (rule `<column>_not_accepted`), by table and column. -#}
+{% macro wmp_accepted_values(table, column) -%}
+    {%- set values = {
+        'crimes.record_type': ['crime', 'non-crime'],
+        'crimes.risk_level': ['standard', 'medium', 'high'],
+    } -%}
+    {{ return(values[table ~ '.' ~ column]) }}
 {%- endmacro %}

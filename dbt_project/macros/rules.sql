@@ -17,8 +17,8 @@
                 'reason': "'committed after reported: reported_at ' || reported_at__value || ' is before committed_from ' || committed_from__value",
             },
         ] + date_range_checks(table) + [
-            accepted_values_check('record_type', ['crime', 'non-crime'], 'record_type_not_accepted'),
-            accepted_values_check('risk_level', ['standard', 'medium', 'high'], 'risk_level_not_accepted'),
+            accepted_values_check('record_type', wmp_accepted_values('crimes', 'record_type'), 'record_type_not_accepted'),
+            accepted_values_check('risk_level', wmp_accepted_values('crimes', 'risk_level'), 'risk_level_not_accepted'),
             {
                 'rule': 'outcome_code_out_of_range',
                 'when': 'outcome_code__value not between 1 and 22',
@@ -83,21 +83,6 @@
         }) -%}
     {%- endif -%}
     {{ return(checks) }}
-{%- endmacro %}
-
-{#- The key whose duplicates are quarantined (last rule), or none. -#}
-{% macro wmp_duplicate_rule(table) -%}
-    {%- set rules = {
-        'crimes': {'keys': ['crime_number'], 'rule': 'duplicate_crime_number'},
-        'offenders': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
-        'victims': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
-        'witnesses': {'keys': ['crime_number', 'person_id'], 'rule': 'duplicate_person_on_crime'},
-        'programme_participants': {'keys': ['person_id', 'programme'], 'rule': 'duplicate_participant'},
-        'ref_offences': {'keys': ['offence_code'], 'rule': 'duplicate_offence_code'},
-        'offence_types': {'keys': ['offence_code'], 'rule': 'duplicate_offence_code'},
-        'ref_lsoa': {'keys': ['lsoa_code'], 'rule': 'duplicate_lsoa_code'},
-    } -%}
-    {{ return(rules.get(table)) }}
 {%- endmacro %}
 
 {#- The final select of a base model: `checked` is the caller's CTE with raw text, typed values and helper

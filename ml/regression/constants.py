@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dap.contract import RISK_LEVELS as RISK_LEVELS  # DARA grades, reference level first
+
 REPORT_N_OFFENDERS = 145_392  # offenders in the seed-000 data set (§3.1)
 REPORT_MIN_OFFENDERS = 200  # Figure 12's filter: "committed by 200 or more offenders"
 DEFAULT_ALPHA = 0.05  # the report's significance level
 HIGH_HARM_THRESHOLD = 500  # "reaching total DA severity of 500" (roughly one indecent assault on a female)
-RISK_LEVELS = ("standard", "medium", "high")  # DARA grades, reference level first
 OUTCOME = "total_da_severity"
 
 # Published tables filter on the Benjamini–Hochberg q-value (600+ offence codes are tested at once); the

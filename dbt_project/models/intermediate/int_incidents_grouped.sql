@@ -43,13 +43,13 @@ incidents as (
         min(crime_number) as first_crime_number,
         -- Location of the first offence that has one (first by committed_from, then crime number).
         arg_min_null(
-            {'lsoa_code': lsoa_code, 'imd_score': imd_score},
-            {'committed_from': committed_from, 'crime_number': crime_number}
+            {'lsoa_code': lsoa_code, 'imd_score': imd_score},  -- noqa: LT01
+            {'committed_from': committed_from, 'crime_number': crime_number}  -- noqa: LT01
         ) filter (where lsoa_code is not null) as first_location,
         -- The main offence: the most severe (ties: the smallest code, then crime number).
         arg_min_null(
-            {'offence_code': offence_code, 'offence_type': offence_type, 'outcome_code': outcome_code},
-            {'negative_severity': -severity, 'offence_code': offence_code, 'crime_number': crime_number}
+            {'offence_code': offence_code, 'offence_type': offence_type, 'outcome_code': outcome_code},  -- noqa: LT01
+            {'negative_severity': -severity, 'offence_code': offence_code, 'crime_number': crime_number}  -- noqa: LT01
         ) as main_offence
     from offences
     group by offender_id, reported_at, committed_on
@@ -96,7 +96,8 @@ select
     with_previous.risk_level,
     {{ days_between('with_previous.previous_started_at', 'with_previous.started_at') }} as days_since_prev_incident,
     {{ days_between('with_previous.previous_da_started_at', 'with_previous.started_at') }} as days_since_prev_da,
-    {{ days_between('with_previous.previous_non_da_started_at', 'with_previous.started_at') }} as days_since_prev_non_da,
+    {{ days_between('with_previous.previous_non_da_started_at', 'with_previous.started_at') }}
+        as days_since_prev_non_da,
     with_previous.previous_is_da as previous_incident_is_da,
     with_previous.offender_age,
     incident_victims.mean_victim_age,

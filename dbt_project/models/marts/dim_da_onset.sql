@@ -57,9 +57,9 @@ select
     observation_window.observation_start,
     observation_window.observation_end,
     date_diff('second', observation_window.observation_start, first_da.first_da_reported_at)
-        / (86400.0 * 365.25) as years_observed_before_first_da,
+        / (86400.0 * 365.25) as years_observed_before_first_da,  -- noqa: LT02
     date_diff('second', first_da.first_da_reported_at, observation_window.observation_end)
-        / (86400.0 * 365.25) as years_observed_from_first_da,
+        / (86400.0 * 365.25) as years_observed_from_first_da,  -- noqa: LT02
     first_da.n_da_incidents,
     coalesce(non_da.n_non_da_incidents_before_first_da, 0) as n_non_da_incidents_before_first_da,
     coalesce(non_da.n_non_da_incidents_from_first_da, 0) as n_non_da_incidents_from_first_da

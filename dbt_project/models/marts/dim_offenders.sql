@@ -199,7 +199,7 @@ offence_features as (
     from (
         select offender_id, offence_code, severity, max(severity) over (partition by offender_id) as max_severity
         from offence_code_counts
-    )
+    ) as with_max_severity
     group by offender_id
 ),
 
@@ -216,7 +216,7 @@ modal_offence_codes as (
             n_offences,
             max(n_offences) over (partition by offender_id, is_da) as max_n_offences
         from offence_code_counts
-    )
+    ) as with_max_n_offences
     group by offender_id, is_da
 ),
 
@@ -244,7 +244,7 @@ da_relationships as (
         relationships.offender_person_id as offender_id,
         relationships.relationship
     from relationships
-    inner join (select distinct offender_id, crime_number from offences where is_da) as da_offences
+    inner join (select distinct offender_id, crime_number from offences where is_da) as da_offences  -- noqa: ST05
         on relationships.offender_person_id = da_offences.offender_id
         and relationships.crime_number = da_offences.crime_number
 ),
@@ -289,14 +289,16 @@ victimiser_relationships as (
         relationships.relationship
     from relationships
     semi join offender_ids on relationships.victim_person_id = offender_ids.offender_id
-    where relationships.offender_person_id is not null
+    where relationships.offender_person_id is not null  -- noqa: LT02
         and relationships.offender_person_id != relationships.victim_person_id
 ),
 
 modal_sex as ({{ modal_value('offences', 'offender_id', 'offender_sex', 'modal_sex', "offender_sex != 'unknown'") }}),
 modal_ethnicity as ({{ modal_value('offender_ethnicities', 'offender_id', 'offender_ethnicity', 'modal_ethnicity') }}),
 modal_da_victim_sex as (
-    {{ modal_value('offence_victims', 'offender_id', 'victim_sex', 'modal_da_victim_sex', "is_da and victim_sex != 'unknown'") }}
+    {{ modal_value(
+        'offence_victims', 'offender_id', 'victim_sex', 'modal_da_victim_sex', "is_da and victim_sex != 'unknown'"
+    ) }}
 ),
 modal_da_offence_code as (
     select offender_id, modal_offence_code as modal_da_offence_code from modal_offence_codes where is_da
@@ -314,7 +316,7 @@ joined as (
         offender_ids.offender_id,
         coalesce(modal_sex.modal_sex, 'unknown') as modal_sex,
         modal_ethnicity.modal_ethnicity,
-        incident_features.*  exclude (offender_id),
+        incident_features.* exclude (offender_id),  -- noqa: RF02
         coalesce(victim_features.n_da_victims, 0) as n_da_victims,
         coalesce(victim_features.n_non_da_victims, 0) as n_non_da_victims,
         victim_features.mean_victim_age_difference,

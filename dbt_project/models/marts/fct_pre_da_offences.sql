@@ -25,5 +25,5 @@ select
     date_diff('second', offences.reported_at, onset.first_da_reported_at) / 86400.0 as days_before_first_da
 from offences
 inner join onset on offences.offender_id = onset.offender_id
-where not offences.is_da
+where not offences.is_da  -- noqa: LT02
     and offences.reported_at < onset.first_da_reported_at
