@@ -135,4 +135,3 @@ def test_audit_matches_then_names_the_edited_file(audited):
         assert "do NOT match: 1 of" in result.stdout
     finally:
         victims.write_bytes(original)
-
