@@ -518,10 +518,13 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
         lag = rng.uniform(1.0, 7.0, m) * 365.25 * DAY
         t_from = np.where(sel, t_rep - (d + lag).astype(np.int64), t_from)
         t_to = np.where(sel, t_rep - lag.astype(np.int64), t_to)
-    # cluster 24: incidents often last several days
+    # cluster 24: incidents often last several days, ending at the time the incident was committed (not
+    # when it was reported: a DA report can come weeks or, for a historic disclosure, years later)
     multi_day = is_da & (cl == 24) & (rng.random(m) < 0.45)
-    t_from = np.where(multi_day, t_from - rng.integers(1, 5, m) * DAY, t_from)
-    t_to = np.where(multi_day, t_rep - rng.integers(600, 7200, m), t_to)
+    days_before = rng.integers(1, 5, m) * DAY
+    ended = np.minimum(t_from + rng.integers(600, 7200, m), t_rep)
+    t_to = np.where(multi_day, ended, t_to)
+    t_from = np.where(multi_day, t_from - days_before, t_from)
     t_to = np.where((t_to >= 0) & (t_to < t_from), t_from, t_to)
 
     # ---- secondary offences (multi-offence incidents) on crime incidents

@@ -319,3 +319,25 @@ def test_ages_and_missing_ages(tables, extract):
     ages = o["age"].dropna()
     assert ages.between(10, 99).all() and 25 <= ages.median() <= 45
     assert np.isclose(prof["missing_age"].notna().mean(), 0.053, atol=0.03)
+
+
+def test_multi_day_incidents_end_when_committed_not_when_reported(tmp_path):
+    """Cluster 24's DA incidents often last several days (1–4 days before the committed time). With DA
+    reporting delays of weeks to years, an incident must still end when it was committed, not when it was
+    reported: its duration (a typology feature) is at most four days and two hours, plus up to a day where
+    the start's time of day is unknown and recorded as 00:00 (before the fix: up to about three years)."""
+    generate(20_000, 3, tmp_path, progress=False)
+    crimes = pd.read_parquet(tmp_path / "crimes.parquet")
+    offenders = pd.read_parquet(tmp_path / "offenders.parquet")
+    truth = pd.read_parquet(
+        tmp_path / "_truth" / "offender_profiles.parquet", columns=["person_id", "profile"]
+    )
+    cluster_24 = set(truth.loc[truth["profile"] == 24, "person_id"])
+    numbers = set(offenders.loc[offenders["person_id"].isin(cluster_24), "crime_number"])
+    da = crimes[crimes["crime_number"].isin(numbers) & crimes["committed_to"].notna()]
+    da = da[da["da_flag"].fillna(False).astype(bool)]
+    duration = da["committed_to"] - da["committed_from"]
+    late = da["reported_at"] - da["committed_to"] > pd.Timedelta(days=7)
+    assert (duration > pd.Timedelta(days=1)).sum() >= 20, "too few multi-day incidents to judge"
+    assert late.sum() >= 5, "too few late reports of them to judge"
+    assert duration.max() <= pd.Timedelta(days=5, hours=2), duration.max()
