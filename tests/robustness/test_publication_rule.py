@@ -48,6 +48,7 @@ DBT_TEST_KINDS = {
     "expression_is_true", "assert_rows_conserved", "assert_each_raw_row_in_exactly_one_place",
     "assert_sequences_contiguous", "assert_incident_counts_match_dim_offenders",
     "assert_offence_count_matches_incidents", "assert_da_onset_covers_da_perpetrators",
+    "quarantined_share_within_threshold",
 }  # fmt: skip
 
 
