@@ -229,7 +229,9 @@ def cases() -> list[Case]:
     programme_cases = (
         Expect(EFFECTS, "design", "rct_itt", every=False, status="estimated"),
         Expect(EFFECTS, "programme", "single person"),
-        Expect(EFFECTS, "programme", "empty pool", "none with a matched comparison", every=False),
+        Expect(
+            EFFECTS, "programme", "empty pool", "no eligible, unselected person to compare with", every=False
+        ),
     )
     matrix += [
         Case(
