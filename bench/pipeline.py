@@ -2,17 +2,28 @@
 with its wall time, the peak resident memory of that run alone, and the seconds of every step (from the
 Dagster event log of the run). Targets (issue 15): wmp <= 2.5 minutes; national <= 60 minutes, <= 16 GB.
 Skipped unless DA_BENCH_PIPELINE=1 (it takes minutes and repeats the steps measured above). A failed run
-fails the benchmark (and so `make bench`).
+fails the benchmark (and so `make bench`). With DA_BENCH_KEEP=1 the run's warehouse, reports and Dagster home
+are kept (in data/bench/pipeline_<scale>, replaced by the next kept run), so that single assets can be
+re-materialised on them to compare a change step by step.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import bench_scale, ensure_extract, header, machine_load, peak_between, run_measured
+from bench.common import (
+    BENCH_DIR,
+    bench_scale,
+    ensure_extract,
+    header,
+    machine_load,
+    peak_between,
+    run_measured,
+)
 
 
 def step_times(dagster_home: Path) -> list[tuple[str, float, float]]:
@@ -35,8 +46,13 @@ def main() -> None:
         print("skipped (set DA_BENCH_PIPELINE=1 to run the whole pipeline once at this scale)")
         return
     extract = ensure_extract()
+    keep = os.environ.get("DA_BENCH_KEEP") == "1"
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as folder:
-        root = Path(folder)
+        root = BENCH_DIR / f"pipeline_{bench_scale()}" if keep else Path(folder)
+        if keep:
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            print(f"keeping the run's warehouse, reports and Dagster home in {root}")
         env = {
             "DA_EXTRACT_DIR": str(extract),
             "DA_WAREHOUSE": str(root / "warehouse.duckdb"),

@@ -4,6 +4,9 @@ Environment variables (spec: architecture.md):
   DA_EXTRACT_DIR  the raw extract folder (default: the generated demo extract, data/extracts/demo)
   DA_WAREHOUSE    the published DuckDB warehouse (default: data/warehouse.duckdb)
   DA_OUTPUT_DIR   reports, plots, audit manifests (default: reports/)
+  DA_DUCKDB_MEMORY_LIMIT  DuckDB's memory limit in dbt builds (default 6GB; DuckDB's own default is 80% of
+                  the machine's memory). Past it DuckDB spills to a temporary folder beside the database file
+                  (``<file>.tmp``) instead of growing, so the marts of a national extract build in bounded memory.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 REFERENCE_DIR = PROJECT_ROOT / "reference"
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_EXTRACT_DIR = DATA_DIR / "extracts" / "demo"
+#: The default of DA_DUCKDB_MEMORY_LIMIT; dbt_project/profiles.yml carries the same value (a test checks it).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "6GB"
 
 
 def absolute(value: str | Path) -> Path:
@@ -39,3 +44,8 @@ def warehouse_path() -> Path:
 
 def output_dir() -> Path:
     return _path_from_env("DA_OUTPUT_DIR", PROJECT_ROOT / "reports")
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit for dbt builds (DA_DUCKDB_MEMORY_LIMIT, e.g. ``6GB``; read by the dbt profile)."""
+    return os.environ.get("DA_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT

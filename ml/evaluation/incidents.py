@@ -66,6 +66,40 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(lo, count) + offset, owner
 
 
+def _offender_codes(offender_id: pd.Series, offender_ids: Iterable | None) -> tuple[pd.Index, np.ndarray]:
+    """The sorted index of every offender (``offender_ids`` and those in the column) and each row's code in
+    it (−1 for a missing id). A categorical column (what the evaluation reads from the warehouse: integer
+    codes into one sorted list of ids) is coded through its categories, without a string per row."""
+    given = pd.Series([] if offender_ids is None else list(offender_ids), dtype=object)
+    if isinstance(offender_id.dtype, pd.CategoricalDtype):
+        row_codes = offender_id.cat.codes.to_numpy()
+        categories = offender_id.cat.categories
+        if categories.dtype == object:
+            categories = categories.astype(str)
+        used = np.flatnonzero(np.bincount(row_codes[row_codes >= 0], minlength=len(categories)))
+        present = categories[used]
+        if len(given):
+            known = pd.concat([given.dropna().astype(str), pd.Series(present.to_numpy(), dtype=object)])
+            known = pd.Index(np.sort(pd.unique(known.to_numpy(dtype=object)).astype(str)))
+        else:
+            known = pd.Index(np.sort(present.to_numpy()))
+        remap = known.get_indexer(categories).astype(np.int64)
+        codes = np.where(row_codes >= 0, remap[np.maximum(row_codes, 0)], -1).astype(np.int64)
+        return known, codes
+    known = pd.concat([given, offender_id.astype(object)]).dropna().astype(str)
+    known = pd.Index(np.sort(pd.unique(known.to_numpy(dtype=object)).astype(str)))
+    return known, known.get_indexer(offender_id.astype(str)).astype(np.int64)
+
+
+def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Each value's position in ``index`` (−1 where absent); a categorical column through its categories."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        row_codes = values.cat.codes.to_numpy()
+        remap = index.get_indexer(values.cat.categories.astype(str)).astype(np.int64)
+        return np.where(row_codes >= 0, remap[np.maximum(row_codes, 0)], -1).astype(np.int64)
+    return index.get_indexer(values.astype(str)).astype(np.int64)
+
+
 @dataclass
 class IncidentIndex:
     """Incidents sorted by (offender, committed day), with cumulative sums per measure."""
@@ -124,13 +158,10 @@ class IncidentIndex:
         else:
             keep = np.ones(len(incidents), bool)
         keep &= ~np.isnan(committed)
-        rows = incidents.loc[keep]
         day = committed[keep].astype(np.int64)
         rep = reported[keep].astype(np.int64)
-        given = pd.Series([] if offender_ids is None else list(offender_ids), dtype=object)
-        known = pd.concat([given, incidents["offender_id"].astype(object)]).dropna().astype(str)
-        known = pd.Index(np.sort(pd.unique(known.to_numpy(dtype=object)).astype(str)))
-        codes = known.get_indexer(rows["offender_id"].astype(str)).astype(np.int64)
+        known, all_codes = _offender_codes(incidents["offender_id"], offender_ids)
+        codes = all_codes[keep]
 
         lowest = min(first_day, int(day.min()) if len(day) else first_day)
         highest = max(last_day, int(rep.max()) if len(rep) else last_day)
@@ -139,29 +170,31 @@ class IncidentIndex:
         keys = codes * span + (day - base_day)
         order = np.lexsort((rep, keys))
 
-        def column(name: str) -> np.ndarray:
-            if name not in rows:
-                return np.zeros(len(rows))
-            return pd.to_numeric(rows[name], errors="coerce").fillna(0).to_numpy(dtype=float)
+        n_rows = int(keep.sum())
+
+        def column(name: str) -> np.ndarray:  # the kept rows of one column (no copy of the whole frame)
+            if name not in incidents:
+                return np.zeros(n_rows)
+            return pd.to_numeric(incidents[name], errors="coerce").fillna(0).to_numpy(dtype=float)[keep]
 
         non_crime = (
-            rows["is_non_crime"].fillna(False).astype(bool).to_numpy()
-            if "is_non_crime" in rows
-            else np.zeros(len(rows), bool)
+            incidents["is_non_crime"].fillna(False).astype(bool).to_numpy()[keep]
+            if "is_non_crime" in incidents
+            else np.zeros(n_rows, bool)
         )
         if which == "all":
-            values = {"events": np.ones(len(rows))}
+            values = {"events": np.ones(n_rows)}
         else:
             prefix = "da" if which == "da" else "non_da"
             values = {
-                f"{prefix}_incidents": np.ones(len(rows)),
+                f"{prefix}_incidents": np.ones(n_rows),
                 f"{prefix}_crime_incidents": (~non_crime).astype(float),
                 f"{prefix}_non_crime_incidents": non_crime.astype(float),
                 "harm_css": column("severity"),
                 "harm_cchi": column("cchi_days"),
             }
-            if "risk_level" in rows:
-                risk = rows["risk_level"].astype(object).to_numpy()
+            if "risk_level" in incidents:
+                risk = incidents["risk_level"].astype(object).to_numpy()[keep]
                 values["risk_high"] = (risk == "high").astype(float)
                 values["risk_medium"] = (risk == "medium").astype(float)
         for name, col in (extra_measures or {}).items():
@@ -341,18 +374,30 @@ class VictimIndex:
 
     @classmethod
     def build(cls, rows: pd.DataFrame, offender_ids: pd.Index) -> VictimIndex:
-        frame = rows.dropna(subset=["offender_id", "victim_id"]).copy()
-        frame["pair"] = frame["offender_id"].astype(str) + "\x1f" + frame["victim_id"].astype(str)
-        frame["is_da"] = True
-        pairs = IncidentIndex.build(frame.rename(columns={"offender_id": "_owner", "pair": "offender_id"}))
-        owner_ids = pairs.offender_ids.str.split("\x1f").str[0]
-        owner = offender_ids.get_indexer(owner_ids)
-        order = np.argsort(owner, kind="stable")  # pair codes are sorted strings: owners already grouped
-        if not np.array_equal(order, np.arange(len(order))):
-            raise AssertionError("victim pairs are not grouped by offender")
-        count = np.bincount(owner[owner >= 0], minlength=len(offender_ids))
+        """Pairs are coded as integers (offender code, victim code), sorted by offender, without a string per
+        row; rows of offenders not in ``offender_ids`` cannot be queried and are left out."""
+        frame = rows.dropna(subset=["offender_id", "victim_id"])
+        owner = _codes_in(offender_ids, frame["offender_id"])
+        victim, victims = pd.factorize(frame["victim_id"], sort=True)
+        keep = (owner >= 0) & (victim >= 0)
+        key = owner[keep] * max(len(victims), 1) + victim[keep]
+        unique_keys, pair = np.unique(key, return_inverse=True)
+        pair_owner = unique_keys // max(len(victims), 1)  # sorted by offender: owners are grouped
+        pairs = IncidentIndex.build(
+            pd.DataFrame(
+                {
+                    "offender_id": pd.Categorical.from_codes(
+                        pair, categories=pd.RangeIndex(len(unique_keys))
+                    ),
+                    "is_da": True,
+                    "started_on": frame["started_on"].to_numpy()[keep],
+                    "reported_at": frame["reported_at"].to_numpy()[keep],
+                }
+            )
+        )
+        count = np.bincount(pair_owner, minlength=len(offender_ids))
         start = np.cumsum(count) - count
-        return cls(pairs, owner, start, count, offender_ids)
+        return cls(pairs, pair_owner, start, count, offender_ids)
 
     def distinct(self, codes, start, end, known_by=None) -> np.ndarray:
         """Distinct victims of each person's incidents committed in ``[start, end)`` (known by ``known_by``)."""

@@ -20,6 +20,7 @@ Assets
 import re
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from ml.estimability import ESTIMATED, NOT_ESTIMABLE, not_estimable
@@ -209,10 +210,63 @@ class EvaluationAssetConfig(dg.Config):
         )
 
 
+# Every offender known to the extract, sorted, with its position: incident, custody and victim rows are read
+# with this integer code instead of a string per row (a national extract has tens of millions of rows).
+_OFFENDER_CODES = """
+    SELECT offender_id, (row_number() OVER (ORDER BY offender_id) - 1)::INTEGER AS _code
+    FROM (SELECT offender_id FROM marts.dim_offenders UNION SELECT offender_id FROM marts.fct_incidents)
+    WHERE offender_id IS NOT NULL
+"""
+
+
+def _offender_ids(con) -> pd.Index:
+    ids = con.execute(f"SELECT offender_id FROM ({_OFFENDER_CODES}) ORDER BY _code").fetchnumpy()[
+        "offender_id"
+    ]
+    return pd.Index(ids.astype(object))
+
+
+def _coded(frame: pd.DataFrame, ids: pd.Index, column: str = "offender_id") -> pd.DataFrame:
+    """Replace the integer ``_code`` column by ``column``, a categorical over ``ids`` (NaN where NULL)."""
+    codes = frame.pop("_code").fillna(-1).to_numpy(dtype=np.int32)
+    frame.insert(0, column, pd.Categorical.from_codes(codes, categories=ids))
+    return frame
+
+
+def _read_incidents(con, ids: pd.Index) -> pd.DataFrame:
+    """The columns of marts.fct_incidents the evaluation uses, in compact types: ``offender_id`` and
+    ``risk_level`` categorical, flags as booleans (NULL read as false, as the evaluation treats them), in
+    the order ``read_table`` gives, so cumulative sums add in the same order. Only the rows' values are
+    read; no Python string per row."""
+    has = {c for c in [*_INCIDENT_COLUMNS, "gravity"] if _has_column(con, "marts.fct_incidents", c)}
+    order = [c for c in [*_INCIDENT_COLUMNS, "gravity"] if c in has]
+    if order[:1] != ["offender_id"]:
+        raise ValueError("marts.fct_incidents has no offender_id column")
+    select = ["c._code"]
+    for name in order[1:]:
+        if name in ("is_da", "is_non_crime"):
+            select.append(f"coalesce(i.{name}, false) AS {name}")
+        elif name == "risk_level":
+            levels = [r[0] for r in con.execute(
+                "SELECT DISTINCT risk_level FROM marts.fct_incidents WHERE risk_level IS NOT NULL ORDER BY 1"
+            ).fetchall()]  # fmt: skip
+            select.append("(list_position(?, i.risk_level) - 1)::TINYINT AS _risk")
+        else:
+            select.append(f"i.{name}")
+    sql = (
+        f"SELECT {', '.join(select)} FROM marts.fct_incidents i "
+        f"LEFT JOIN ({_OFFENDER_CODES}) c USING (offender_id) ORDER BY {', '.join(f'i.{c}' for c in order)}"
+    )
+    params = [levels] if "risk_level" in has else []
+    frame = _coded(con.execute(sql, params).df(), ids)
+    if "risk_level" in has:
+        risk = frame.pop("_risk").fillna(-1).to_numpy(dtype=np.int8)
+        frame["risk_level"] = pd.Categorical.from_codes(risk, categories=pd.Index(levels, dtype=object))
+    return frame
+
+
 def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    columns = [c for c in _INCIDENT_COLUMNS if _has_column(con, "marts.fct_incidents", c)]
-    columns += ["gravity"] if _has_column(con, "marts.fct_incidents", "gravity") else []
-    incidents = read_table(con, "marts.fct_incidents", columns)
+    incidents = _read_incidents(con, _offender_ids(con))
     offenders = read_table(
         con,
         "marts.dim_offenders",
@@ -223,29 +277,42 @@ def _read_inputs(con) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     return incidents, offenders, participants
 
 
-def _read_context(con) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _read_context(con, ids: pd.Index | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """Custody arrests and DA victims per incident, when the extract has them (optional inputs of the
-    matching covariates and of RFGV)."""
+    matching covariates and of RFGV), offenders coded as in ``_read_incidents`` and victims by their
+    position in the sorted victim ids."""
+    ids = _offender_ids(con) if ids is None else ids
     custody = None
     if _has_column(con, "staging.stg_wmp__custody", "arrested_at"):
-        custody = con.execute(
-            "SELECT person_id AS offender_id, CAST(arrested_at AS DATE) AS arrested_on "
-            "FROM staging.stg_wmp__custody WHERE arrested_at IS NOT NULL ORDER BY ALL"
-        ).df()
+        custody = _coded(
+            con.execute(
+                "SELECT c._code, CAST(a.arrested_at AS DATE) AS arrested_on FROM staging.stg_wmp__custody a "
+                f"LEFT JOIN ({_OFFENDER_CODES}) c ON c.offender_id = a.person_id "
+                "WHERE a.arrested_at IS NOT NULL ORDER BY a.person_id, arrested_on"
+            ).df(),
+            ids,
+        )
     victims = None
     if _has_column(con, "staging.stg_wmp__victims", "person_id") and _has_column(
         con, "marts.fct_offences", "incident_id"
     ):
-        victims = con.execute(
-            "SELECT DISTINCT o.offender_id, v.person_id AS victim_id, i.started_on, i.reported_at "
-            "FROM marts.fct_offences o JOIN staging.stg_wmp__victims v USING (crime_number) "
-            "JOIN marts.fct_incidents i USING (incident_id) WHERE i.is_da ORDER BY ALL"
-        ).df()
+        victims = _coded(
+            con.execute(
+                "SELECT c._code, p.victim_id, p.started_on, p.reported_at FROM ("
+                "SELECT DISTINCT o.offender_id, dense_rank() OVER (ORDER BY v.person_id)::INTEGER AS victim_id, "
+                "i.started_on, i.reported_at "
+                "FROM marts.fct_offences o JOIN staging.stg_wmp__victims v USING (crime_number) "
+                "JOIN marts.fct_incidents i USING (incident_id) WHERE i.is_da AND v.person_id IS NOT NULL) p "
+                f"LEFT JOIN ({_OFFENDER_CODES}) c USING (offender_id) WHERE p.offender_id IS NOT NULL ORDER BY ALL"
+            ).df(),
+            ids,
+        )
     return custody, victims
 
 
 def _sources(con, incidents, offenders):
-    custody, victims = _read_context(con)
+    ids = incidents["offender_id"].cat.categories if len(incidents) else None
+    custody, victims = _read_context(con, ids)
     return build_sources(incidents, offenders, custody, victims)
 
 

@@ -89,9 +89,11 @@ def _read_offenders(con) -> pd.DataFrame:
     return read_table(con, "marts.dim_offenders", _OFFENDER_COLUMNS)
 
 
+# The designs are offender × offence indicators (ml.regression.design.indicator_design): they read only the
+# distinct (offender, offence) rows, so each is read once (DISTINCT in DuckDB), not once per crime record.
 def _read_non_da_offences(con) -> pd.DataFrame:
     return con.execute(
-        "SELECT offender_id, offence_code, offence_description, offence_type, is_da "
+        "SELECT DISTINCT offender_id, offence_code, offence_description, offence_type, is_da "
         "FROM marts.fct_offences WHERE NOT coalesce(is_da, false) ORDER BY ALL"
     ).df()
 
@@ -101,7 +103,7 @@ def _read_time_ordered(con) -> tuple[pd.DataFrame, pd.DataFrame]:
     error (it names the table), not a quietly thinner set of models."""
     onset = read_table(con, "marts.dim_da_onset", _ONSET_COLUMNS)
     pre = con.execute(
-        "SELECT offender_id, offence_code, offence_description, offence_type "
+        "SELECT DISTINCT offender_id, offence_code, offence_description, offence_type "
         "FROM marts.fct_pre_da_offences ORDER BY ALL"
     ).df()
     return onset, pre
