@@ -32,7 +32,13 @@ def _run(
         con.close()
     validation = gx_adapter.validate(frame, suite, gx_root, name)
     gx_adapter.publish_data_docs(gx_root, platform.output_path("data_docs", "gx"))
-    return gx_adapter.to_check_result(validation, key, "gx_distribution", dg.AssetCheckSeverity.WARN)
+    return gx_adapter.to_check_result(
+        validation,
+        key,
+        "gx_distribution",
+        dg.AssetCheckSeverity.WARN,
+        metadata={"rows_validated": len(frame)},
+    )
 
 
 @dg.asset_check(
