@@ -152,6 +152,10 @@ def build_panel(
 
 BASE_COVARIATES = (
     "rfg_score",
+    "rank_rfg_score",
+    "rank_recency",
+    "rank_frequency",
+    "rank_harm",
     "days_since_last_da",
     "n_da_incidents_lookback",
     "gravity_lookback",
