@@ -8,10 +8,24 @@ max(``candidate_pool_top_n``, 2 × the worst treated rank that day)) get the pre
 incident count in each of ``pre_blocks`` six-month blocks (the trajectory), the harm of every harm scale
 in the two most recent blocks, years since the first DA incident and age, the risk grades of the DA
 incidents in the lookback (High → MARAC), non-DA offending, custody arrests and the number of distinct
-victims in three years (the last three when the extract has them) — all as known at ``d``. A logistic
-propensity model is fitted on the stacked (treated + candidates) rows; each treated person is matched,
-with replacement, to the ``n_matches`` candidates anchored at the same date whose logit propensity is
-nearest, within a caliper of ``caliper_sd`` pooled standard deviations (Austin 2011's 0.2).
+victims in three years (the last three when the extract has them) — all as known at ``d`` — and where
+the person stood in that day's RFG list (mid-rank percentiles of recency, frequency, harm and the score
+within the day's eligible pool: a panel working down a ranked list selects on position, which is not
+linear in the raw counts). A logistic propensity model is fitted on the stacked (treated + candidates)
+rows; each treated person is matched, with replacement, to the ``n_matches`` candidates anchored at the
+same date whose logit propensity is nearest, within a caliper of ``caliper_sd`` pooled standard
+deviations (Austin 2011's 0.2).
+
+**Regression adjustment** (``outcome_adjustment``, default on; Abadie & Imbens 2011's bias-corrected
+matching). Nearest-neighbour matching on a propensity score leaves people who share a propensity but not a
+history: a panel that takes the top of its list picks, within any propensity band, those highest on it, so
+the selected keep more pre-period incidents and harm than their matches (on the raw scale, where heavy
+tails sit). For each period (placebo, pre, post) and measure a linear rate model on the matching covariates
+(log and raw scale) is fitted on the matched comparisons, weighted by their use, and each comparison's
+outcome is carried to its treated person's covariates: ``y_c + days_c · (x_t − x_c) β``. The pre-period
+outcomes are then balanced by construction, so the DiD and the after-selection contrast agree, and neither
+reads the selected people's higher level (or its regression to the mean) as an effect. The bootstrap
+re-fits the models in every replicate.
 
 **Outcomes.** Pre-period: incidents committed in the window before ``d`` and reported before ``d``.
 Post-period: incidents committed in the window after ``d`` and reported within ``reporting_lag_days`` of
