@@ -20,12 +20,12 @@ deviations (Austin 2011's 0.2).
 matching). Nearest-neighbour matching on a propensity score leaves people who share a propensity but not a
 history: a panel that takes the top of its list picks, within any propensity band, those highest on it, so
 the selected keep more pre-period incidents and harm than their matches (on the raw scale, where heavy
-tails sit). For each period (placebo, pre, post) and measure a linear rate model on the matching covariates
-(log and raw scale) is fitted on the matched comparisons, weighted by their use, and each comparison's
-outcome is carried to its treated person's covariates: ``y_c + days_c · (x_t − x_c) β``. The pre-period
-outcomes are then balanced by construction, so the DiD and the after-selection contrast agree, and neither
-reads the selected people's higher level (or its regression to the mean) as an effect. The bootstrap
-re-fits the models in every replicate.
+tails sit). For each period (pre, post) and measure a linear rate model on the matching covariates (log
+and raw scale) is fitted on the matched comparisons, weighted by their use, and each comparison's outcome
+is carried to its treated person's covariates: ``y_c + days_c · (x_t − x_c) β``. The pre-period outcomes
+are then balanced by construction, so the DiD and the after-selection contrast agree, and neither reads the
+selected people's higher level (or its regression to the mean) as an effect. The bootstrap re-fits the
+models in every replicate. The placebo is left unadjusted: it checks the matching itself.
 
 **Outcomes.** Pre-period: incidents committed in the window before ``d`` and reported before ``d``.
 Post-period: incidents committed in the window after ``d`` and reported within ``reporting_lag_days`` of
@@ -627,7 +627,7 @@ def _match(rows, logit, is_treated, anchors, k, caliper):
     return treat[r], c_sorted[chosen[r, c]]
 
 
-_PERIODS = ("placebo", "pre", "post")
+_PERIODS = ("pre", "post")
 
 
 def _outcome_models(design, rows_y_days, set_c, w) -> dict:
@@ -704,7 +704,6 @@ def run_replicate(
     pre, placebo = design.pre_matrix, design.placebo_matrix
 
     y_days = {
-        "placebo": (placebo, o.placebo_pre_days),
         "pre": (pre, o.pre_days),
         "post": (post, post_days_row),
     }
@@ -729,14 +728,17 @@ def run_replicate(
     t_pp, t_ppd = treated_sums(placebo, o.placebo_pre_days)
     t_pre, t_pred = treated_sums(pre, o.pre_days)
     t_post, t_postd = treated_sums(post, post_days_row)
-    c_pp, c_ppd = comparison_sums(placebo, o.placebo_pre_days, shift["placebo"])
     c_pre, c_pred = comparison_sums(pre, o.pre_days, shift["pre"])
     c_post, c_postd = comparison_sums(post, post_days_row, shift["post"])
+    # The placebo stays a check of the matching itself: unadjusted (adjusted, it would be 1 by
+    # construction for every measure whose blocks are covariates).
+    c_pp, c_ppd = comparison_sums(placebo, o.placebo_pre_days, 0.0)
+    c_pre_plain, _ = comparison_sums(pre, o.pre_days, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rt = np.log(t_post / t_postd) - np.log(t_pre / t_pred)
         rc = np.log(c_post / c_postd) - np.log(c_pre / c_pred)
         pt = np.log(t_pre / t_pred) - np.log(t_pp / t_ppd)
-        pc = np.log(c_pre / c_pred) - np.log(c_pp / c_ppd)
+        pc = np.log(c_pre_plain / c_pred) - np.log(c_pp / c_ppd)
         post_contrast = np.log(t_post / t_postd) - np.log(c_post / c_postd)
     out = {key: {} for key in ("did", "comparison", "treated", "placebo", "post")}
     for j, m in enumerate(design.measures):
