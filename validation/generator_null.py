@@ -31,7 +31,7 @@ ADJUSTED = ("matched_did", "matched_post", "library_did")
 TRIAL = ("rct_itt", "rct_itt_negbin")
 
 
-def one_seed(seed: int, scale: str, work: Path) -> pd.DataFrame:
+def one_seed(seed: int, scale: str, work: Path, keep: bool = False) -> pd.DataFrame:
     import duckdb
 
     from ml.evaluation.pipeline import EvaluationConfig, run_evaluation
@@ -40,9 +40,11 @@ def one_seed(seed: int, scale: str, work: Path) -> pd.DataFrame:
     from tests.helpers import build_marts
 
     root = work / f"seed{seed}"
-    shutil.rmtree(root, ignore_errors=True)
-    generate(scale, seed, root / "extract", drive_effect=0.0)
-    build_marts(root / "extract", root / "warehouse.duckdb")
+    built = (root / "warehouse.duckdb").exists() and (root / "extract" / "_truth").exists()
+    if not (keep and built):
+        shutil.rmtree(root, ignore_errors=True)
+        generate(scale, seed, root / "extract", drive_effect=0.0)
+        build_marts(root / "extract", root / "warehouse.duckdb")
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     try:
         incidents, offenders, participants = _read_inputs(con)
@@ -50,7 +52,8 @@ def one_seed(seed: int, scale: str, work: Path) -> pd.DataFrame:
         con.close()
     truth = json.loads((root / "extract" / "_truth" / "programme_effects.json").read_text())
     result = run_evaluation(incidents, offenders, participants, EvaluationConfig())
-    shutil.rmtree(root, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(root, ignore_errors=True)
     e = result.effect_estimates
     drive = (e["programme"] == "DRIVE") & e["design"].isin(ADJUSTED)
     trial = (e["programme"] == "focused deterrence") & e["design"].isin(TRIAL)
@@ -72,16 +75,32 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     # Rate ratios, averaged on the log scale, less the log of the true ratio: the bias.
     est["log_bias"] = np.log(est["estimate"].clip(lower=1e-9)) - np.log(truth)
     g = est.groupby(["programme", "design", "outcome"])
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "seeds": g["seed"].nunique(),
             "true_ratio": g["true_effect"].first() + 1.0,
             "mean_estimate": g["estimate"].mean(),
             "bias_log": g["log_bias"].mean(),
+            "bias_log_se": g["log_bias"].std() / np.sqrt(g["log_bias"].count()),
             "coverage": g["covers_truth"].mean(),
             "excludes_no_effect": g["excludes_no_effect"].mean(),
+            "n_excluding": g["excludes_no_effect"].sum().astype(int),
         }
     ).reset_index()
+    # Monte-Carlo uncertainty of the exclusion share: exact (Clopper–Pearson) 95% binomial interval.
+    bounds = [_clopper_pearson(k, n) for k, n in zip(out["n_excluding"], out["seeds"], strict=True)]
+    out["excludes_ci_low"] = [b[0] for b in bounds]
+    out["excludes_ci_high"] = [b[1] for b in bounds]
+    return out
+
+
+def _clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    from scipy import stats
+
+    a = (1 - level) / 2
+    low = float(stats.beta.ppf(a, k, n - k + 1)) if k > 0 else 0.0
+    high = float(stats.beta.ppf(1 - a, k + 1, n - k)) if k < n else 1.0
+    return low, high
 
 
 def main(argv=None) -> int:
@@ -90,14 +109,21 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--scale", default="demo")
     parser.add_argument("--out", default="reports/validation")
+    parser.add_argument(
+        "--work",
+        default=None,
+        help="keep each seed's extract and warehouse in this folder and reuse them when they are there "
+        "(re-evaluating after an estimator change then costs seconds a seed); default: a temporary folder",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     frames = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="generator-null-") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
         for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds), 1):
-            frames.append(one_seed(seed, args.scale, Path(tmp)))
+            frames.append(one_seed(seed, args.scale, work, keep=args.work is not None))
             print(f"{i}/{args.seeds} seeds ({time.perf_counter() - start:.0f} s)", flush=True)
     raw = pd.concat(frames, ignore_index=True)
     raw.to_csv(out / "generator_null_replicates.csv", index=False)

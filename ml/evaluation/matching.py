@@ -8,10 +8,24 @@ max(``candidate_pool_top_n``, 2 × the worst treated rank that day)) get the pre
 incident count in each of ``pre_blocks`` six-month blocks (the trajectory), the harm of every harm scale
 in the two most recent blocks, years since the first DA incident and age, the risk grades of the DA
 incidents in the lookback (High → MARAC), non-DA offending, custody arrests and the number of distinct
-victims in three years (the last three when the extract has them) — all as known at ``d``. A logistic
-propensity model is fitted on the stacked (treated + candidates) rows; each treated person is matched,
-with replacement, to the ``n_matches`` candidates anchored at the same date whose logit propensity is
-nearest, within a caliper of ``caliper_sd`` pooled standard deviations (Austin 2011's 0.2).
+victims in three years (the last three when the extract has them) — all as known at ``d`` — and where
+the person stood in that day's RFG list (mid-rank percentiles of recency, frequency, harm and the score
+within the day's eligible pool: a panel working down a ranked list selects on position, which is not
+linear in the raw counts). A logistic propensity model is fitted on the stacked (treated + candidates)
+rows; each treated person is matched, with replacement, to the ``n_matches`` candidates anchored at the
+same date whose logit propensity is nearest, within a caliper of ``caliper_sd`` pooled standard
+deviations (Austin 2011's 0.2).
+
+**Regression adjustment** (``outcome_adjustment``, default on; Abadie & Imbens 2011's bias-corrected
+matching). Nearest-neighbour matching on a propensity score leaves people who share a propensity but not a
+history: a panel that takes the top of its list picks, within any propensity band, those highest on it, so
+the selected keep more pre-period incidents and harm than their matches (on the raw scale, where heavy
+tails sit). For each period (pre, post) and measure a linear rate model on the matching covariates (log
+and raw scale) is fitted on the matched comparisons, weighted by their use, and each comparison's outcome
+is carried to its treated person's covariates: ``y_c + days_c · (x_t − x_c) β``. The pre-period outcomes
+are then balanced by construction, so the DiD and the after-selection contrast agree, and neither reads the
+selected people's higher level (or its regression to the mean) as an effect. The bootstrap re-fits the
+models in every replicate. The placebo is left unadjusted: it checks the matching itself.
 
 **Outcomes.** Pre-period: incidents committed in the window before ``d`` and reported before ``d``.
 Post-period: incidents committed in the window after ``d`` and reported within ``reporting_lag_days`` of
@@ -48,6 +62,7 @@ from ml.evaluation.rfg import RFGConfig, components_at, gravity_thresholds_for
 
 COVARIATE_GROUPS = (
     "rfg",
+    "rfg_rank",
     "trajectory",
     "harm_history",
     "reports",
@@ -59,6 +74,7 @@ COVARIATE_GROUPS = (
 )
 COVARIATE_GROUP_LABELS = {
     "rfg": "RFG components and inputs",
+    "rfg_rank": "position in the day's RFG list (mid-rank percentiles of recency, frequency, harm, score)",
     "trajectory": "DA incidents per six-month block",
     "harm_history": "harm in the most recent blocks (every harm scale)",
     "reports": "DA reports received in the lookback, whenever committed (historic disclosures included)",
@@ -82,6 +98,11 @@ class MatchingConfig:
     harm_history_blocks: int = 2
     ipcw_max_weight: float = 10.0
     victim_lookback_days: int = 1095
+    # Regression adjustment of the matched comparisons (bias-corrected matching): a log-linear outcome
+    # model on the matching covariates, fitted on the comparison pool, carries each comparison's outcome
+    # to its treated person's covariates. False gives the plain matched estimates.
+    outcome_adjustment: bool = True
+    outcome_ridge: float = 1.0
 
     def __post_init__(self):
         unknown = sorted(set(self.covariates) - set(COVARIATE_GROUPS))
@@ -105,6 +126,7 @@ class Sources:
     def available(self) -> dict[str, bool]:
         return {
             "rfg": True,
+            "rfg_rank": True,
             "trajectory": True,
             "harm_history": True,
             "reports": self.reports is not None,
@@ -145,6 +167,8 @@ def matching_covariates(
                 "rfg_score": comp.rfg_score.astype(float),
             }
         )
+    if "rfg_rank" in groups:
+        out.update(_list_positions(index, codes, anchors, rfg, thresholds_by_day))
     for b in range(1, config.pre_blocks + 1):
         start, end = anchors - b * config.block_days, anchors - (b - 1) * config.block_days
         if "trajectory" in groups:
@@ -187,7 +211,46 @@ def matching_covariates(
     return pd.DataFrame(out, index=range(len(codes)))
 
 
+def _mid_rank(pool_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Share of the pool below each value plus half the share equal to it (ties share a percentile)."""
+    ordered = np.sort(pool_values)
+    if ordered.size == 0:
+        return np.full(len(values), 0.5)
+    below = np.searchsorted(ordered, values, side="left")
+    upto = np.searchsorted(ordered, values, side="right")
+    return (below + 0.5 * (upto - below)) / ordered.size
+
+
+_LIST_FIELDS = ("days_since_last_da", "n_da_lookback", "harm_lookback", "rfg_score")
+
+
+def _list_positions(index, codes, anchors, rfg: RFGConfig, thresholds_by_day) -> dict[str, np.ndarray]:
+    """Where each person stood in the RFG list of their anchor day: mid-rank percentiles, within that
+    day's eligible pool (a DA incident reported in the lookback), of recency, frequency, harm and the RFG
+    score. A panel that works down a ranked list selects on position, which is not linear in the raw
+    counts; percentiles within the day's list let the propensity model follow it across days."""
+    names = ("rank_recency", "rank_frequency", "rank_harm", "rank_rfg_score")
+    out = {n: np.zeros(len(codes)) for n in names}
+    for day in np.unique(anchors):
+        rows = np.flatnonzero(anchors == day)
+        pool = index.active_between(int(day) - rfg.lookback_days, int(day), known_by=int(day))
+        at_day = components_at(index, pool, np.full(len(pool), day), rfg, thresholds_by_day)
+        mine = components_at(index, codes[rows], np.full(len(rows), day), rfg, at_day.gravity_thresholds)
+        both = [np.concatenate([getattr(at_day, a), getattr(mine, a)]) for a in _LIST_FIELDS]
+        since, n_da, harm, score = both
+        since = np.where(np.isnan(since), rfg.lookback_days + 1, since)
+        values = (-since, n_da + 1e-3 * harm, harm, score.astype(float) + 1e-6 * harm)
+        k = len(pool)
+        for name, v in zip(names, values, strict=True):
+            out[name][rows] = _mid_rank(v[:k], v[k:])
+    return out
+
+
 _SCORE_COLUMNS = (
+    "rank_recency",
+    "rank_frequency",
+    "rank_harm",
+    "rank_rfg_score",
     "recency_score",
     "frequency_score",
     "gravity_score",
@@ -230,6 +293,23 @@ def fit_logistic(x, y, weights=None, beta=None, ridge: float = 1e-4, max_iter: i
         if np.max(np.abs(step)) < tol:
             break
     return beta
+
+
+def fit_rate_ls(x, y, exposure, weights=None, ridge: float = 1.0):
+    """Linear rate model E[y] = exposure · (x β) by weighted least squares (weights = exposure × the
+    row's frequency weight), with a ridge penalty on every column but the first (the intercept). Linear
+    in the covariates, it carries a comparison's outcome to its treated person's covariates additively,
+    ``y_c + exposure_c · (x_t − x_c) β``, which stays unbiased where the outcome is heavy-tailed or a sum
+    of the covariates (a pre-period outcome is the sum of its blocks)."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    e = np.asarray(exposure, float)
+    keep = (e > 0) & (w > 0)
+    x, y, w = x[keep], np.asarray(y, float)[keep], w[keep]
+    xtw = x.T * w  # rate y/e with weight w·e: x' W E (y/e) = x' W y
+    penalty = np.full(x.shape[1], ridge)
+    penalty[0] = 0.0
+    hess = (xtw * e[keep]) @ x + np.diag(penalty + 1e-8)
+    return np.linalg.solve(hess, xtw @ y)
 
 
 @dataclass
@@ -276,6 +356,7 @@ class MatchedDesign:
     window_days: int
     n_treated_input: int
     missing_groups: list[str] = field(default_factory=list)
+    x_outcome: np.ndarray | None = None  # the outcome models' design: x and the raw covariates
 
     @property
     def covariate_names(self) -> list[str]:
@@ -349,6 +430,10 @@ def build_design(
     x, centre, scale = _design(cov)
     x = np.column_stack([np.ones(len(x)), x])
     beta = fit_logistic(x, is_treated.astype(float))
+    raw = cov.to_numpy(dtype=float)
+    raw_scale = raw.std(0)
+    raw_scale[raw_scale == 0] = 1.0
+    x_outcome = np.column_stack([x, (raw - raw.mean(0)) / raw_scale])
 
     outcomes = _precompute_outcomes(
         sources,
@@ -389,6 +474,7 @@ def build_design(
         window_days,
         int(len(treated_codes)),
         missing,
+        x_outcome,
     )
 
 
@@ -499,6 +585,7 @@ class Replicate:
     caliper: float = float("nan")
     ipcw: np.ndarray | None = None  # per segment weight (point estimate only)
     ipcw_capped: int = 0
+    outcome_beta: dict | None = None  # (period, measure) -> outcome model coefficients (adjustment on)
 
 
 def _logit_caliper(logit, is_treated, caliper_sd):
@@ -540,8 +627,30 @@ def _match(rows, logit, is_treated, anchors, k, caliper):
     return treat[r], c_sorted[chosen[r, c]]
 
 
+_PERIODS = ("pre", "post")
+
+
+def _outcome_models(design, rows_y_days, set_c, w) -> dict:
+    """The regression adjustment's outcome models: for each period and measure, a linear rate model on
+    the matching covariates (log and raw scale), fitted on the matched comparisons weighted by how much
+    each is used (Abadie & Imbens 2011: the model need only be right where the matches are)."""
+    used = np.bincount(set_c, w, minlength=len(design.codes))
+    comp = used > 0
+    x = design.x_outcome[comp]
+    out = {}
+    for period, (y, days) in rows_y_days.items():
+        for j, m in enumerate(design.measures):
+            out[(period, m)] = fit_rate_ls(
+                x, y[comp, j], days[comp], used[comp], ridge=design.config.outcome_ridge
+            )
+    return out
+
+
 def run_replicate(
-    design: MatchedDesign, row_weight: np.ndarray | None, beta: np.ndarray, keep_sets: bool = False
+    design: MatchedDesign,
+    row_weight: np.ndarray | None,
+    beta: np.ndarray,
+    keep_sets: bool = False,
 ) -> Replicate:
     """Match and estimate with propensity coefficients ``beta``. ``row_weight`` (per design row; None =
     1 each) is a bootstrap replicate's count of each row's person: rows of people not drawn are left
@@ -594,23 +703,42 @@ def run_replicate(
     )
     pre, placebo = design.pre_matrix, design.placebo_matrix
 
-    def sums(rows_idx, w_col):
-        return (
-            w_col @ placebo[rows_idx],
-            w_col @ o.placebo_pre_days[rows_idx],
-            w_col @ pre[rows_idx],
-            w_col @ o.pre_days[rows_idx],
-            w_col @ post[rows_idx],
-            w_col @ post_days_row[rows_idx],
-        )
+    y_days = {
+        "pre": (pre, o.pre_days),
+        "post": (post, post_days_row),
+    }
+    n_meas = len(design.measures)
+    # Regression adjustment: a comparison's outcome is carried to its treated person's covariates,
+    # y_c + days_c · (x_t − x_c) β, with β from the outcome model of that period and measure.
+    shift = {p: np.zeros((len(set_c), n_meas)) for p in _PERIODS}
+    models = None
+    if design.config.outcome_adjustment and len(set_c):
+        models = _outcome_models(design, y_days, set_c, w)
+        gap = design.x_outcome[set_t] - design.x_outcome[set_c]
+        for p in _PERIODS:
+            days = y_days[p][1][set_c]
+            shift[p] = np.column_stack([days * (gap @ models[(p, m)]) for m in design.measures])
 
-    t_pp, t_ppd, t_pre, t_pred, t_post, t_postd = sums(treated_rows, t_w)
-    c_pp, c_ppd, c_pre, c_pred, c_post, c_postd = sums(comp_rows, w)
+    def treated_sums(y, days):
+        return t_w @ y[treated_rows], t_w @ days[treated_rows]
+
+    def comparison_sums(y, days, add):
+        return w @ (y[comp_rows] + add), w @ days[comp_rows]
+
+    t_pp, t_ppd = treated_sums(placebo, o.placebo_pre_days)
+    t_pre, t_pred = treated_sums(pre, o.pre_days)
+    t_post, t_postd = treated_sums(post, post_days_row)
+    c_pre, c_pred = comparison_sums(pre, o.pre_days, shift["pre"])
+    c_post, c_postd = comparison_sums(post, post_days_row, shift["post"])
+    # The placebo stays a check of the matching itself: unadjusted (adjusted, it would be 1 by
+    # construction for every measure whose blocks are covariates).
+    c_pp, c_ppd = comparison_sums(placebo, o.placebo_pre_days, 0.0)
+    c_pre_plain, _ = comparison_sums(pre, o.pre_days, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         rt = np.log(t_post / t_postd) - np.log(t_pre / t_pred)
         rc = np.log(c_post / c_postd) - np.log(c_pre / c_pred)
         pt = np.log(t_pre / t_pred) - np.log(t_pp / t_ppd)
-        pc = np.log(c_pre / c_pred) - np.log(c_pp / c_ppd)
+        pc = np.log(c_pre_plain / c_pred) - np.log(c_pp / c_ppd)
         post_contrast = np.log(t_post / t_postd) - np.log(c_post / c_postd)
     out = {key: {} for key in ("did", "comparison", "treated", "placebo", "post")}
     for j, m in enumerate(design.measures):
@@ -625,6 +753,7 @@ def run_replicate(
         log_post=out["post"],
         caliper=caliper,
     )
+    rep.outcome_beta = models
     if keep_sets:
         rep.set_treated, rep.set_comparison, rep.set_weight = set_t, set_c, w
         rep.ipcw, rep.ipcw_capped = seg_w, capped

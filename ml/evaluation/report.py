@@ -130,7 +130,8 @@ def headline_design(outcome: str, randomised: bool) -> str:
     """The adjusted estimate a sentence leads with. Randomised: the ITT. Matched: the DiD for counts; for
     harm, the matched after-selection contrast — selection on harm itself leaves the heavy-tailed
     pre-period harm of the selected unmatched in its raw totals, and differencing it turns their regression
-    to the mean into a false effect (the simulation study, ``make validate``, measures both)."""
+    to the mean into a false effect (the simulation study, ``make validate``, measures both). With the
+    matching's regression adjustment (on by default) the pre-period is balanced and the two agree."""
     if randomised:
         return "rct_itt"
     return "matched_post" if outcome.startswith("harm") else "matched_did"

@@ -16,11 +16,11 @@ DiD in each cell) is run on a panel built here, independently of the matching:
 * **outcomes on the knowledge-time rule.** The periods before ``d`` count incidents reported before ``d``;
   those after, incidents reported within ``reporting_lag_days`` of the window's close. Sub-panels whose
   window has not closed by the end of the extract are left out;
-* **covariates** are a compact subset of the matching covariates (the RFG score, recency, frequency and
-  harm in the lookback, DA incidents in the two latest blocks and, for a harm outcome, that harm scale in
-  the two latest blocks), taken, as the library does, from each comparison's base period: the history
-  known at the end of that period (the library fits a logistic and a regression per cell, so a short list
-  keeps it fast and stable);
+* **covariates** are a compact subset of the matching covariates (the RFG score and the person's place
+  in that day's RFG list, recency, frequency and harm in the lookback, DA incidents in the two latest
+  blocks and, for a harm outcome, that harm scale in the two latest blocks), taken, as the library does,
+  from each comparison's base period: the history known at the end of that period (the library fits a
+  logistic and a regression per cell, so a short list keeps it fast and stable);
 * **effect scale.** The library's estimate is the ATT in incidents (or harm) per person per period. It is
   turned into the rate ratio the rest of the evaluation uses, ``a / (a − ATT)`` with ``a`` the treated
   people's observed mean after ``d``; the interval maps the ATT's interval the same way (``a`` held fixed).
@@ -152,6 +152,10 @@ def build_panel(
 
 BASE_COVARIATES = (
     "rfg_score",
+    "rank_rfg_score",
+    "rank_recency",
+    "rank_frequency",
+    "rank_harm",
     "days_since_last_da",
     "n_da_incidents_lookback",
     "gravity_lookback",
