@@ -19,6 +19,7 @@ Every setting is run config with a documented default; ``analytics.typology_sett
 settings each asset ran with, so the report states them.
 """
 
+import dataclasses
 import time
 
 import dagster as dg
@@ -186,8 +187,7 @@ def _md_table(frame: pd.DataFrame) -> str:
     ],
 )
 def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform: PlatformResource):
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         dim = read_table(
             con, "marts.dim_offenders", list(dict.fromkeys([*POPULATION_COLUMNS, *PCA_FEATURES]))
         )
@@ -201,8 +201,6 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
         write_table(con, "analytics.typology_dropped", pd.DataFrame([dropped.as_dict()]))
         write_table(con, "analytics.typology_imputed", dropped.imputed_table())
         _save_settings(con, "pca", config.model_dump())
-    finally:
-        con.close()
     if scaler.constant_columns:
         context.log.warning(f"constant feature columns (all zero after scaling): {scaler.constant_columns}")
     if dropped.missing_other_by_column:
@@ -228,11 +226,14 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
                 check_name="explained_variance_floor",
                 passed=bool(kept >= config.explained_variance_floor),
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"explained_variance": float(kept), "floor": config.explained_variance_floor,
-                          "n_components": pca.n_components},
+                metadata={
+                    "explained_variance": float(kept),
+                    "floor": config.explained_variance_floor,
+                    "n_components": pca.n_components,
+                },
             )
         ],
-    )  # fmt: skip
+    )
 
 
 @dg.asset(
@@ -243,23 +244,28 @@ def typology_pca(context: dg.AssetExecutionContext, config: PCAConfig, platform:
     description="CLARA for every K with objective and three silhouettes; the chosen K and its stability.",
 )
 def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: PlatformResource):
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         ids, x = _read_scores(con)
         strata_frame = read_table(con, "marts.dim_offenders", _STRATA_COLUMNS).set_index("offender_id")
-    finally:
-        con.close()
     strata_frame = strata_frame.reindex(ids)
     strata = (
         strata_frame["da_volume_band"].astype(str) + "/" + strata_frame["non_da_volume_band"].astype(str)
     ).to_numpy()
     settings = typ.ClaraSettings(
-        samples=config.samples, sampsize_base=config.sampsize_base, sampsize_per_k=config.sampsize_per_k,
-        sampler=config.sampler, method=config.method, init=config.init,
-        restart_from_best=config.restart_from_best, polish_iterations=config.polish_iterations,
-        polish_candidates=config.polish_candidates, polish_screen=config.polish_screen,
-        score_rows=config.score_rows, score_polish_iterations=config.score_polish_iterations, seed=config.seed,
-    )  # fmt: skip
+        samples=config.samples,
+        sampsize_base=config.sampsize_base,
+        sampsize_per_k=config.sampsize_per_k,
+        sampler=config.sampler,
+        method=config.method,
+        init=config.init,
+        restart_from_best=config.restart_from_best,
+        polish_iterations=config.polish_iterations,
+        polish_candidates=config.polish_candidates,
+        polish_screen=config.polish_screen,
+        score_rows=config.score_rows,
+        score_polish_iterations=config.score_polish_iterations,
+        seed=config.seed,
+    )
     if config.criterion == "subsample_silhouette" and config.subsample_size <= 0:
         raise dg.Failure(
             "k_sweep config: criterion 'subsample_silhouette' needs subsample_size > 0 (e.g. 20000), or choose "
@@ -296,20 +302,26 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
     main_choices = stability.loc[stability["criterion"] == config.criterion, "chosen_k"]
     agreement = float((main_choices == chosen).mean())
     selection = pd.DataFrame(
-        [{"chosen_k": chosen, "criterion": config.criterion, "exclude_k2": config.exclude_k2,
-          "value": float(sweep.loc[sweep["k"] == chosen, config.criterion].iloc[0]),
-          "n_seeds": len(seeds), "share_of_seeds_agreeing": agreement,
-          "subsample_rows": subsample.size if subsample else 0, "status": ESTIMATED, "reason": ""}]
-    )  # fmt: skip
-    con = platform.connect()
-    try:
+        [
+            {
+                "chosen_k": chosen,
+                "criterion": config.criterion,
+                "exclude_k2": config.exclude_k2,
+                "value": float(sweep.loc[sweep["k"] == chosen, config.criterion].iloc[0]),
+                "n_seeds": len(seeds),
+                "share_of_seeds_agreeing": agreement,
+                "subsample_rows": subsample.size if subsample else 0,
+                "status": ESTIMATED,
+                "reason": "",
+            }
+        ]
+    )
+    with platform.connect() as con:
         write_table(con, "analytics.k_sweep", sweep)
         write_table(con, "analytics.k_stability", stability)
         write_table(con, "analytics.k_stability_sweeps", stability_sweeps)
         write_table(con, "analytics.k_selection", selection)
         _save_settings(con, "k_sweep", config.model_dump())
-    finally:
-        con.close()
     best = sweep.set_index("k")
     return dg.MaterializeResult(
         metadata={
@@ -318,20 +330,39 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
             "criterion": config.criterion,
             "exclude_k2": config.exclude_k2,
             "silhouette_at_chosen_k": {c: float(best.loc[chosen, c]) for c in typ.SELECTION_CRITERIA},
-            "best_k_by_criterion": {c: typ.select_k(sweep, c, config.exclude_k2) for c in typ.SELECTION_CRITERIA
-                                    if sweep[c].notna().any()},
+            "best_k_by_criterion": {
+                c: typ.select_k(sweep, c, config.exclude_k2)
+                for c in typ.SELECTION_CRITERIA
+                if sweep[c].notna().any()
+            },
             "k_chosen_across_seeds": ", ".join(str(k) for k in main_choices),
             "share_of_seeds_agreeing": agreement,
             "sweep_seconds": round(sweep_seconds, 1),
             "subsample_build_seconds": round(build_seconds, 1),
-            "silhouette_by_k": dg.MetadataValue.md(_md_table(sweep[["k", "objective", "sample_silhouette",
-                                                                    "medoid_silhouette", "subsample_silhouette"]].round(4))),
+            "silhouette_by_k": dg.MetadataValue.md(
+                _md_table(
+                    sweep[
+                        ["k", "objective", "sample_silhouette", "medoid_silhouette", "subsample_silhouette"]
+                    ].round(4)
+                )
+            ),
         }
-    )  # fmt: skip
+    )
 
 
-_SWEEP_COLUMNS = ["k", "objective", "sample_silhouette", "medoid_silhouette", "subsample_silhouette", "seconds",
-                  "clara_seconds", "samples", "sampsize", "seed", "smallest_cluster"]  # fmt: skip
+_SWEEP_COLUMNS = [
+    "k",
+    "objective",
+    "sample_silhouette",
+    "medoid_silhouette",
+    "subsample_silhouette",
+    "seconds",
+    "clara_seconds",
+    "samples",
+    "sampsize",
+    "seed",
+    "smallest_cluster",
+]
 
 
 def _k_sweep_not_estimable(
@@ -343,30 +374,50 @@ def _k_sweep_not_estimable(
         sweep if sweep is not None else pd.DataFrame({c: pd.Series(dtype="float64") for c in _SWEEP_COLUMNS})
     )
     selection = pd.DataFrame(
-        [{"chosen_k": pd.NA, "criterion": config.criterion, "exclude_k2": config.exclude_k2, "value": np.nan,
-          "n_seeds": 0, "share_of_seeds_agreeing": np.nan, "subsample_rows": 0, "status": NOT_ESTIMABLE,
-          "reason": reason}]
-    ).astype({"chosen_k": "Int64"})  # fmt: skip
-    con = platform.connect()
-    try:
+        [
+            {
+                "chosen_k": pd.NA,
+                "criterion": config.criterion,
+                "exclude_k2": config.exclude_k2,
+                "value": np.nan,
+                "n_seeds": 0,
+                "share_of_seeds_agreeing": np.nan,
+                "subsample_rows": 0,
+                "status": NOT_ESTIMABLE,
+                "reason": reason,
+            }
+        ]
+    ).astype({"chosen_k": "Int64"})
+    with platform.connect() as con:
         write_table(con, "analytics.k_sweep", sweep)
-        write_table(con, "analytics.k_stability", pd.DataFrame(
-            {"seed": pd.Series(dtype="int64"), "criterion": pd.Series(dtype="object"),
-             "exclude_k2": pd.Series(dtype="bool"), "chosen_k": pd.Series(dtype="int64")}))  # fmt: skip
+        write_table(
+            con,
+            "analytics.k_stability",
+            pd.DataFrame(
+                {
+                    "seed": pd.Series(dtype="int64"),
+                    "criterion": pd.Series(dtype="object"),
+                    "exclude_k2": pd.Series(dtype="bool"),
+                    "chosen_k": pd.Series(dtype="int64"),
+                }
+            ),
+        )
         write_table(con, "analytics.k_stability_sweeps", sweep.assign(seed=config.seed).iloc[0:0])
         write_table(con, "analytics.k_selection", selection)
         _save_settings(con, "k_sweep", config.model_dump())
-    finally:
-        con.close()
     return dg.MaterializeResult(
         metadata={"dagster/row_count": len(sweep), "status": NOT_ESTIMABLE, "reason": reason}
     )
 
 
 _NO_CLUSTERS = pd.DataFrame(
-    {"offender_id": pd.Series(dtype="object"), "cluster": pd.Series(dtype="int64"),
-     "is_medoid": pd.Series(dtype="bool"), "distance_to_medoid": pd.Series(dtype="float64")}
-)  # fmt: skip
+    {
+        "offender_id": pd.Series(dtype="object"),
+        "cluster": pd.Series(dtype="int64"),
+        "is_medoid": pd.Series(dtype="bool"),
+        "distance_to_medoid": pd.Series(dtype="float64"),
+    }
+)
 
 
 def _typology_status(con) -> tuple[str, str]:
@@ -385,34 +436,48 @@ def _typology_status(con) -> tuple[str, str]:
     description="The final CLARA fit: every clustered offender's cluster (1 = largest), medoids, distances.",
 )
 def offender_clusters(context: dg.AssetExecutionContext, config: FinalFitConfig, platform: PlatformResource):
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         ids, x = _read_scores(con)
         selection = read_table(con, "analytics.k_selection").iloc[0]
         if not config.k and selection.get("status", ESTIMATED) == NOT_ESTIMABLE:
             return _clusters_not_estimable(context, con, config, len(ids), str(selection["reason"]))
         k = config.k or int(selection["chosen_k"])
         settings = typ.ClaraSettings(
-            samples=config.samples, sampsize_base=config.sampsize, sampsize_per_k=0, sampler=config.sampler,
-            method=config.method, init=config.init, restart_from_best=config.restart_from_best,
-            polish_iterations=config.polish_iterations, polish_candidates=config.polish_candidates, seed=config.seed,
-        )  # fmt: skip
+            samples=config.samples,
+            sampsize_base=config.sampsize,
+            sampsize_per_k=0,
+            sampler=config.sampler,
+            method=config.method,
+            init=config.init,
+            restart_from_best=config.restart_from_best,
+            polish_iterations=config.polish_iterations,
+            polish_candidates=config.polish_candidates,
+            seed=config.seed,
+        )
         fitted = attempt(f"typology: final fit, K = {k}", typ.fit_typology, x, ids, k, settings)
         if not fitted.ok:
             return _clusters_not_estimable(context, con, config, len(ids), fitted.reason)
         typology = fitted.value
         clusters = typology.offender_clusters()
         fit = pd.DataFrame(
-            [{"k": k, "objective": typology.objective, "sample_silhouette": typology.sample_silhouette,
-              "medoid_silhouette": typology.medoid_silhouette, "samples": typology.samples,
-              "sampsize": typology.sampsize, "seconds": typology.seconds, "n_offenders": len(ids),
-              "status": ESTIMATED, "reason": ""}]
-        )  # fmt: skip
+            [
+                {
+                    "k": k,
+                    "objective": typology.objective,
+                    "sample_silhouette": typology.sample_silhouette,
+                    "medoid_silhouette": typology.medoid_silhouette,
+                    "samples": typology.samples,
+                    "sampsize": typology.sampsize,
+                    "seconds": typology.seconds,
+                    "n_offenders": len(ids),
+                    "status": ESTIMATED,
+                    "reason": "",
+                }
+            ]
+        )
         write_table(con, "analytics.offender_clusters", clusters)
         write_table(con, "analytics.typology_fit", fit)
         _save_settings(con, "offender_clusters", {**config.model_dump(), "k_used": k})
-    finally:
-        con.close()
     sizes = typology.sizes()
     context.log.info(f"final fit K={k}: objective {typology.objective:.4f} in {typology.seconds:.1f} s")
     return dg.MaterializeResult(
@@ -432,10 +497,21 @@ def _clusters_not_estimable(context, con, config: FinalFitConfig, n_offenders: i
     """No clusters: an empty offender_clusters and a typology_fit row that says why."""
     context.log.warning(f"typology not estimable: {reason}")
     fit = pd.DataFrame(
-        [{"k": 0, "objective": np.nan, "sample_silhouette": np.nan, "medoid_silhouette": np.nan,
-          "samples": config.samples, "sampsize": 0, "seconds": 0.0, "n_offenders": n_offenders,
-          "status": NOT_ESTIMABLE, "reason": reason}]
-    )  # fmt: skip
+        [
+            {
+                "k": 0,
+                "objective": np.nan,
+                "sample_silhouette": np.nan,
+                "medoid_silhouette": np.nan,
+                "samples": config.samples,
+                "sampsize": 0,
+                "seconds": 0.0,
+                "n_offenders": n_offenders,
+                "status": NOT_ESTIMABLE,
+                "reason": reason,
+            }
+        ]
+    )
     write_table(con, "analytics.offender_clusters", _NO_CLUSTERS)
     write_table(con, "analytics.typology_fit", fit)
     _save_settings(con, "offender_clusters", {**config.model_dump(), "k_used": 0})
@@ -445,16 +521,27 @@ def _clusters_not_estimable(context, con, config: FinalFitConfig, n_offenders: i
 
 
 _NO_STABILITY = pd.DataFrame(
-    {"cluster": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
-     "expected_members_per_resample": pd.Series(dtype="float64"), "n_resamples_present": pd.Series(dtype="int64"),
-     "mean_jaccard": pd.Series(dtype="float64"), "median_jaccard": pd.Series(dtype="float64"),
-     "min_jaccard": pd.Series(dtype="float64"), "share_recovered": pd.Series(dtype="float64"),
-     "stable": pd.Series(dtype="bool"), "verdict": pd.Series(dtype="object")}
-)  # fmt: skip
+    {
+        "cluster": pd.Series(dtype="int64"),
+        "n_offenders": pd.Series(dtype="int64"),
+        "expected_members_per_resample": pd.Series(dtype="float64"),
+        "n_resamples_present": pd.Series(dtype="int64"),
+        "mean_jaccard": pd.Series(dtype="float64"),
+        "median_jaccard": pd.Series(dtype="float64"),
+        "min_jaccard": pd.Series(dtype="float64"),
+        "share_recovered": pd.Series(dtype="float64"),
+        "stable": pd.Series(dtype="bool"),
+        "verdict": pd.Series(dtype="object"),
+    }
+)
 _NO_RESAMPLES = pd.DataFrame(
-    {"resample": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
-     "ari": pd.Series(dtype="float64"), "seconds": pd.Series(dtype="float64")}
-)  # fmt: skip
+    {
+        "resample": pd.Series(dtype="int64"),
+        "n_offenders": pd.Series(dtype="int64"),
+        "ari": pd.Series(dtype="float64"),
+        "seconds": pd.Series(dtype="float64"),
+    }
+)
 
 
 @dg.asset(
@@ -466,32 +553,34 @@ _NO_RESAMPLES = pd.DataFrame(
     "cluster the Jaccard index with its best match (stable at >= 0.75), per resample the adjusted Rand index.",
 )
 def cluster_stability(context: dg.AssetExecutionContext, config: StabilityConfig, platform: PlatformResource):
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         ids, x = _read_scores(con)
         clusters = read_table(con, "analytics.offender_clusters")
         status, reason = _typology_status(con)
-    finally:
-        con.close()
     result = None
     if status != NOT_ESTIMABLE and len(clusters):
         reference = clusters.set_index("offender_id")["cluster"].reindex(ids).to_numpy()
         k = int(clusters["cluster"].max())
-        settings = typ.ClaraSettings(**{**typ.settings_dict(typ.SWEEP_CLARA), "seed": config.seed})
+        settings = dataclasses.replace(typ.SWEEP_CLARA, seed=config.seed)
         start = time.perf_counter()
         attempted = attempt(
-            f"typology: stability across {config.n_resamples} resamples, K = {k}", typ.resample_stability,
-            x, reference, k, settings, config.n_resamples, config.subsample_size, config.seed, config.threads,
-        )  # fmt: skip
+            f"typology: stability across {config.n_resamples} resamples, K = {k}",
+            typ.resample_stability,
+            x,
+            reference,
+            k,
+            settings,
+            config.n_resamples,
+            config.subsample_size,
+            config.seed,
+            config.threads,
+        )
         seconds = time.perf_counter() - start
         result, reason = attempted.value, attempted.reason
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         write_table(con, "analytics.cluster_stability", result.clusters if result else _NO_STABILITY)
         write_table(con, "analytics.stability_resamples", result.resamples if result else _NO_RESAMPLES)
         _save_settings(con, "cluster_stability", config.model_dump())
-    finally:
-        con.close()
     if result is None:
         context.log.warning(f"stability not estimable: {reason}")
         return dg.MaterializeResult(
@@ -514,10 +603,14 @@ def cluster_stability(context: dg.AssetExecutionContext, config: StabilityConfig
 
 
 _NO_PROFILES = pd.DataFrame(
-    {"cluster": pd.Series(dtype="int64"), "n_offenders": pd.Series(dtype="int64"),
-     "offender_group": pd.Series(dtype="object"), "median_da_incidents": pd.Series(dtype="float64"),
-     "median_non_da_incidents": pd.Series(dtype="float64")}
-)  # fmt: skip
+    {
+        "cluster": pd.Series(dtype="int64"),
+        "n_offenders": pd.Series(dtype="int64"),
+        "offender_group": pd.Series(dtype="object"),
+        "median_da_incidents": pd.Series(dtype="float64"),
+        "median_non_da_incidents": pd.Series(dtype="float64"),
+    }
+)
 
 
 def staging(model: str) -> dg.AssetKey:
@@ -583,8 +676,7 @@ def _read_medoid_rows(con, relation: str) -> pd.DataFrame:
     "cluster in the warehouse; only the medoids' own crimes are read row by row.",
 )
 def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResource):
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         clusters = read_table(con, "analytics.offender_clusters")
         dim = read_table(con, "marts.dim_offenders", _present_columns(con, "marts.dim_offenders"))
         incidents = con.execute(_COUNTED_INCIDENTS).df()
@@ -606,8 +698,6 @@ def cluster_profiles(context: dg.AssetExecutionContext, platform: PlatformResour
         timelines = typ.medoid_timelines(medoids, medoid_offences, victims, relationships)
         write_table(con, "analytics.cluster_profiles", profiles)
         write_table(con, "analytics.medoid_timelines", timelines)
-    finally:
-        con.close()
     if victims is None:
         context.log.warning("staging victims/relationships not found: timelines lack victim details")
     groups = (
@@ -655,16 +745,26 @@ def _columns_or_none(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame | 
     "medoid timelines, caveats.",
 )
 def typology_report(context: dg.AssetExecutionContext, platform: PlatformResource):
-    con = platform.connect()
-    try:
-        tables = {name: read_table(con, f"analytics.{name}") for name in (
-            "pca_variance", "typology_dropped", "k_sweep", "k_stability", "k_selection", "typology_fit",
-            "cluster_profiles", "medoid_timelines", "typology_settings")}  # fmt: skip
-        optional = {name: read_table(con, f"analytics.{name}") for name in (
-            "typology_imputed", "cluster_stability", "stability_resamples")
-            if table_exists(con, f"analytics.{name}")}  # fmt: skip
-    finally:
-        con.close()
+    with platform.connect() as con:
+        tables = {
+            name: read_table(con, f"analytics.{name}")
+            for name in (
+                "pca_variance",
+                "typology_dropped",
+                "k_sweep",
+                "k_stability",
+                "k_selection",
+                "typology_fit",
+                "cluster_profiles",
+                "medoid_timelines",
+                "typology_settings",
+            )
+        }
+        optional = {
+            name: read_table(con, f"analytics.{name}")
+            for name in ("typology_imputed", "cluster_stability", "stability_resamples")
+            if table_exists(con, f"analytics.{name}")
+        }
     settings = tables["typology_settings"]
     selection = tables["k_selection"].iloc[0]
     pca_settings = settings[settings["asset"] == "pca"].set_index("setting")["value"]
@@ -712,11 +812,8 @@ def _nothing_to_judge(reason: str) -> dg.AssetCheckResult:
     "published empty with the reason).",
 )
 def typology_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         status, reason = _typology_status(con)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=status == ESTIMATED,
         severity=dg.AssetCheckSeverity.WARN,
@@ -729,8 +826,7 @@ def typology_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
     asset=OFFENDER_CLUSTERS, blocking=True, description="Every cluster 1..K has at least one offender."
 )
 def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         status, reason = _typology_status(con)
         if status != ESTIMATED:
             return _nothing_to_judge(reason)
@@ -738,8 +834,6 @@ def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
         sizes = con.execute(
             "SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster"
         ).df()
-    finally:
-        con.close()
     missing = sorted(set(range(1, k + 1)) - set(sizes["cluster"]))
     return dg.AssetCheckResult(
         passed=not missing and len(sizes) == k,
@@ -747,11 +841,13 @@ def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=OFFENDER_CLUSTERS, blocking=True,
-                description="Each cluster has exactly one medoid, which belongs to it at distance 0.")  # fmt: skip
+@dg.asset_check(
+    asset=OFFENDER_CLUSTERS,
+    blocking=True,
+    description="Each cluster has exactly one medoid, which belongs to it at distance 0.",
+)
 def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetCheckResult:
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         status, reason = _typology_status(con)
         if status != ESTIMATED:
             return _nothing_to_judge(reason)
@@ -760,17 +856,17 @@ def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetChec
             "WHERE is_medoid GROUP BY cluster"
         ).df()
         k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
-    finally:
-        con.close()
     ok = len(medoids) == k and (medoids["n"] == 1).all() and (medoids["d"] == 0).all()
     return dg.AssetCheckResult(passed=bool(ok), metadata={"k": k, "clusters_with_a_medoid": len(medoids)})
 
 
-@dg.asset_check(asset=OFFENDER_CLUSTERS, blocking=True,
-                description="Cluster sizes add up to the clustered offenders (the PCA rows), each offender once.")  # fmt: skip
+@dg.asset_check(
+    asset=OFFENDER_CLUSTERS,
+    blocking=True,
+    description="Cluster sizes add up to the clustered offenders (the PCA rows), each offender once.",
+)
 def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         status, reason = _typology_status(con)
         if status != ESTIMATED:
             return _nothing_to_judge(reason)
@@ -778,8 +874,6 @@ def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
         n_rows, n_ids = con.execute(
             "SELECT count(*), count(DISTINCT offender_id) FROM analytics.offender_clusters"
         ).fetchone()
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=bool(n_rows == n_scores == n_ids),
         metadata={"clustered": n_rows, "pca_rows": n_scores, "distinct_ids": n_ids},
@@ -792,12 +886,9 @@ def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
     description="Profile sizes add up to the clustered n; groups follow the median rule.",
 )
 def profiles_consistent(platform: PlatformResource) -> dg.AssetCheckResult:
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         profiles = read_table(con, "analytics.cluster_profiles")
         (n_clustered,) = con.execute("SELECT count(*) FROM analytics.offender_clusters").fetchone()
-    finally:
-        con.close()
     rule = [
         typ.offender_group(a, b)
         for a, b in zip(profiles["median_da_incidents"], profiles["median_non_da_incidents"], strict=True)
