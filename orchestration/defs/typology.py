@@ -252,19 +252,7 @@ def k_sweep(context: dg.AssetExecutionContext, config: KSweepConfig, platform: P
         strata_frame["da_volume_band"].astype(str) + "/" + strata_frame["non_da_volume_band"].astype(str)
     ).to_numpy()
     settings = typ.ClaraSettings(
-        samples=config.samples,
-        sampsize_base=config.sampsize_base,
-        sampsize_per_k=config.sampsize_per_k,
-        sampler=config.sampler,
-        method=config.method,
-        init=config.init,
-        restart_from_best=config.restart_from_best,
-        polish_iterations=config.polish_iterations,
-        polish_candidates=config.polish_candidates,
-        polish_screen=config.polish_screen,
-        score_rows=config.score_rows,
-        score_polish_iterations=config.score_polish_iterations,
-        seed=config.seed,
+        **{f.name: getattr(config, f.name) for f in dataclasses.fields(typ.ClaraSettings)}
     )
     if config.criterion == "subsample_silhouette" and config.subsample_size <= 0:
         raise dg.Failure(
@@ -822,18 +810,27 @@ def typology_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=OFFENDER_CLUSTERS, blocking=True, description="Every cluster 1..K has at least one offender."
-)
-def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
-    with platform.connect() as con:
-        status, reason = _typology_status(con)
-        if status != ESTIMATED:
-            return _nothing_to_judge(reason)
-        k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
-        sizes = con.execute(
-            "SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster"
-        ).df()
+def _clustering_check(description: str):
+    """A blocking check of ``offender_clusters`` whose body ``judge(con)`` runs only on an estimated typology."""
+
+    def wrap(judge):
+        @dg.asset_check(name=judge.__name__, asset=OFFENDER_CLUSTERS, blocking=True, description=description)
+        def check(platform: PlatformResource) -> dg.AssetCheckResult:
+            with platform.connect() as con:
+                status, reason = _typology_status(con)
+                return judge(con) if status == ESTIMATED else _nothing_to_judge(reason)
+
+        return check
+
+    return wrap
+
+
+@_clustering_check("Every cluster 1..K has at least one offender.")
+def no_empty_cluster(con) -> dg.AssetCheckResult:
+    k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
+    sizes = con.execute(
+        "SELECT cluster, count(*) AS n FROM analytics.offender_clusters GROUP BY cluster"
+    ).df()
     missing = sorted(set(range(1, k + 1)) - set(sizes["cluster"]))
     return dg.AssetCheckResult(
         passed=not missing and len(sizes) == k,
@@ -841,39 +838,23 @@ def no_empty_cluster(platform: PlatformResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=OFFENDER_CLUSTERS,
-    blocking=True,
-    description="Each cluster has exactly one medoid, which belongs to it at distance 0.",
-)
-def medoids_belong_to_their_clusters(platform: PlatformResource) -> dg.AssetCheckResult:
-    with platform.connect() as con:
-        status, reason = _typology_status(con)
-        if status != ESTIMATED:
-            return _nothing_to_judge(reason)
-        medoids = con.execute(
-            "SELECT cluster, count(*) AS n, max(distance_to_medoid) AS d FROM analytics.offender_clusters "
-            "WHERE is_medoid GROUP BY cluster"
-        ).df()
-        k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
+@_clustering_check("Each cluster has exactly one medoid, which belongs to it at distance 0.")
+def medoids_belong_to_their_clusters(con) -> dg.AssetCheckResult:
+    medoids = con.execute(
+        "SELECT cluster, count(*) AS n, max(distance_to_medoid) AS d FROM analytics.offender_clusters "
+        "WHERE is_medoid GROUP BY cluster"
+    ).df()
+    k = int(read_table(con, "analytics.typology_fit")["k"].iloc[0])
     ok = len(medoids) == k and (medoids["n"] == 1).all() and (medoids["d"] == 0).all()
     return dg.AssetCheckResult(passed=bool(ok), metadata={"k": k, "clusters_with_a_medoid": len(medoids)})
 
 
-@dg.asset_check(
-    asset=OFFENDER_CLUSTERS,
-    blocking=True,
-    description="Cluster sizes add up to the clustered offenders (the PCA rows), each offender once.",
-)
-def sizes_sum_to_clustered_n(platform: PlatformResource) -> dg.AssetCheckResult:
-    with platform.connect() as con:
-        status, reason = _typology_status(con)
-        if status != ESTIMATED:
-            return _nothing_to_judge(reason)
-        (n_scores,) = con.execute("SELECT count(*) FROM analytics.pca_scores").fetchone()
-        n_rows, n_ids = con.execute(
-            "SELECT count(*), count(DISTINCT offender_id) FROM analytics.offender_clusters"
-        ).fetchone()
+@_clustering_check("Cluster sizes add up to the clustered offenders (the PCA rows), each offender once.")
+def sizes_sum_to_clustered_n(con) -> dg.AssetCheckResult:
+    (n_scores,) = con.execute("SELECT count(*) FROM analytics.pca_scores").fetchone()
+    n_rows, n_ids = con.execute(
+        "SELECT count(*), count(DISTINCT offender_id) FROM analytics.offender_clusters"
+    ).fetchone()
     return dg.AssetCheckResult(
         passed=bool(n_rows == n_scores == n_ids),
         metadata={"clustered": n_rows, "pca_rows": n_scores, "distinct_ids": n_ids},
