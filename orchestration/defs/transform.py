@@ -175,7 +175,7 @@ def _dbt_failures(invocation) -> list[str]:
     refused bad-row threshold: table, share, rules and an example value)."""
     try:
         results = invocation.get_artifact("run_results.json").get("results", [])
-    except Exception:  # no artifact when dbt did not get as far as running anything
+    except (OSError, ValueError):  # no (complete) artifact when dbt did not get as far as running anything
         return []
     lines = []
     for result in results:
