@@ -23,6 +23,7 @@ from orchestration.defs.typology.common import (
     _read_scores,
     _save_settings,
     _typology_status,
+    empty_table,
 )
 from orchestration.defs.typology.config import FinalFitConfig, KSweepConfig, PCAConfig, StabilityConfig
 from orchestration.keys import mart
@@ -217,9 +218,7 @@ def _k_sweep_not_estimable(
 ):
     """Too few offenders (or no structure) to choose K: the tables are written with the reason instead."""
     context.log.warning(f"typology not estimable: {reason}")
-    sweep = (
-        sweep if sweep is not None else pd.DataFrame({c: pd.Series(dtype="float64") for c in _SWEEP_COLUMNS})
-    )
+    sweep = sweep if sweep is not None else empty_table(**dict.fromkeys(_SWEEP_COLUMNS, "float64"))
     selection = pd.DataFrame(
         [
             {
@@ -240,14 +239,7 @@ def _k_sweep_not_estimable(
         write_table(
             con,
             "analytics.k_stability",
-            pd.DataFrame(
-                {
-                    "seed": pd.Series(dtype="int64"),
-                    "criterion": pd.Series(dtype="object"),
-                    "exclude_k2": pd.Series(dtype="bool"),
-                    "chosen_k": pd.Series(dtype="int64"),
-                }
-            ),
+            empty_table(seed="int64", criterion="object", exclude_k2="bool", chosen_k="int64"),
         )
         write_table(con, "analytics.k_stability_sweeps", sweep.assign(seed=config.seed).iloc[0:0])
         write_table(con, "analytics.k_selection", selection)
@@ -257,13 +249,8 @@ def _k_sweep_not_estimable(
     )
 
 
-_NO_CLUSTERS = pd.DataFrame(
-    {
-        "offender_id": pd.Series(dtype="object"),
-        "cluster": pd.Series(dtype="int64"),
-        "is_medoid": pd.Series(dtype="bool"),
-        "distance_to_medoid": pd.Series(dtype="float64"),
-    }
+_NO_CLUSTERS = empty_table(
+    offender_id="object", cluster="int64", is_medoid="bool", distance_to_medoid="float64"
 )
 
 
@@ -359,28 +346,19 @@ def _clusters_not_estimable(context, con, config: FinalFitConfig, n_offenders: i
     )
 
 
-_NO_STABILITY = pd.DataFrame(
-    {
-        "cluster": pd.Series(dtype="int64"),
-        "n_offenders": pd.Series(dtype="int64"),
-        "expected_members_per_resample": pd.Series(dtype="float64"),
-        "n_resamples_present": pd.Series(dtype="int64"),
-        "mean_jaccard": pd.Series(dtype="float64"),
-        "median_jaccard": pd.Series(dtype="float64"),
-        "min_jaccard": pd.Series(dtype="float64"),
-        "share_recovered": pd.Series(dtype="float64"),
-        "stable": pd.Series(dtype="bool"),
-        "verdict": pd.Series(dtype="object"),
-    }
+_NO_STABILITY = empty_table(
+    cluster="int64",
+    n_offenders="int64",
+    expected_members_per_resample="float64",
+    n_resamples_present="int64",
+    mean_jaccard="float64",
+    median_jaccard="float64",
+    min_jaccard="float64",
+    share_recovered="float64",
+    stable="bool",
+    verdict="object",
 )
-_NO_RESAMPLES = pd.DataFrame(
-    {
-        "resample": pd.Series(dtype="int64"),
-        "n_offenders": pd.Series(dtype="int64"),
-        "ari": pd.Series(dtype="float64"),
-        "seconds": pd.Series(dtype="float64"),
-    }
-)
+_NO_RESAMPLES = empty_table(resample="int64", n_offenders="int64", ari="float64", seconds="float64")
 
 
 @dg.asset(

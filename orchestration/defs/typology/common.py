@@ -59,3 +59,8 @@ def _typology_status(con) -> tuple[str, str]:
     if "status" not in fit or fit.empty:
         return ESTIMATED, ""
     return str(fit["status"].iloc[0]), str(fit["reason"].iloc[0] or "")
+
+
+def empty_table(**dtypes: str) -> pd.DataFrame:
+    """No rows, these columns and dtypes: what a step publishes when its analysis is not estimable."""
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in dtypes.items()})

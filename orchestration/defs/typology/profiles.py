@@ -16,19 +16,18 @@ from orchestration.defs.typology.common import (
     OFFENDER_CLUSTERS,
     PCA,
     REPORT,
+    empty_table,
 )
 from orchestration.keys import mart
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
 from orchestration.resources import PlatformResource
 
-_NO_PROFILES = pd.DataFrame(
-    {
-        "cluster": pd.Series(dtype="int64"),
-        "n_offenders": pd.Series(dtype="int64"),
-        "offender_group": pd.Series(dtype="object"),
-        "median_da_incidents": pd.Series(dtype="float64"),
-        "median_non_da_incidents": pd.Series(dtype="float64"),
-    }
+_NO_PROFILES = empty_table(
+    cluster="int64",
+    n_offenders="int64",
+    offender_group="object",
+    median_da_incidents="float64",
+    median_non_da_incidents="float64",
 )
 
 
