@@ -178,11 +178,8 @@ def load_extract(warehouse: Path, extract: Path) -> int:
     from dap.extract import load_raw
 
     warehouse.unlink(missing_ok=True)
-    con = duckdb.connect(str(warehouse))
-    try:
+    with duckdb.connect(str(warehouse)) as con:
         return load_raw(con, extract).tables["crimes"].rows
-    finally:
-        con.close()
 
 
 def dbt_build(warehouse: Path) -> None:
@@ -193,12 +190,24 @@ def dbt_build(warehouse: Path) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-dbt-") as target:
         subprocess.run(
-            [dbt_executable(), "build", "--exclude", "test_type:unit", "--project-dir", str(settings.DBT_PROJECT_DIR),
-             "--profiles-dir", str(settings.DBT_PROJECT_DIR), "--target-path", target, "--log-path", target,
-             "--quiet"],
+            [
+                dbt_executable(),
+                "build",
+                "--exclude",
+                "test_type:unit",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                target,
+                "--log-path",
+                target,
+                "--quiet",
+            ],
             check=True,
             env=dbt_env(warehouse),
-        )  # fmt: skip
+        )
 
 
 def _has_marts(warehouse: Path) -> bool:

@@ -100,7 +100,6 @@ VARS: dict[str, Any] = dict(_CONTRACT["vars"])
 DA_MARKERS = tuple(VARS["da_markers"])
 SUBSTANCE_MARKERS = tuple(VARS["substance_markers"])
 RISK_LEVELS = TABLES["crimes"].columns[TABLES["crimes"].column_names.index("risk_level")].accepted_values
-RECORD_TYPES = TABLES["crimes"].columns[TABLES["crimes"].column_names.index("record_type")].accepted_values
 SEX_VALUES = tuple(_CONTRACT["sex_values"])
 #: Severity bands of seed 000: low < SEVERITY_MEDIUM_FROM <= medium <= SEVERITY_HIGH_ABOVE < high.
 SEVERITY_MEDIUM_FROM = float(VARS["severity_band_medium_from"])

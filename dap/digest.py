@@ -23,8 +23,7 @@ def table_digests(
     volatile: frozenset[str] = VOLATILE_COLUMNS,
 ) -> dict[str, str]:
     """``{"schema.table": md5}`` over the sorted rows of every table in ``schemas`` (order-independent)."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
         tables = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
             f"({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
@@ -49,5 +48,3 @@ def table_digests(
             ).fetchone()[0]
             digests[f"{schema}.{table}"] = digest
         return digests
-    finally:
-        con.close()

@@ -63,7 +63,7 @@ def _process_start(pid: int) -> str | None:
 
 
 def in_progress_statuses():
-    from dagster._core.storage.dagster_run import DagsterRunStatus
+    from dagster import DagsterRunStatus
 
     return [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
@@ -150,7 +150,7 @@ def _short(command: str, width: int = 90) -> str:
 def recover(instance, warehouse: Path, say: Callable[[str], None]) -> list[str]:
     """Mark dead runs of this warehouse failed, stop what they left running, free stale pool slots.
     Returns the ids of the runs marked failed."""
-    from dagster._core.storage.dagster_run import RunsFilter
+    from dagster import RunsFilter
 
     marked = []
     for run in instance.get_runs(filters=RunsFilter(statuses=in_progress_statuses())):

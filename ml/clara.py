@@ -129,6 +129,25 @@ def draw_sample(
 # every distance equals the plain loop ``sum((x[i, t] - c[t]) ** 2 for t in range(d))`` and R's C code.
 
 
+@numba.njit(inline="always")
+def _keep_two(s, j, best, runner_up, label):  # pragma: no cover - compiled
+    """The smallest and second-smallest sums so far and the index of the smallest, after candidate ``j``."""
+    if s < best:
+        return s, best, j
+    if s < runner_up:
+        return best, s, label
+    return best, runner_up, label
+
+
+@numba.njit(inline="always")
+def _record(i, best, runner_up, label, labels, first, second):  # pragma: no cover - compiled
+    """Row ``i``'s nearest centre and its two distances; returns the nearest distance."""
+    labels[i] = label
+    first[i] = math.sqrt(best)
+    second[i] = math.sqrt(runner_up)
+    return first[i]
+
+
 @numba.njit(cache=True, nogil=True)
 def _nearest_two(x, centres_t, labels, first, second):  # pragma: no cover - compiled
     """Nearest and second-nearest centre of every row (ties: the lower centre index); returns Σ nearest.
@@ -144,21 +163,10 @@ def _nearest_two(x, centres_t, labels, first, second):  # pragma: no cover - com
             for j in range(k):
                 diff = value - centres_t[t, j]
                 acc[j] += diff * diff
-        best = np.inf
-        runner_up = np.inf
-        label = 0
+        best, runner_up, label = np.inf, np.inf, 0
         for j in range(k):
-            s = acc[j]
-            if s < best:
-                runner_up = best
-                best = s
-                label = j
-            elif s < runner_up:
-                runner_up = s
-        labels[i] = label
-        first[i] = math.sqrt(best)
-        second[i] = math.sqrt(runner_up)
-        total += first[i]
+            best, runner_up, label = _keep_two(acc[j], j, best, runner_up, label)
+        total += _record(i, best, runner_up, label, labels, first, second)
     return total
 
 
@@ -169,24 +177,14 @@ def _nearest_two_few(x, centres, labels, first, second):  # pragma: no cover - c
     k = centres.shape[0]
     total = 0.0
     for i in range(n):
-        best = np.inf
-        runner_up = np.inf
-        label = 0
+        best, runner_up, label = np.inf, np.inf, 0
         for j in range(k):
             s = 0.0
             for t in range(d):
                 diff = x[i, t] - centres[j, t]
                 s += diff * diff
-            if s < best:
-                runner_up = best
-                best = s
-                label = j
-            elif s < runner_up:
-                runner_up = s
-        labels[i] = label
-        first[i] = math.sqrt(best)
-        second[i] = math.sqrt(runner_up)
-        total += first[i]
+            best, runner_up, label = _keep_two(s, j, best, runner_up, label)
+        total += _record(i, best, runner_up, label, labels, first, second)
     return total
 
 

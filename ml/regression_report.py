@@ -18,24 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ml import regression as reg
+from ml import reporting as rp
 from ml.estimability import ESTIMATED, NOT_ESTIMABLE
-from ml.reporting import (
-    Lineage,
-    Section,
-    figure_to_img,
-    html_page,
-    not_estimable_text,
-    suppress_small_cells,
-    table_html,
-)
 
 _SEVERITY = "Estimate of impact on DA total severity"
 _N_OFFENDERS = "Number of offenders with the offence"
 _SIGNIFICANCE_NAMES = {"q_value": "q (Benjamini–Hochberg)", "p_value": "raw p"}
-
-
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
 
 
 def _note(text: str) -> str:
@@ -54,7 +42,7 @@ def not_estimable_reason(model_fit: pd.DataFrame, model: str) -> str | None:
     if "status" not in model_fit:
         return None
     row = model_fit.loc[(model_fit["model"] == model) & (model_fit["status"] == NOT_ESTIMABLE)]
-    return not_estimable_text(row["reason"].iloc[0]) if len(row) else None
+    return rp.not_estimable_text(row["reason"].iloc[0]) if len(row) else None
 
 
 def _estimated(rows: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +65,7 @@ def figure_table(rows: pd.DataFrame, label: str, alpha: float) -> pd.DataFrame:
             _N_OFFENDERS: rows["n_with_term"].astype("Int64"),
         }
     )
-    return suppress_small_cells(shaped, [_N_OFFENDERS])
+    return rp.suppress_small_cells(shaped, [_N_OFFENDERS])
 
 
 _BESIDE = (
@@ -116,7 +104,7 @@ def full_term_table(results: pd.DataFrame, model: str, label: str) -> pd.DataFra
         values = merged["estimate"].to_numpy(dtype=float)
         out[column] = transform(values) if transform else values
         out[column.split(":")[0].split(" (")[0] + " q"] = [_fmt_p(q) for q in merged["q_value"]]
-    return suppress_small_cells(out, ["offenders"])
+    return rp.suppress_small_cells(out, ["offenders"])
 
 
 def coefficient_plot(results: pd.DataFrame, model: str, title: str, max_terms: int = 40):
@@ -132,11 +120,19 @@ def coefficient_plot(results: pd.DataFrame, model: str, title: str, max_terms: i
     fig, ax = plt.subplots(figsize=(8, 0.28 * max(len(rows), 4) + 1.2))
     y = np.arange(len(rows))
     ax.errorbar(
-        rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
-        fmt="o", color="#1f4e79", ecolor="#7aa6d1", capsize=2, label="headline, unadjusted (robust 95% CI)",
-    )  # fmt: skip
-    for suffix, marker, color, label in (("_adjusted", "x", "#c0504d", "adjusted (same non-DA volume)"),
-                                         ("_pre_da", "^", "#4f8f3a", "time-ordered (before first DA)")):  # fmt: skip
+        rows["estimate"],
+        y,
+        xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+        fmt="o",
+        color="#1f4e79",
+        ecolor="#7aa6d1",
+        capsize=2,
+        label="headline, unadjusted (robust 95% CI)",
+    )
+    for suffix, marker, color, label in (
+        ("_adjusted", "x", "#c0504d", "adjusted (same non-DA volume)"),
+        ("_pre_da", "^", "#4f8f3a", "time-ordered (before first DA)"),
+    ):
         other = _estimated(results.loc[results["model"] == model + suffix])[["term", "estimate"]]
         if not other.empty:
             merged = rows[["term"]].merge(other, on="term", how="left")
@@ -171,26 +167,50 @@ def residual_plot(residuals: pd.DataFrame, models: Sequence[str]):
 
 
 def _model_fit_table(model_fit: pd.DataFrame) -> pd.DataFrame:
-    columns = ["model", "role", "status", "family", "se_type", "n_obs", "n_params", "n_aliased",
-               "n_leverage_one", "r_squared", "adj_r_squared", "sigma", "max_leverage", "residual_skewness",
-               "residual_excess_kurtosis", "converged"]  # fmt: skip
+    columns = [
+        "model",
+        "role",
+        "status",
+        "family",
+        "se_type",
+        "n_obs",
+        "n_params",
+        "n_aliased",
+        "n_leverage_one",
+        "r_squared",
+        "adj_r_squared",
+        "sigma",
+        "max_leverage",
+        "residual_skewness",
+        "residual_excess_kurtosis",
+        "converged",
+    ]
     shown = model_fit[[c for c in columns if c in model_fit.columns]].copy()
     if "reason" in model_fit:
-        shown["status"] = [not_estimable_text(r) if st == NOT_ESTIMABLE else st
-                           for st, r in zip(model_fit["status"], model_fit["reason"], strict=True)]  # fmt: skip
-    return suppress_small_cells(shown, ["n_obs"])
+        shown["status"] = [
+            rp.not_estimable_text(r) if st == NOT_ESTIMABLE else st
+            for st, r in zip(model_fit["status"], model_fit["reason"], strict=True)
+        ]
+    return rp.suppress_small_cells(shown, ["n_obs"])
 
 
 def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
     parts = []
     share = f"share_total_da_severity_ge_{threshold:g}"
-    for section, title in (("first_da_grade", "First DA incident's risk grade"),
-                           ("first_non_crime_grade", "First non-crime DA incident's risk grade")):  # fmt: skip
-        part = validation.loc[(validation["section"] == section) & validation["group"].isin(reg.RISK_LEVELS)
-                              & (validation["n_offenders"].fillna(0) > 0)]  # fmt: skip
+    for section, title in (
+        ("first_da_grade", "First DA incident's risk grade"),
+        ("first_non_crime_grade", "First non-crime DA incident's risk grade"),
+    ):
+        part = validation.loc[
+            (validation["section"] == section)
+            & validation["group"].isin(reg.RISK_LEVELS)
+            & (validation["n_offenders"].fillna(0) > 0)
+        ]
         if part.empty:
             parts.append(
-                _p(f"{title}: {not_estimable_text('no offender has a graded incident of this kind')}.")
+                rp.paragraph(
+                    f"{title}: {rp.not_estimable_text('no offender has a graded incident of this kind')}."
+                )
             )
             continue
         measures = ["mean_total_da_severity", "median_total_da_severity", share]
@@ -211,26 +231,34 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
                 ],
             }
         ).reset_index(drop=True)
-        shaped = suppress_small_cells(
-            shaped, ["offenders"],
-            dependent_columns=["mean total DA severity", "median total DA severity", f"share with total ≥ {threshold:g}"],
-        )  # fmt: skip
-        parts.append(table_html(shaped, float_format="{:,.1f}", caption=title))
+        shaped = rp.suppress_small_cells(
+            shaped,
+            ["offenders"],
+            dependent_columns=[
+                "mean total DA severity",
+                "median total DA severity",
+                f"share with total ≥ {threshold:g}",
+            ],
+        )
+        parts.append(rp.table_html(shaped, float_format="{:,.1f}", caption=title))
         extra = validation.loc[
             (validation["section"] == section) & ~validation["group"].isin(reg.RISK_LEVELS)
         ]
         for row in extra.itertuples():
-            parts.append(_p(f"{title}: {row.measure.replace('_', ' ')} ({row.group}) = {row.value:.3f}"))
+            parts.append(
+                rp.paragraph(f"{title}: {row.measure.replace('_', ' ')} ({row.group}) = {row.value:.3f}")
+            )
     ever = validation.loc[validation["section"] == "ever_high"]
     if not ever.empty:
-        shaped = suppress_small_cells(
+        shaped = rp.suppress_small_cells(
             ever[["group", "measure", "value", "n_offenders"]].assign(
                 n_offenders=ever["n_offenders"].astype("Int64")
             ),
-            ["n_offenders"], dependent_columns=["value"],
-        )  # fmt: skip
+            ["n_offenders"],
+            dependent_columns=["value"],
+        )
         parts.append(
-            table_html(shaped, float_format="{:,.2f}", caption="Ever graded high vs never (report: 30×)")
+            rp.table_html(shaped, float_format="{:,.2f}", caption="Ever graded high vs never (report: 30×)")
         )
     clusters = validation.loc[validation["section"] == "cluster"]
     if not clusters.empty:
@@ -241,43 +269,56 @@ def _validation_tables(validation: pd.DataFrame, threshold: float) -> list[str]:
                 "share of first grades high": [f"{v:.1%}" for v in clusters["value"]],
             }
         )
-        shaped = suppress_small_cells(shaped, ["offenders graded at first DA incident"],
-                                      dependent_columns=["share of first grades high"])  # fmt: skip
-        parts.append(table_html(shaped, caption="Share of high first grades per cluster"))
+        shaped = rp.suppress_small_cells(
+            shaped,
+            ["offenders graded at first DA incident"],
+            dependent_columns=["share of first grades high"],
+        )
+        parts.append(rp.table_html(shaped, caption="Share of high first grades per cluster"))
     else:
         parts.append(
-            _p("The share of high first grades per cluster appears once the typology has been built.")
+            rp.paragraph(
+                "The share of high first grades per cluster appears once the typology has been built."
+            )
         )
     return parts
 
 
 def _filtered_table(
-    results: pd.DataFrame, model_fit: pd.DataFrame, model: str, label: str, caption: str, min_offenders: int,
-    alpha: float, significance_column: str, top_k: int | None = None,
-) -> str:  # fmt: skip
+    results: pd.DataFrame,
+    model_fit: pd.DataFrame,
+    model: str,
+    label: str,
+    caption: str,
+    min_offenders: int,
+    alpha: float,
+    significance_column: str,
+    top_k: int | None = None,
+) -> str:
     reason = not_estimable_reason(model_fit, model)
     if reason:
-        return _p(f"{caption}: {reason}.")
-    rows = reg.presentation_filter(results.loc[results["model"] == model], min_offenders, alpha,
-                                   significance_column)  # fmt: skip
+        return rp.paragraph(f"{caption}: {reason}.")
+    rows = reg.presentation_filter(
+        results.loc[results["model"] == model], min_offenders, alpha, significance_column
+    )
     if top_k is not None:
         rows = rows.head(top_k)
     if rows.empty:
-        return _p(f"{caption}: no term passed the filter.")
-    return table_html(figure_table(rows, label, alpha), float_format="{:,.2f}", caption=caption)
+        return rp.paragraph(f"{caption}: no term passed the filter.")
+    return rp.table_html(figure_table(rows, label, alpha), float_format="{:,.2f}", caption=caption)
 
 
 def _summary_line(results: pd.DataFrame, model_fit: pd.DataFrame, model: str, alpha: float, what: str) -> str:
     reason = not_estimable_reason(model_fit, model)
     if reason:
-        return _p(f"{what.capitalize()}: {reason}.")
+        return rp.paragraph(f"{what.capitalize()}: {reason}.")
     rows = results.loc[results["model"] == model]
     if rows.empty:
         return ""
     s = reg.significance_summary(rows, alpha)
     if not s["n_terms"]:
-        return _p(f"No {what} was held by enough offenders to fit.")
-    return _p(
+        return rp.paragraph(f"No {what} was held by enough offenders to fit.")
+    return rp.paragraph(
         f"{s['n_terms']:,} {what} fitted; {s['n_q_lt_alpha']:,} ({s['share_q_lt_alpha']:.0%}) with q < {alpha:g} "
         f"after the Benjamini–Hochberg adjustment; {s['n_significant']:,} ({s['share_significant']:.0%}) with "
         f"raw p < {alpha:g} (the report's count: 656 offences, 16%), {s['share_p_lt_0_01']:.0%} with p < 0.01; "
@@ -291,30 +332,30 @@ def _not_estimable_section(results: pd.DataFrame, model_fit: pd.DataFrame) -> st
     body = []
     if "status" in model_fit:
         failed = model_fit.loc[model_fit["status"] != ESTIMATED, ["model", "role", "reason"]].copy()
-        failed["reason"] = [not_estimable_text(r) for r in failed["reason"]]
+        failed["reason"] = [rp.not_estimable_text(r) for r in failed["reason"]]
         if len(failed):
-            body.append(table_html(failed, caption="Models that could not be estimated on this data"))
+            body.append(rp.table_html(failed, caption="Models that could not be estimated on this data"))
     if "status" in results:
-        terms = results.loc[(results["status"] != ESTIMATED) & (results["term_kind"] != "model"),
-                            ["model", "term_label", "term_kind", "n_with_term", "reason"]].copy()  # fmt: skip
-        terms["reason"] = [not_estimable_text(r) for r in terms["reason"]]
+        terms = results.loc[
+            (results["status"] != ESTIMATED) & (results["term_kind"] != "model"),
+            ["model", "term_label", "term_kind", "n_with_term", "reason"],
+        ].copy()
+        terms["reason"] = [rp.not_estimable_text(r) for r in terms["reason"]]
         if len(terms):
-            shown = suppress_small_cells(terms.assign(n_with_term=terms["n_with_term"].astype("Int64")),
-                                         ["n_with_term"])  # fmt: skip
+            shown = rp.suppress_small_cells(
+                terms.assign(n_with_term=terms["n_with_term"].astype("Int64")), ["n_with_term"]
+            )
             body.append(
-                table_html(shown.head(200), caption=f"Terms not estimable ({len(terms):,}; first 200)")
+                rp.table_html(shown.head(200), caption=f"Terms not estimable ({len(terms):,}; first 200)")
             )
     if not body:
-        return _p("Every model and every term was estimated.")
-    return (
-        _p(
-            "A term held by one offender has leverage 1: the fit passes through that person's outcome, so "
-            "its estimate is their outcome alone and has no standard error. It is listed here, not published; "
-            "the rest of its model keeps its standard errors (those of the same fit without that offender). "
-            "Aliased terms duplicate earlier ones (held by exactly the same offenders) or by no one."
-        )  # fmt: skip
-        + "".join(body)
-    )
+        return rp.paragraph("Every model and every term was estimated.")
+    return rp.paragraph(
+        "A term held by one offender has leverage 1: the fit passes through that person's outcome, so "
+        "its estimate is their outcome alone and has no standard error. It is listed here, not published; "
+        "the rest of its model keeps its standard errors (those of the same fit without that offender). "
+        "Aliased terms duplicate earlier ones (held by exactly the same offenders) or by no one."
+    ) + "".join(body)
 
 
 def regression_sections(
@@ -329,9 +370,9 @@ def regression_sections(
     top_k: int = 10,
     significance_column: str = reg.DEFAULT_SIGNIFICANCE,
     high_harm_threshold: float = reg.HIGH_HARM_THRESHOLD,
-) -> list[Section]:
-    """The Section C sections, ready for :func:`ml.reporting.html_page` (or another report's page)."""
-    sections: list[Section] = []
+) -> list[rp.Section]:
+    """The rp.Section C sections, ready for :func:`ml.reporting.html_page` (or another report's page)."""
+    sections: list[rp.Section] = []
     controls_text = ", ".join(controls) if controls else "none"
     first = model_fit.iloc[0] if len(model_fit) else pd.Series(dtype=object)
     n_da = int(first.get("n_da_perpetrators", 0) or 0)
@@ -341,18 +382,18 @@ def regression_sections(
     )
     sig_name = _SIGNIFICANCE_NAMES.get(significance_column, significance_column)
     spec = (
-        _p(
+        rp.paragraph(
             f"Population: the {n_da:,} DA perpetrators (offenders with at least one DA incident); "
             f"{n_out:,} people recorded only on non-DA crimes are left out (they have no DA harm to explain). "
             "Outcome: total DA severity (sum of ONS Crime Severity Score weights over the offender's DA incidents)."
         )
-        + _p(
+        + rp.paragraph(
             "Headline models (the report's): OLS of the outcome on an indicator of having each non-DA offence "
             "type (Figure 12) or specific offence (Figure 13) anywhere in the offender's history, unadjusted. "
             "An estimate is the association the report describes: how much more DA harm perpetrators with the "
             "offence caused than those without, volume of offending included."
         )
-        + _p(
+        + rp.paragraph(
             f"Sensitivity, non-DA volume (…_adjusted): the same indicators controlling for {controls_text} — a "
             "step function of the number of non-DA incidents (none, 1, 2, 3–4, 5–9, 10–19, 20–49, 50+), so each "
             "estimate compares offenders with a similar amount of non-DA offending. Sensitivity, heavy tail: "
@@ -361,7 +402,7 @@ def regression_sections(
             "incident only, with an exposure term (a step function of the years observed from the first DA "
             "report to the end of the extract); offending that followed the DA harm no longer counts."
         )
-        + _p(
+        + rp.paragraph(
             f"Standard errors: {se_type or 'HC3'} (heteroskedasticity-robust), classical beside them. Tables "
             f"filter on {sig_name} < {alpha:g} (Benjamini–Hochberg across each model's offence terms, as hundreds "
             f"are tested at once) and at least {min_offenders:,} offenders with the offence (the report's 200 of "
@@ -369,99 +410,195 @@ def regression_sections(
             "to the tables, not to the fits. These are associations, not causes."
         )
     )
-    sections.append(Section("Section C: specification", spec, "regression-spec"))
+    sections.append(rp.Section("rp.Section C: specification", spec, "regression-spec"))
 
     type_label = "Offence type"
     body = [
-        _filtered_table(results, model_fit, "offence_type", type_label, f"Figure 12: offence types with {sig_name} < {alpha:g}",
-                        min_offenders, alpha, significance_column),
-        _filtered_table(results, model_fit, "offence_type_adjusted", type_label,
-                        "Sensitivity: the same at the same non-DA volume", min_offenders, alpha, significance_column),
-    ]  # fmt: skip
+        _filtered_table(
+            results,
+            model_fit,
+            "offence_type",
+            type_label,
+            f"Figure 12: offence types with {sig_name} < {alpha:g}",
+            min_offenders,
+            alpha,
+            significance_column,
+        ),
+        _filtered_table(
+            results,
+            model_fit,
+            "offence_type_adjusted",
+            type_label,
+            "Sensitivity: the same at the same non-DA volume",
+            min_offenders,
+            alpha,
+            significance_column,
+        ),
+    ]
     if (results["model"] == "offence_type").any() and not not_estimable_reason(model_fit, "offence_type"):
-        body.append(figure_to_img(coefficient_plot(results, "offence_type", "Offence types: estimates and 95% CIs"),
-                                  "coefficient plot of the offence-type models"))  # fmt: skip
-        body.append("<details><summary>All offence types, both standard errors and every variant</summary>"
-                    + table_html(full_term_table(results, "offence_type", type_label)) + "</details>")  # fmt: skip
-    sections.append(Section("Non-DA offence types and total DA severity (Figure 12)", "".join(body), "fig12"))
+        body.append(
+            rp.figure_to_img(
+                coefficient_plot(results, "offence_type", "Offence types: estimates and 95% CIs"),
+                "coefficient plot of the offence-type models",
+            )
+        )
+        body.append(
+            "<details><summary>All offence types, both standard errors and every variant</summary>"
+            + rp.table_html(full_term_table(results, "offence_type", type_label))
+            + "</details>"
+        )
+    sections.append(
+        rp.Section("Non-DA offence types and total DA severity (Figure 12)", "".join(body), "fig12")
+    )
 
     body = [_summary_line(results, model_fit, "offence_code", alpha, "specific offences")]
     if (results["model"] == "offence_code").any():
-        body.append(_filtered_table(results, model_fit, "offence_code", "Offence",
-                                    f"Figure 13: top {top_k} offences by estimate with {sig_name} < {alpha:g}",
-                                    min_offenders, alpha, significance_column, top_k))  # fmt: skip
-        body.append(_filtered_table(results, model_fit, "offence_code_adjusted", "Offence",
-                                    f"Sensitivity: top {top_k} at the same non-DA volume", min_offenders, alpha,
-                                    significance_column, top_k))  # fmt: skip
-        body.append("<details><summary>All fitted offences</summary>"
-                    + table_html(full_term_table(results, "offence_code", "Offence")) + "</details>")  # fmt: skip
-    sections.append(Section("Specific non-DA offences (Figure 13)", "".join(body), "fig13"))
+        body.append(
+            _filtered_table(
+                results,
+                model_fit,
+                "offence_code",
+                "Offence",
+                f"Figure 13: top {top_k} offences by estimate with {sig_name} < {alpha:g}",
+                min_offenders,
+                alpha,
+                significance_column,
+                top_k,
+            )
+        )
+        body.append(
+            _filtered_table(
+                results,
+                model_fit,
+                "offence_code_adjusted",
+                "Offence",
+                f"Sensitivity: top {top_k} at the same non-DA volume",
+                min_offenders,
+                alpha,
+                significance_column,
+                top_k,
+            )
+        )
+        body.append(
+            "<details><summary>All fitted offences</summary>"
+            + rp.table_html(full_term_table(results, "offence_code", "Offence"))
+            + "</details>"
+        )
+    sections.append(rp.Section("Specific non-DA offences (Figure 13)", "".join(body), "fig13"))
 
-    body = [_p("Non-DA offences reported before the offender's first DA incident, and the DA harm from that "
-               "incident on, with the years observed after it as exposure. The report's models count offences "
-               "from the whole history, including those that followed the DA harm; this variant keeps only "
-               "what preceded it.")]  # fmt: skip
-    for model, label, what in (("offence_type_pre_da", type_label, "offence types"),
-                               ("offence_code_pre_da", "Offence", "specific offences")):  # fmt: skip
+    body = [
+        rp.paragraph(
+            "Non-DA offences reported before the offender's first DA incident, and the DA harm from that "
+            "incident on, with the years observed after it as exposure. The report's models count offences "
+            "from the whole history, including those that followed the DA harm; this variant keeps only "
+            "what preceded it."
+        )
+    ]
+    for model, label, what in (
+        ("offence_type_pre_da", type_label, "offence types"),
+        ("offence_code_pre_da", "Offence", "specific offences"),
+    ):
         if not (model_fit["model"] == model).any():
             continue
         body.append(_summary_line(results, model_fit, model, alpha, what + " (before the first DA incident)"))
         if not_estimable_reason(model_fit, model):
             continue
-        body.append(_filtered_table(results, model_fit, model, label, f"Time-ordered: {what} with {sig_name} < {alpha:g}",
-                                    min_offenders, alpha, significance_column, top_k))  # fmt: skip
+        body.append(
+            _filtered_table(
+                results,
+                model_fit,
+                model,
+                label,
+                f"Time-ordered: {what} with {sig_name} < {alpha:g}",
+                min_offenders,
+                alpha,
+                significance_column,
+                top_k,
+            )
+        )
     exposure = results.loc[(results["model"] == "offence_type_pre_da") & (results["term_kind"] == "exposure")]
     if len(exposure):
-        shown = pd.DataFrame({"years observed from the first DA report": exposure["term"],
-                              "estimate (vs under a year)": exposure["estimate"],
-                              "95% CI": [f"{lo:,.1f} to {hi:,.1f}" for lo, hi in
-                                         zip(exposure["ci_low"], exposure["ci_high"], strict=True)],
-                              "offenders": exposure["n_with_term"].astype("Int64")})  # fmt: skip
-        body.append(table_html(suppress_small_cells(shown, ["offenders"]), float_format="{:,.1f}",
-                               caption="The exposure term (offence-type model)"))  # fmt: skip
+        shown = pd.DataFrame(
+            {
+                "years observed from the first DA report": exposure["term"],
+                "estimate (vs under a year)": exposure["estimate"],
+                "95% CI": [
+                    f"{lo:,.1f} to {hi:,.1f}"
+                    for lo, hi in zip(exposure["ci_low"], exposure["ci_high"], strict=True)
+                ],
+                "offenders": exposure["n_with_term"].astype("Int64"),
+            }
+        )
+        body.append(
+            rp.table_html(
+                rp.suppress_small_cells(shown, ["offenders"]),
+                float_format="{:,.1f}",
+                caption="The exposure term (offence-type model)",
+            )
+        )
     sections.append(
-        Section("Time-ordered: offending before the first DA incident", "".join(body), "time-ordered")
+        rp.Section("Time-ordered: offending before the first DA incident", "".join(body), "time-ordered")
     )
 
-    body = [_p("A term is listed where the conclusion (" + sig_name + f" < {alpha:g}) differs between the headline "
-               "fit and a sensitivity fit: significant in one and not the other, or in both with opposite signs. "
-               "The adjusted fit answers a different question (an offence beyond the volume of offending); the "
-               "heavy-tail fits the same question on a multiplicative scale.")]  # fmt: skip
+    body = [
+        rp.paragraph(
+            "A term is listed where the conclusion ("
+            + sig_name
+            + f" < {alpha:g}) differs between the headline "
+            "fit and a sensitivity fit: significant in one and not the other, or in both with opposite signs. "
+            "The adjusted fit answers a different question (an offence beyond the volume of offending); the "
+            "heavy-tail fits the same question on a multiplicative scale."
+        )
+    ]
     for model in ("offence_type", "offence_code"):
         primary = results.loc[results["model"] == model]
         for suffix in ("_adjusted", "_log1p", "_tweedie"):
             other = results.loc[results["model"] == model + suffix]
             reason = not_estimable_reason(model_fit, model) or not_estimable_reason(model_fit, model + suffix)
             if reason:
-                body.append(_p(f"{model} vs {model + suffix}: {reason}."))
+                body.append(rp.paragraph(f"{model} vs {model + suffix}: {reason}."))
                 continue
             if primary.empty or other.empty:
                 continue
             diff = reg.compare_sensitivity(primary, other, alpha, significance_column)
             n_ind = int(((primary["term_kind"] == "indicator") & (primary["status"] == ESTIMATED)).sum())
             body.append(
-                _p(f"{model} vs {model + suffix}: {len(diff):,} of {n_ind:,} terms differ in conclusion.")
+                rp.paragraph(
+                    f"{model} vs {model + suffix}: {len(diff):,} of {n_ind:,} terms differ in conclusion."
+                )
             )
             if len(diff):
-                shown = diff.head(25)[["term_label", "n_with_term", "estimate_primary", "q_value_primary",
-                                       "estimate_sensitivity", "q_value_sensitivity", "difference"]]  # fmt: skip
-                shown = suppress_small_cells(shown.assign(n_with_term=shown["n_with_term"].astype("Int64")),
-                                             ["n_with_term"])  # fmt: skip
-                body.append(table_html(shown, caption=f"{model} vs {model + suffix} (first 25)"))
-    sections.append(Section("Sensitivity analyses", "".join(body), "sensitivity"))
+                shown = diff.head(25)[
+                    [
+                        "term_label",
+                        "n_with_term",
+                        "estimate_primary",
+                        "q_value_primary",
+                        "estimate_sensitivity",
+                        "q_value_sensitivity",
+                        "difference",
+                    ]
+                ]
+                shown = rp.suppress_small_cells(
+                    shown.assign(n_with_term=shown["n_with_term"].astype("Int64")), ["n_with_term"]
+                )
+                body.append(rp.table_html(shown, caption=f"{model} vs {model + suffix} (first 25)"))
+    sections.append(rp.Section("Sensitivity analyses", "".join(body), "sensitivity"))
 
     sections.append(
-        Section("Not estimable on this data", _not_estimable_section(results, model_fit), "not-estimable")
+        rp.Section("Not estimable on this data", _not_estimable_section(results, model_fit), "not-estimable")
     )
 
     body = []
-    for model, title in (("risk_first_non_crime", "Grade of the first non-crime DA incident (vs standard)"),
-                         ("risk_first_da", "Grade of the first DA incident (vs standard), controlling for its severity"),
-                         ("risk_share_high", "Share of assessments graded high, controlling for their number")):  # fmt: skip
+    for model, title in (
+        ("risk_first_non_crime", "Grade of the first non-crime DA incident (vs standard)"),
+        ("risk_first_da", "Grade of the first DA incident (vs standard), controlling for its severity"),
+        ("risk_share_high", "Share of assessments graded high, controlling for their number"),
+    ):
         rows = results.loc[(results["model"] == model) & (results["term_kind"] != "intercept")]
         reason = not_estimable_reason(model_fit, model)
         if reason:
-            body.append(_p(f"{title}: {reason}."))
+            body.append(rp.paragraph(f"{title}: {reason}."))
             continue
         if rows.empty:
             continue
@@ -478,18 +615,27 @@ def regression_sections(
                 "n": rows["n_obs"].astype("Int64"),
             }
         )
-        body.append(table_html(suppress_small_cells(shaped, ["n"]), float_format="{:,.2f}", caption=title))
+        body.append(
+            rp.table_html(rp.suppress_small_cells(shaped, ["n"]), float_format="{:,.2f}", caption=title)
+        )
     body += _validation_tables(validation, high_harm_threshold)
-    sections.append(Section("How predictive is the first risk assessment?", "".join(body), "risk"))
+    sections.append(rp.Section("How predictive is the first risk assessment?", "".join(body), "risk"))
 
-    body = [table_html(_model_fit_table(model_fit), caption="Fit and residual diagnostics by model")]
+    body = [rp.table_html(_model_fit_table(model_fit), caption="Fit and residual diagnostics by model")]
     if residuals is not None and not residuals.empty:
-        models = [m for m in ("offence_type", "offence_code", "offence_code_log1p", "risk_first_da")
-                  if (residuals["model"] == m).any()]  # fmt: skip
-        body.append(figure_to_img(residual_plot(residuals, models), "residuals against fitted values"))
-        body.append(_p("Residual plots show a sample of offenders. The fan shape on the raw scale is why robust "
-                       "standard errors are the default."))  # fmt: skip
-    sections.append(Section("Diagnostics", "".join(body), "diagnostics"))
+        models = [
+            m
+            for m in ("offence_type", "offence_code", "offence_code_log1p", "risk_first_da")
+            if (residuals["model"] == m).any()
+        ]
+        body.append(rp.figure_to_img(residual_plot(residuals, models), "residuals against fitted values"))
+        body.append(
+            rp.paragraph(
+                "Residual plots show a sample of offenders. The fan shape on the raw scale is why robust "
+                "standard errors are the default."
+            )
+        )
+    sections.append(rp.Section("Diagnostics", "".join(body), "diagnostics"))
     return sections
 
 
@@ -499,15 +645,15 @@ def regression_report_html(
     model_fit: pd.DataFrame,
     residuals: pd.DataFrame | None = None,
     *,
-    lineage: Lineage | None = None,
+    lineage: rp.Lineage | None = None,
     **options,
 ) -> str:
-    """A self-contained HTML page with the Section C sections (see :func:`regression_sections`)."""
-    intro = _p(
-        "Regressions of Section C of the perpetrator typology: non-DA offending, DA harm and risk grades."
+    """A self-contained HTML page with the rp.Section C sections (see :func:`regression_sections`)."""
+    intro = rp.paragraph(
+        "Regressions of rp.Section C of the perpetrator typology: non-DA offending, DA harm and risk grades."
     )
-    return html_page(
-        "Section C: non-DA offending, risk assessment and DA harm",
+    return rp.html_page(
+        "rp.Section C: non-DA offending, risk assessment and DA harm",
         regression_sections(results, validation, model_fit, residuals, **options),
         lineage,
         intro,

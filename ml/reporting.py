@@ -145,3 +145,8 @@ def html_page(
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{intro}"
         f"<nav><ul>{toc}</ul></nav>{body}{footer}</body></html>"
     )
+
+
+def paragraph(text: str) -> str:
+    """``text`` as one escaped HTML paragraph."""
+    return f"<p>{html.escape(text)}</p>"

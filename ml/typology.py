@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -109,10 +109,19 @@ class ClaraSettings:
         """R's ``clara(x, k)`` with its defaults (rngR = FALSE, pamLike = FALSE), reproduced exactly: clara's
         sampler, BUILD and SWAP, samples scored on all rows, no restart, no polish (the seed has no effect)."""
         return cls(
-            samples=5, sampsize_base=40, sampsize_per_k=2, sampler="r", method="r", init="build",
-            restart_from_best=False, polish_iterations=0, polish_screen=0, score_rows=0,
-            score_polish_iterations=0, seed=seed,
-        )  # fmt: skip
+            samples=5,
+            sampsize_base=40,
+            sampsize_per_k=2,
+            sampler="r",
+            method="r",
+            init="build",
+            restart_from_best=False,
+            polish_iterations=0,
+            polish_screen=0,
+            score_rows=0,
+            score_polish_iterations=0,
+            seed=seed,
+        )
 
     def sampsize(self, k: int, n: int) -> int:
         return int(min(n, max(k + 1, self.sampsize_base + self.sampsize_per_k * k)))
@@ -157,9 +166,17 @@ def k_range(n_offenders: int, k_min: int = K_MIN, k_max: int = K_MAX, exclude_k2
 #: On the wmp matrix (137,193 × 23): an objective 8.0–11.9% below R clara's defaults at every K of 2..40,
 #: the sweep about 4× faster than R's, one thread each (``bench/typology.py`` measures both, beside R).
 SWEEP_CLARA = ClaraSettings(
-    samples=4, sampsize_base=400, sampsize_per_k=10, init="random", restart_from_best=False,
-    polish_iterations=1, polish_candidates=32, polish_screen=256, score_rows=8192, score_polish_iterations=1,
-)  # fmt: skip
+    samples=4,
+    sampsize_base=400,
+    sampsize_per_k=10,
+    init="random",
+    restart_from_best=False,
+    polish_iterations=1,
+    polish_candidates=32,
+    polish_screen=256,
+    score_rows=8192,
+    score_polish_iterations=1,
+)
 
 
 def run_k_sweep(
@@ -766,7 +783,3 @@ def medoid_timelines(
     rows = rows.sort_values(sort_keys, kind="stable")
     rows["position"] = rows.groupby("cluster").cumcount() + 1
     return rows[TIMELINE_COLUMNS].reset_index(drop=True)
-
-
-def settings_dict(settings: ClaraSettings) -> dict:
-    return asdict(settings)

@@ -17,26 +17,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ml.reporting import (  # noqa: E402
-    SMALL_CELL_THRESHOLD,
-    Lineage,
-    Section,
-    figure_to_img,
-    html_page,
-    not_estimable_text,
-    suppress_small_cells,
-    table_html,
-)
+from ml import reporting as rp  # noqa: E402
 from ml.typology import GROUP_DESCRIPTIONS, group_summary  # noqa: E402
 
 GROUP_COLOURS = {"A": "#1f77b4", "B": "#d62728", "C": "#2ca02c", "D": "#9467bd", "E": "#7f7f7f"}
 BAND_COLOURS = {"Low": "#4caf50", "Medium": "#ff9800", "High": "#d32f2f", None: "#9e9e9e"}
 RISK_EDGE = {"standard": "#4caf50", "medium": "#ff9800", "high": "#d32f2f"}
 MEDOIDS_PER_FIGURE = 6
-
-
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
 
 
 def _note(text: str) -> str:
@@ -59,7 +46,7 @@ def pca_figure(variance: pd.DataFrame, target: float) -> str:
     ax.set_title(
         f"PCA: {int(kept.sum())} components kept, {variance.loc[kept, 'explained_variance_ratio'].sum():.1%} of variance"
     )
-    return figure_to_img(fig, "PCA explained and cumulative variance")
+    return rp.figure_to_img(fig, "PCA explained and cumulative variance")
 
 
 def sweep_figure(sweep: pd.DataFrame, chosen_k: int, criterion: str) -> str:
@@ -88,7 +75,7 @@ def sweep_figure(sweep: pd.DataFrame, chosen_k: int, criterion: str) -> str:
     right.set_xlabel("K")
     right.set_ylabel("mean distance to nearest medoid")
     right.set_title("CLARA objective (all offenders)")
-    return figure_to_img(fig, "Silhouette and objective against K")
+    return rp.figure_to_img(fig, "Silhouette and objective against K")
 
 
 def stability_figure(stability: pd.DataFrame) -> str:
@@ -105,7 +92,7 @@ def stability_figure(stability: pd.DataFrame) -> str:
     ax.set_ylabel("seeds")
     ax.legend(fontsize=7)
     ax.set_title(f"K chosen across {stability['seed'].nunique()} CLARA seeds")
-    return figure_to_img(fig, "K chosen across seeds")
+    return rp.figure_to_img(fig, "K chosen across seeds")
 
 
 def groups_figure(profiles: pd.DataFrame) -> str:
@@ -129,7 +116,7 @@ def groups_figure(profiles: pd.DataFrame) -> str:
     right.set_xlabel("offenders")
     right.set_title("Clusters by group")
     right.tick_params(axis="y", labelsize=7)
-    return figure_to_img(fig, "Groups A to E and the clusters in them")
+    return rp.figure_to_img(fig, "Groups A to E and the clusters in them")
 
 
 def timeline_figures(timelines: pd.DataFrame, clusters: list[int]) -> list[str]:
@@ -180,7 +167,7 @@ def timeline_figures(timelines: pd.DataFrame, clusters: list[int]) -> list[str]:
             )
             ax.tick_params(labelsize=7)
         fig.tight_layout()
-        images.append(figure_to_img(fig, f"Medoid timelines, clusters {chunk[0]}–{chunk[-1]}"))
+        images.append(rp.figure_to_img(fig, f"Medoid timelines, clusters {chunk[0]}–{chunk[-1]}"))
     return images
 
 
@@ -204,7 +191,7 @@ def _timeline_table(rows: pd.DataFrame) -> str:
             "severity": rows["severity_band"],
         }
     )
-    return table_html(view, float_format="{:.0f}")
+    return rp.table_html(view, float_format="{:.0f}")
 
 
 PROFILE_VIEW = {
@@ -276,7 +263,7 @@ def _suppressed(view: pd.DataFrame, count_column: str = "n") -> pd.DataFrame:
     dependent = [
         c for c in view.columns if c not in ("Cl", "Group", count_column, "cluster", "offender_group")
     ]
-    return suppress_small_cells(view, [count_column], dependent_columns=dependent)
+    return rp.suppress_small_cells(view, [count_column], dependent_columns=dependent)
 
 
 def _percent(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -293,7 +280,7 @@ def _population_text(dropped: dict) -> str:
     report_missing = dropped.get("report_n_missing_age", 7_731)
     report_n = dropped.get("report_n_offenders", 145_392)
     share = missing / n_perpetrators if n_perpetrators else float("nan")
-    return _p(
+    return rp.paragraph(
         f"{dropped.get('n_offenders', 0):,} people in dim_offenders, of whom "
         f"{dropped.get('n_not_da_perpetrators', 0):,} appear only on non-DA crimes: they are not DA perpetrators, "
         f"so they are neither clustered nor counted below. Of the {n_perpetrators:,} DA perpetrators, "
@@ -317,21 +304,21 @@ def _imputed_html(imputed: pd.DataFrame) -> str:
         }
     )
     view = _percent(view, ["share"])
-    return _p(
+    return rp.paragraph(
         "Missing is missing: a mean with nothing to average is not coded as a number that means something "
         "else (an IMD score of 0 would read as the least deprived area, a gap of 0 days as two incidents on "
         "one day, 00:00 as midnight). Such a feature gets the mean of its recorded values (a z-score of 0) and "
         "an indicator column (0/1, centred, not divided by its SD); the recorded values are standardised by "
         "their own SD. The six timing columns are one variable of the report's list and are weighted "
         "1/√6 each."
-    ) + table_html(view, caption="Features that may be missing")
+    ) + rp.table_html(view, caption="Features that may be missing")
 
 
 def _stability_html(clusters: pd.DataFrame, resamples: pd.DataFrame | None, chosen_k: int) -> str:
     body = ""
     if resamples is not None and not resamples.empty:
         ari = resamples["ari"]
-        body += _p(
+        body += rp.paragraph(
             f"{len(resamples)} subsamples of {int(resamples['n_offenders'].iloc[0]):,} offenders, each clustered "
             f"afresh at K = {chosen_k} (new samples and medoids; only K is kept). Agreement with the final "
             f"clustering on the subsample: adjusted Rand index median {ari.median():.2f} (10th–90th percentile "
@@ -339,7 +326,7 @@ def _stability_html(clusters: pd.DataFrame, resamples: pd.DataFrame | None, chos
         )
     stable = clusters[clusters["verdict"] == "stable"]
     judged = clusters[clusters["verdict"] != "too small to judge"]
-    body += _p(
+    body += rp.paragraph(
         "Per cluster, the Jaccard index of its members in a subsample with the best-matching new cluster, "
         "averaged over the subsamples (Hennig's clusterwise stability: ≥ 0.75 stable, 0.6–0.75 a pattern, "
         f"0.5–0.6 weak, < 0.5 dissolves). {len(stable)} of {len(judged)} judged clusters are stable"
@@ -359,7 +346,7 @@ def _stability_html(clusters: pd.DataFrame, resamples: pd.DataFrame | None, chos
         }
     )
     view = _percent(view, ["recovered (Jaccard ≥ 0.5)"])
-    return body + table_html(_suppressed(view), float_format="{:.2f}", caption="Stability of each cluster")
+    return body + rp.table_html(_suppressed(view), float_format="{:.2f}", caption="Stability of each cluster")
 
 
 def build_typology_report(
@@ -376,7 +363,7 @@ def build_typology_report(
     timelines: pd.DataFrame,
     final_fit: dict,
     settings: dict,
-    lineage: Lineage | None = None,
+    lineage: rp.Lineage | None = None,
     not_estimable: str | None = None,
     imputed: pd.DataFrame | None = None,
     cluster_stability: pd.DataFrame | None = None,
@@ -390,12 +377,12 @@ def build_typology_report(
     sections = []
     kept = variance[variance["kept"].astype(bool)]
     sections.append(
-        Section(
+        rp.Section(
             "Offenders and features",
             _population_text(dropped)
             + (_imputed_html(imputed) if imputed is not None and not imputed.empty else "")
             + pca_figure(variance, variance_target)
-            + _p(
+            + rp.paragraph(
                 f"{len(kept)} principal components kept, explaining "
                 f"{kept['explained_variance_ratio'].sum():.2%} of the variance (target {variance_target:.0%}; "
                 "the report kept 25 of 42 for 89.49%)."
@@ -404,14 +391,14 @@ def build_typology_report(
         )
     )
     if not_estimable:
-        reason = not_estimable_text(not_estimable)
-        sections.append(Section("Choosing K", _p(f"Typology: {reason}."), "sweep"))
-        sections.append(Section("Clusters (Tables 1–5)", _p(f"Clusters: {reason}."), "clusters"))
+        reason = rp.not_estimable_text(not_estimable)
+        sections.append(rp.Section("Choosing K", rp.paragraph(f"Typology: {reason}."), "sweep"))
+        sections.append(rp.Section("Clusters (Tables 1–5)", rp.paragraph(f"Clusters: {reason}."), "clusters"))
         settings_view = pd.DataFrame(
             {"setting": list(settings), "value": [str(v) for v in settings.values()]}
         )
-        sections.append(Section("Settings", table_html(settings_view), "settings"))
-        return html_page("Domestic abuse perpetrator typology", sections, lineage)
+        sections.append(rp.Section("Settings", rp.table_html(settings_view), "settings"))
+        return rp.html_page("Domestic abuse perpetrator typology", sections, lineage)
     sweep_view = sweep[
         [
             "k",
@@ -424,9 +411,9 @@ def build_typology_report(
         ]
     ]
     sections.append(
-        Section(
+        rp.Section(
             "Choosing K",
-            _p(
+            rp.paragraph(
                 f"CLARA k-medoids for K = {int(sweep['k'].min())}..{int(sweep['k'].max())}. "
                 f"K is chosen by the highest {criterion.replace('_', ' ')}"
                 + (
@@ -438,14 +425,14 @@ def build_typology_report(
             )
             + sweep_figure(sweep, chosen_k, criterion)
             + "<details><summary>Per-K figures</summary>"
-            + table_html(sweep_view, float_format="{:.4g}")
+            + rp.table_html(sweep_view, float_format="{:.4g}")
             + "</details>",
             "sweep",
         )
     )
     if cluster_stability is not None and not cluster_stability.empty:
         sections.append(
-            Section(
+            rp.Section(
                 "Stability across data",
                 _stability_html(cluster_stability, stability_resamples, chosen_k),
                 "stability",
@@ -455,15 +442,15 @@ def build_typology_report(
         pivot = stability.pivot_table(index="seed", columns="criterion", values="chosen_k").reset_index()
         main = stability[stability["criterion"] == criterion]["chosen_k"]
         sections.append(
-            Section(
+            rp.Section(
                 "The K choice across CLARA seeds",
-                _p(
+                rp.paragraph(
                     f"The sweep repeated with {stability['seed'].nunique()} CLARA seeds (same subsample). Under "
                     f"{criterion.replace('_', ' ')} the chosen K was {', '.join(str(k) for k in main)}; "
                     f"{(main == chosen_k).mean():.0%} of seeds agree with K = {chosen_k}."
                 )
                 + stability_figure(stability)
-                + table_html(pivot, float_format="{:.0f}"),
+                + rp.table_html(pivot, float_format="{:.0f}"),
                 "stability",
             )
         )
@@ -474,9 +461,9 @@ def build_typology_report(
     detail_view = profiles[[c for c in DETAIL_VIEW if c in profiles]].rename(columns=DETAIL_VIEW)
     risk_view = _risk_view(profiles).rename(columns={"cluster": "Cl", "n_offenders": "n"})
     sections.append(
-        Section(
+        rp.Section(
             "Clusters (Tables 1–5)",
-            _p(
+            rp.paragraph(
                 f"Final fit: K = {final_fit.get('k')}, {final_fit.get('samples')} samples of "
                 f"{final_fit.get('sampsize')} rows; objective {final_fit.get('objective', float('nan')):.4g}, "
                 f"medoid silhouette {final_fit.get('medoid_silhouette', float('nan')):.3f}. Clusters are numbered "
@@ -484,39 +471,39 @@ def build_typology_report(
                 "are ONS Low < 100 ≤ Medium ≤ 500 < High of the median per-incident and total severity; volume "
                 "bands Low < 3 ≤ High. Counts under 5 are shown as <5 and their row's figures blanked."
             )
-            + table_html(
+            + rp.table_html(
                 _suppressed(profile_view), float_format="{:.3g}", caption="Volume, victims and severity"
             )
-            + table_html(
+            + rp.table_html(
                 _suppressed(detail_view),
                 float_format="{:.3g}",
                 caption="Age, durations, gaps, deprivation, victimisation",
             )
-            + table_html(
+            + rp.table_html(
                 _suppressed(risk_view), caption="Risk grades (standard / medium / high) and offence types"
             ),
             "clusters",
         )
     )
     summary = group_summary(profiles)
-    summary_view = suppress_small_cells(
+    summary_view = rp.suppress_small_cells(
         _percent(summary, ["share"]), ["n_offenders"], dependent_columns=["share"]
     )
     sections.append(
-        Section(
+        rp.Section(
             "Groups A–E",
-            _p(
+            rp.paragraph(
                 "Clusters are gathered into groups by their median DA and non-DA incident counts: "
                 + "; ".join(f"{g}: {d}" for g, d in GROUP_DESCRIPTIONS.items())
                 + ". Individuals can sit outside their cluster's band."
             )
-            + groups_figure(profiles[profiles["n_offenders"] >= SMALL_CELL_THRESHOLD])
-            + table_html(summary_view),
+            + groups_figure(profiles[profiles["n_offenders"] >= rp.SMALL_CELL_THRESHOLD])
+            + rp.table_html(summary_view),
             "groups",
         )
     )
-    shown = profiles[profiles["n_offenders"] >= SMALL_CELL_THRESHOLD]["cluster"].tolist()
-    timeline_body = _p(
+    shown = profiles[profiles["n_offenders"] >= rp.SMALL_CELL_THRESHOLD]["cluster"].tolist()
+    timeline_body = rp.paragraph(
         "Each medoid's offences in order of occurrence (not reporting). Circles are DA, squares non-DA, crosses "
         "offences against the medoid; fill = ONS severity band (green Low, orange Medium, red High), outline = "
         "risk grade. Location is given as the IMD decile of the LSOA (1 = most deprived). Medoids of clusters "
@@ -529,7 +516,7 @@ def build_typology_report(
         for cluster in present:
             rows = timelines[timelines["cluster"] == cluster]
             timeline_body += f"<details><summary>Cluster {cluster} medoid: {len(rows)} rows</summary>{_timeline_table(rows)}</details>"
-    sections.append(Section("Medoid timelines", timeline_body, "medoids"))
+    sections.append(rp.Section("Medoid timelines", timeline_body, "medoids"))
     main_choices = (
         stability[stability["criterion"] == criterion]["chosen_k"] if not stability.empty else pd.Series()
     )
@@ -555,14 +542,14 @@ def build_typology_report(
         + " Average silhouettes around 0.1–0.2 (the report's 0.11 at K = 29) mean weak structure.",
     ]
     sections.append(
-        Section(
+        rp.Section(
             "Caveats", "<ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats) + "</ul>", "caveats"
         )
     )
     settings_view = pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]})
-    sections.append(Section("Settings", table_html(settings_view), "settings"))
+    sections.append(rp.Section("Settings", rp.table_html(settings_view), "settings"))
     intro = _note(
         "Perpetrator typology after seed 000 (Crest Advisory / West Midlands Police): offender features → "
         "z-scores → PCA → CLARA k-medoids, K by average silhouette, clusters gathered into Groups A–E."
     )
-    return html_page("Domestic abuse perpetrator typology", sections, lineage, intro=intro)
+    return rp.html_page("Domestic abuse perpetrator typology", sections, lineage, intro=intro)

@@ -307,7 +307,7 @@ def _selection(text: str):
 def _resume_parent(instance, run_id: str):
     """The run to re-execute: the last one, or the one named. A run still recorded as in progress must
     be dead to be resumed (`dap.recovery` has marked the dead runs of this warehouse failed already)."""
-    from dagster._core.storage.dagster_run import DagsterRunStatus
+    from dagster import DagsterRunStatus
 
     from dap import recovery
 

@@ -15,7 +15,7 @@ from typing import Any
 PINNED_PACKAGES = (
     *("da-perpetrator-platform", "dagster", "dagster-dbt", "dagster-webserver", "dbt-core", "dbt-duckdb"),
     *("duckdb", "great-expectations", "openlineage-python", "openlineage-dbt", "dagster-openlineage"),
-    *("pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "kmedoids", "pyarrow", "sqlglot"),
+    *("pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "kmedoids", "pyarrow"),
 )
 
 

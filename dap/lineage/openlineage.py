@@ -95,7 +95,8 @@ def dbt_events(
 
 def column_lineage_of(events: Iterable[Any]) -> dict[str, dict[str, list[dict[str, str]]]]:
     """``asset key → {column: [{asset, column}]}`` from the columnLineage facets of dbt's COMPLETE events
-    (dataset ``<database>.<schema>.<table>`` is the asset ``<schema>/<table>``)."""
+    (dataset ``<database>.<schema>.<table>`` is the asset ``<schema>/<table>``). A column whose inputs
+    include a CTE openlineage-sql left unresolved (a one-part name) is left out: no lineage, not a wrong one."""
 
     def key(name: str) -> str:
         return "/".join(name.split(".")[-2:])
@@ -108,6 +109,7 @@ def column_lineage_of(events: Iterable[Any]) -> dict[str, dict[str, list[dict[st
                 found[key(output.name)] = {
                     column: [{"asset": key(f.name), "column": f.field} for f in fields.inputFields]
                     for column, fields in facet.fields.items()
+                    if all(f.name.count(".") >= 2 for f in fields.inputFields)
                 }
     return found
 

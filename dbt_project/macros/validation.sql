@@ -159,3 +159,30 @@
     from {{ ref('base_wmp__' ~ table) }}
     where failed_check is null
 {%- endmacro %}
+
+{#- The base model of a table whose rows each name a crime (custody, offenders, victims, ...): every raw row
+    cast once, left-joined to the crime it names, with the first row-level rule it breaks (macros/rules.sql). -#}
+{% macro crime_child_rows(table) -%}
+with typed as (
+    select
+        raw_rows.*,
+        {{- typed_columns(table) }}
+    from {{ source('raw', table) }} as raw_rows
+),
+
+crimes as (
+    {{ parent_keys('crimes', 'crime_number') }}
+),
+
+checked as (
+    select
+        typed.*,
+        crimes.parent_key is not null as _crime_exists,
+        coalesce(crimes.parent_is_staged, false) as _crime_is_staged,
+        crimes.parent_rule as _crime_rule
+    from typed
+    left join crimes on typed.crime_number__value = crimes.parent_key
+)
+
+{{ validated_rows(table, context=['_crime_rule']) }}
+{%- endmacro %}

@@ -174,8 +174,10 @@ def step_function(
     edges = [float(e) for e in edges]
     counts = [int(((values >= lo) & (values < hi)).sum()) for lo, hi in zip(edges, edges[1:], strict=False)]
     counts.append(int((values >= edges[-1]).sum()))
-    bins = [[lo, edges[k + 1] if k + 1 < len(edges) else None, n] for k, (lo, n) in
-            enumerate(zip(edges, counts, strict=True))]  # fmt: skip
+    bins = [
+        [lo, edges[k + 1] if k + 1 < len(edges) else None, n]
+        for k, (lo, n) in enumerate(zip(edges, counts, strict=True))
+    ]
     merged = True
     while merged and len(bins) > 1:
         merged = False

@@ -84,8 +84,9 @@ def risk_model_fitters(
 
         def log1p(X=X, y=y, name=name, common=common, enough=enough):
             enough()
-            return fit_ols(X, np.log1p(y), se_type=se_type, model=f"{name}_log1p", outcome=f"log1p({OUTCOME})",
-                           **common)  # fmt: skip
+            return fit_ols(
+                X, np.log1p(y), se_type=se_type, model=f"{name}_log1p", outcome=f"log1p({OUTCOME})", **common
+            )
 
         def tweedie(X=X, y=y, name=name, common=common, enough=enough):
             enough()
@@ -118,8 +119,9 @@ def fit_risk_models(
     from ml.estimability import attempt
 
     fits = []
-    for name, fitter in risk_model_fitters(offenders, se_type=se_type, sensitivity=sensitivity,
-                                           tweedie_power=tweedie_power):  # fmt: skip
+    for name, fitter in risk_model_fitters(
+        offenders, se_type=se_type, sensitivity=sensitivity, tweedie_power=tweedie_power
+    ):
         outcome_ = attempt(f"Section C: {name}", fitter)
         if outcome_.ok:
             fits.append(outcome_.value)
@@ -157,43 +159,88 @@ def risk_assessment_validation(
     """
     y = outcome(offenders)
     rows: list[dict] = []
-    for section, column in (("first_da_grade", "first_da_risk_level"),
-                            ("first_non_crime_grade", "first_non_crime_da_risk_level")):  # fmt: skip
+    for section, column in (
+        ("first_da_grade", "first_da_risk_level"),
+        ("first_non_crime_grade", "first_non_crime_da_risk_level"),
+    ):
         grade = offenders[column].astype("string").str.lower()
         for level in RISK_LEVELS:
             mask = (grade == level).fillna(False).to_numpy(dtype=bool) & np.isfinite(y)
             values = y[mask]
             n = int(mask.sum())
             rows += [
-                dict(section=section, group=level, measure="mean_total_da_severity",
-                     value=float(values.mean()) if n else np.nan, n_offenders=n),
-                dict(section=section, group=level, measure="median_total_da_severity",
-                     value=float(np.median(values)) if n else np.nan, n_offenders=n),
-                dict(section=section, group=level, measure=f"share_total_da_severity_ge_{high_harm_threshold:g}",
-                     value=float((values >= high_harm_threshold).mean()) if n else np.nan, n_offenders=n),
-            ]  # fmt: skip
+                dict(
+                    section=section,
+                    group=level,
+                    measure="mean_total_da_severity",
+                    value=float(values.mean()) if n else np.nan,
+                    n_offenders=n,
+                ),
+                dict(
+                    section=section,
+                    group=level,
+                    measure="median_total_da_severity",
+                    value=float(np.median(values)) if n else np.nan,
+                    n_offenders=n,
+                ),
+                dict(
+                    section=section,
+                    group=level,
+                    measure=f"share_total_da_severity_ge_{high_harm_threshold:g}",
+                    value=float((values >= high_harm_threshold).mean()) if n else np.nan,
+                    n_offenders=n,
+                ),
+            ]
         order = grade.map({level: i for i, level in enumerate(RISK_LEVELS)}).astype("Float64")
         mask = order.notna().to_numpy(dtype=bool) & np.isfinite(y)
         rows.append(
-            dict(section=section, group="all graded", measure=f"auc_total_da_severity_ge_{high_harm_threshold:g}",
-                 value=_auc(order[mask].to_numpy(dtype=float), y[mask] >= high_harm_threshold),
-                 n_offenders=int(mask.sum()))
-        )  # fmt: skip
-        means = {r["group"]: r["value"] for r in rows if r["section"] == section
-                 and r["measure"] == "mean_total_da_severity"}  # fmt: skip
+            dict(
+                section=section,
+                group="all graded",
+                measure=f"auc_total_da_severity_ge_{high_harm_threshold:g}",
+                value=_auc(order[mask].to_numpy(dtype=float), y[mask] >= high_harm_threshold),
+                n_offenders=int(mask.sum()),
+            )
+        )
+        means = {
+            r["group"]: r["value"]
+            for r in rows
+            if r["section"] == section and r["measure"] == "mean_total_da_severity"
+        }
         if means.get("medium"):
-            rows.append(dict(section=section, group="high vs medium", measure="ratio_mean_total_da_severity",
-                             value=means["high"] / means["medium"], n_offenders=np.nan))  # fmt: skip
+            rows.append(
+                dict(
+                    section=section,
+                    group="high vs medium",
+                    measure="ratio_mean_total_da_severity",
+                    value=means["high"] / means["medium"],
+                    n_offenders=np.nan,
+                )
+            )
     ever = offenders["ever_high_risk"].astype("boolean")
     medians = {}
     for label, flag in (("ever high", True), ("never high", False)):
         mask = (ever == flag).fillna(False).to_numpy(dtype=bool) & np.isfinite(y)
         medians[label] = float(np.median(y[mask])) if mask.any() else np.nan
-        rows.append(dict(section="ever_high", group=label, measure="median_total_da_severity",
-                         value=medians[label], n_offenders=int(mask.sum())))  # fmt: skip
+        rows.append(
+            dict(
+                section="ever_high",
+                group=label,
+                measure="median_total_da_severity",
+                value=medians[label],
+                n_offenders=int(mask.sum()),
+            )
+        )
     ratio = medians["ever high"] / medians["never high"] if medians["never high"] else np.nan
-    rows.append(dict(section="ever_high", group="ever vs never", measure="ratio_median_total_da_severity",
-                     value=ratio, n_offenders=np.nan))  # fmt: skip
+    rows.append(
+        dict(
+            section="ever_high",
+            group="ever vs never",
+            measure="ratio_median_total_da_severity",
+            value=ratio,
+            n_offenders=np.nan,
+        )
+    )
     if clusters is not None and len(clusters):
         joined = offenders[["offender_id", "first_da_risk_level"]].merge(
             clusters[["offender_id", "cluster"]], on="offender_id", how="inner"
@@ -201,8 +248,15 @@ def risk_assessment_validation(
         grade = joined["first_da_risk_level"].astype("string").str.lower()
         joined = joined.assign(is_high=(grade == "high").astype("boolean"), graded=grade.isin(RISK_LEVELS))
         for cluster, part in joined.loc[joined["graded"].fillna(False)].groupby("cluster", sort=True):
-            rows.append(dict(section="cluster", group=str(cluster), measure="share_first_da_grade_high",
-                             value=float(part["is_high"].astype(float).mean()), n_offenders=len(part)))  # fmt: skip
+            rows.append(
+                dict(
+                    section="cluster",
+                    group=str(cluster),
+                    measure="share_first_da_grade_high",
+                    value=float(part["is_high"].astype(float).mean()),
+                    n_offenders=len(part),
+                )
+            )
     frame = pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
     frame["n_offenders"] = frame["n_offenders"].astype("Float64")
     return frame

@@ -92,8 +92,11 @@ class DesignParts:
         dense = np.column_stack([np.ones(len(self.y)), self.covariates.to_numpy(dtype=float)])
         X = sp.hstack([sp.csr_matrix(dense), self.indicators.matrix], format="csr")
         names = ["intercept", *self.covariates.columns, *self.indicators.terms]
-        kinds = (["intercept"] + [self.covariate_kind] * self.covariates.shape[1]
-                 + ["indicator"] * len(self.indicators.terms))  # fmt: skip
+        kinds = (
+            ["intercept"]
+            + [self.covariate_kind] * self.covariates.shape[1]
+            + ["indicator"] * len(self.indicators.terms)
+        )
         held = [float((self.covariates[c] != 0).sum()) for c in self.covariates.columns]
         n_with = np.array([np.nan, *held, *self.indicators.n_with_term], dtype=float)
         return X, names, kinds, n_with, self.indicators.labels
@@ -116,9 +119,12 @@ def indicator_model_design(
     ok = control_frame.notna().all(axis=1).to_numpy()
     offenders, y, control_frame = offenders.loc[ok], y[ok], control_frame.loc[ok]
     design = indicator_design(
-        offenders["offender_id"].to_numpy(), offences_non_da, spec.term_column, spec.label_column,
+        offenders["offender_id"].to_numpy(),
+        offences_non_da,
+        spec.term_column,
+        spec.label_column,
         spec.min_offenders_to_fit,
-    )  # fmt: skip
+    )
     parts = DesignParts(offenders["offender_id"].to_numpy(), y, design, control_frame.reset_index(drop=True))
     X, names, kinds, n_with, labels = parts.assemble()
     return X, y, names, kinds, n_with, labels
@@ -147,9 +153,14 @@ def fit_indicator_model(
     (``<name>_log1p``, ``<name>_tweedie``). :func:`fit_section_c` also records the ones that cannot."""
     fits = []
     for _, _, fitter in _view_fitters(
-        offenders, offences_non_da, spec, se_type=se_type, sensitivity=sensitivity,
-        tweedie_power=tweedie_power, adjusted_controls=adjusted_controls,
-    ):  # fmt: skip
+        offenders,
+        offences_non_da,
+        spec,
+        se_type=se_type,
+        sensitivity=sensitivity,
+        tweedie_power=tweedie_power,
+        adjusted_controls=adjusted_controls,
+    ):
         result = attempt(f"Section C: {spec.name}", fitter)
         if result.ok:
             fits.append(result.value)
@@ -187,14 +198,33 @@ def _view_fitters(
         X, names, kinds, n_with, labels = parts.assemble()
         target = parts.y if transform is None else np.log1p(parts.y)
         out = OUTCOME if transform is None else f"log1p({OUTCOME})"
-        return fit_ols(X, target, names, kinds=kinds, n_with_term=n_with, labels=labels, se_type=se_type,
-                       model=model, outcome=out, role=role)  # fmt: skip
+        return fit_ols(
+            X,
+            target,
+            names,
+            kinds=kinds,
+            n_with_term=n_with,
+            labels=labels,
+            se_type=se_type,
+            model=model,
+            outcome=out,
+            role=role,
+        )
 
     def tweedie(parts: DesignParts, model: str) -> RegressionFit:
         _require_indicators(parts, spec, what)
         X, names, kinds, n_with, labels = parts.assemble()
-        return fit_tweedie(X, parts.y, names, kinds=kinds, n_with_term=n_with, labels=labels,
-                           var_power=tweedie_power, model=model, role=ROLE_HEAVY_TAIL)  # fmt: skip
+        return fit_tweedie(
+            X,
+            parts.y,
+            names,
+            kinds=kinds,
+            n_with_term=n_with,
+            labels=labels,
+            var_power=tweedie_power,
+            model=model,
+            role=ROLE_HEAVY_TAIL,
+        )
 
     role = ROLE_HEADLINE if not spec.controls else ROLE_ADJUSTED
     fitters: list[tuple[str, str, Fitter]] = [(spec.name, role, lambda: ols(headline, spec.name, role))]
@@ -290,16 +320,24 @@ def fit_section_c(
     offences_non_da = non_da_offences(offences)
     adjusted_controls = tuple(adjusted_controls)
     specs = {
-        "offence_type": IndicatorModelSpec("offence_type", "offence_type", None, (), min_offenders_to_fit_type),
-        "offence_code": IndicatorModelSpec("offence_code", "offence_code", "offence_description", (),
-                                           min_offenders_to_fit_code),
-    }  # fmt: skip
+        "offence_type": IndicatorModelSpec(
+            "offence_type", "offence_type", None, (), min_offenders_to_fit_type
+        ),
+        "offence_code": IndicatorModelSpec(
+            "offence_code", "offence_code", "offence_description", (), min_offenders_to_fit_code
+        ),
+    }
     planned: list[tuple[str, str, Fitter]] = []
     for spec in specs.values():
         planned += _view_fitters(
-            perpetrators, offences_non_da, spec, se_type=se_type, sensitivity=sensitivity,
-            tweedie_power=tweedie_power, adjusted_controls=adjusted_controls if fit_adjusted else None,
-        )  # fmt: skip
+            perpetrators,
+            offences_non_da,
+            spec,
+            se_type=se_type,
+            sensitivity=sensitivity,
+            tweedie_power=tweedie_power,
+            adjusted_controls=adjusted_controls if fit_adjusted else None,
+        )
     n_without_onset = 0
     if fit_time_ordered:
         for spec in specs.values():
@@ -312,8 +350,12 @@ def fit_section_c(
                 continue
             parts, n_without_onset = time_ordered_design(perpetrators, onset, pre_da_offences, spec)
             planned.append((name, ROLE_TIME_ORDERED, _time_ordered_fitter(parts, spec, name, se_type)))
-    planned += [(name, ROLE_RISK, fitter) for name, fitter in risk_model_fitters(
-        perpetrators, se_type=se_type, sensitivity=sensitivity, tweedie_power=tweedie_power)]  # fmt: skip
+    planned += [
+        (name, ROLE_RISK, fitter)
+        for name, fitter in risk_model_fitters(
+            perpetrators, se_type=se_type, sensitivity=sensitivity, tweedie_power=tweedie_power
+        )
+    ]
     fits: list[RegressionFit] = []
     failed: list[tuple[str, str, str]] = []
     for name, role, fitter in planned:
@@ -332,9 +374,12 @@ def fit_section_c(
     model_fit = model_fit_table(fits, failed)
     model_fit["controls"] = [_model_description(role, adjusted_controls) for role in model_fit["role"]]
     model_fit = model_fit.assign(
-        alpha=alpha, min_offenders_presentation=shown_min, adjusted_controls=", ".join(adjusted_controls),
-        n_da_perpetrators_without_onset=n_without_onset, **population,
-    )  # fmt: skip
+        alpha=alpha,
+        min_offenders_presentation=shown_min,
+        adjusted_controls=", ".join(adjusted_controls),
+        n_da_perpetrators_without_onset=n_without_onset,
+        **population,
+    )
     return SectionCResults(
         fits=fits,
         results=results,
@@ -355,14 +400,30 @@ def _failed_rows(failed: Sequence[tuple[str, str, str]]) -> pd.DataFrame:
     from ml.regression.tables import RESULT_COLUMNS
 
     rows = pd.DataFrame(
-        {"model": [m for m, _, _ in failed], "role": [r for _, r, _ in failed], "term": "(model)",
-         "term_label": "(model)", "term_kind": "model", "status": NOT_ESTIMABLE,
-         "reason": [why for _, _, why in failed]},
+        {
+            "model": [m for m, _, _ in failed],
+            "role": [r for _, r, _ in failed],
+            "term": "(model)",
+            "term_label": "(model)",
+            "term_kind": "model",
+            "status": NOT_ESTIMABLE,
+            "reason": [why for _, _, why in failed],
+        },
         columns=RESULT_COLUMNS,
-    )  # fmt: skip
+    )
     for column in RESULT_COLUMNS:
-        if column not in ("model", "role", "term", "term_label", "term_kind", "status", "reason",
-                          "se_type", "family", "outcome"):  # fmt: skip
+        if column not in (
+            "model",
+            "role",
+            "term",
+            "term_label",
+            "term_kind",
+            "status",
+            "reason",
+            "se_type",
+            "family",
+            "outcome",
+        ):
             rows[column] = rows[column].astype(float)
     return rows
 
@@ -378,7 +439,16 @@ def _time_ordered_fitter(parts: DesignParts, spec: IndicatorModelSpec, name: str
     def fitter() -> RegressionFit:
         _require_indicators(parts, spec, "the non-DA offences reported before the first DA incident")
         X, names, kinds, n_with, labels = parts.assemble()
-        return fit_ols(X, parts.y, names, kinds=kinds, n_with_term=n_with, labels=labels, se_type=se_type,
-                       model=name, role=ROLE_TIME_ORDERED)  # fmt: skip
+        return fit_ols(
+            X,
+            parts.y,
+            names,
+            kinds=kinds,
+            n_with_term=n_with,
+            labels=labels,
+            se_type=se_type,
+            model=name,
+            role=ROLE_TIME_ORDERED,
+        )
 
     return fitter

@@ -34,8 +34,18 @@ RESULT_COLUMNS = [
     "ci_low", "ci_high", "std_error_classical", "p_value_classical", "ci_low_classical", "ci_high_classical",
     "se_type", "n_with_term", "n_obs", "family", "outcome", "r_squared", "status", "reason",
 ]  # fmt: skip
-_FIGURES = ["estimate", "std_error", "p_value", "q_value", "ci_low", "ci_high", "std_error_classical",
-            "p_value_classical", "ci_low_classical", "ci_high_classical"]  # fmt: skip
+_FIGURES = [
+    "estimate",
+    "std_error",
+    "p_value",
+    "q_value",
+    "ci_low",
+    "ci_high",
+    "std_error_classical",
+    "p_value_classical",
+    "ci_low_classical",
+    "ci_high_classical",
+]
 
 
 def coefficient_table(
@@ -234,24 +244,54 @@ def model_fit_table(
         finite = np.isfinite(fit.resid).all() and np.isfinite(fit.fitted).all()
         rows.append(
             dict(
-                model=fit.model, role=fit.role, family=fit.family, outcome=fit.outcome, se_type=fit.se_type,
-                status=ESTIMATED, reason="", n_obs=fit.n_obs, n_params=len(fit.terms),
-                n_indicators=sum(k == "indicator" for k in fit.term_kinds), n_aliased=len(fit.aliased),
-                n_leverage_one=fit.n_leverage_one, n_not_estimable_terms=len(fit.not_estimable),
-                r_squared=fit.r_squared, adj_r_squared=fit.adj_r_squared, sigma=fit.sigma,
+                model=fit.model,
+                role=fit.role,
+                family=fit.family,
+                outcome=fit.outcome,
+                se_type=fit.se_type,
+                status=ESTIMATED,
+                reason="",
+                n_obs=fit.n_obs,
+                n_params=len(fit.terms),
+                n_indicators=sum(k == "indicator" for k in fit.term_kinds),
+                n_aliased=len(fit.aliased),
+                n_leverage_one=fit.n_leverage_one,
+                n_not_estimable_terms=len(fit.not_estimable),
+                r_squared=fit.r_squared,
+                adj_r_squared=fit.adj_r_squared,
+                sigma=fit.sigma,
                 max_leverage=float(np.nanmax(fit.leverage)) if fit.n_obs else np.nan,
                 residual_skewness=float(stats.skew(fit.resid)) if fit.n_obs > 2 else np.nan,
                 residual_excess_kurtosis=float(stats.kurtosis(fit.resid)) if fit.n_obs > 3 else np.nan,
-                residuals_finite=bool(finite), converged=fit.converged, iterations=fit.iterations,
-                aliased="; ".join(fit.aliased), not_estimable_terms="; ".join(fit.not_estimable),
+                residuals_finite=bool(finite),
+                converged=fit.converged,
+                iterations=fit.iterations,
+                aliased="; ".join(fit.aliased),
+                not_estimable_terms="; ".join(fit.not_estimable),
                 notes="; ".join(fit.notes),
             )
-        )  # fmt: skip
+        )
     for model, role, reason in failed:
-        rows.append(dict(model=model, role=role, status=NOT_ESTIMABLE, reason=reason, n_obs=0, n_params=0,
-                         n_indicators=0, n_aliased=0, n_leverage_one=0, n_not_estimable_terms=0,
-                         residuals_finite=True, converged=True, iterations=0, aliased="",
-                         not_estimable_terms="", notes=""))  # fmt: skip
+        rows.append(
+            dict(
+                model=model,
+                role=role,
+                status=NOT_ESTIMABLE,
+                reason=reason,
+                n_obs=0,
+                n_params=0,
+                n_indicators=0,
+                n_aliased=0,
+                n_leverage_one=0,
+                n_not_estimable_terms=0,
+                residuals_finite=True,
+                converged=True,
+                iterations=0,
+                aliased="",
+                not_estimable_terms="",
+                notes="",
+            )
+        )
     frame = pd.DataFrame(rows, columns=MODEL_FIT_COLUMNS)
     for column in ("residuals_finite", "converged"):
         frame[column] = frame[column].astype(bool)
@@ -268,8 +308,16 @@ def residual_sample(
         if fit.family not in families or fit.n_obs == 0:
             continue
         take = rng.choice(fit.n_obs, size=min(max_points, fit.n_obs), replace=False)
-        parts.append(pd.DataFrame({"model": fit.model, "fitted": fit.fitted[take], "residual": fit.resid[take],
-                                   "leverage": fit.leverage[take]}))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "model": fit.model,
+                    "fitted": fit.fitted[take],
+                    "residual": fit.resid[take],
+                    "leverage": fit.leverage[take],
+                }
+            )
+        )
     return (
         pd.concat(parts, ignore_index=True)
         if parts

@@ -68,8 +68,7 @@ class IngestConfig(dg.Config):
 def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platform: PlatformResource):
     """Load every table of the extract; stop with a clear error (file, column, example) on a fault of a file."""
     extract_dir = config.extract_dir or str(settings.extract_dir())
-    con = platform.connect()
-    try:
+    with platform.connect() as con:
         try:
             summary = load_raw(
                 con,
@@ -91,8 +90,6 @@ def raw_extract(context: dg.AssetExecutionContext, config: IngestConfig, platfor
             "are quarantined; a table with a larger quarantined share refuses the run"
         )
         frames = {name: con.execute(raw_suites.frame_sql(spec)).df() for name, spec in TABLES.items()}
-    finally:
-        con.close()
 
     gx_root = platform.resolved_warehouse_path.parent / "gx"
     gx_adapter.activate(gx_root)

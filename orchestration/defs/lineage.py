@@ -13,7 +13,6 @@
 import inspect
 import json
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+from dagster_dbt import DbtCliResource
 
 from dap import settings
 from dap.lineage import facts
@@ -30,7 +30,6 @@ from dap.lineage import manifest as M
 from dap.lineage import openlineage as OL
 from orchestration.defs.transform import dbt_project
 from orchestration.lib.code_version import source_version
-from orchestration.lib.dbt_cli import dbt_env, dbt_executable
 from orchestration.resources import PlatformResource
 
 MANIFEST_KEY = dg.AssetKey(["audit", "run_manifest"])
@@ -58,18 +57,11 @@ class DbtDocsConfig(dg.Config):
     column types for dbt models. For quick runs and test matrices."""
 
 
-def generate_dbt_docs(warehouse: Path, destination: Path) -> None:
-    """``dbt docs generate --static`` against ``warehouse``; the page, manifest and catalog → ``destination``."""
-    project = str(settings.DBT_PROJECT_DIR)
+def generate_dbt_docs(dbt: DbtCliResource, warehouse: Path, destination: Path) -> None:
+    """``dbt docs generate --static`` (through dagster-dbt) on ``warehouse``: page, manifest, catalog → ``destination``."""
     with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
-        args = ["docs", "generate", "--static", "--project-dir", project, "--profiles-dir", project]
-        args += ["--target-path", target, "--log-path", target]
-        done = subprocess.run(
-            [dbt_executable(), *args], env=dbt_env(warehouse), capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            tail = done.stdout[-4000:] + done.stderr[-2000:]
-            raise dg.Failure(description="dbt docs generate failed", metadata={"dbt_output_tail": tail})
+        args = ["docs", "generate", "--static", "--vars", json.dumps({"da_warehouse": str(warehouse)})]
+        dbt.cli(args, target_path=Path(target)).wait()
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir(parents=True)
         for source, name in (
@@ -90,12 +82,17 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
         kinds={"dbt", "html"},
         description="dbt docs (static, offline) of this run's warehouse.",
     )
-    def dbt_docs(context: dg.AssetExecutionContext, config: DbtDocsConfig, platform: PlatformResource):
+    def dbt_docs(
+        context: dg.AssetExecutionContext,
+        config: DbtDocsConfig,
+        platform: PlatformResource,
+        dbt: DbtCliResource,
+    ):
         if not config.enabled:
             context.log.info("dbt docs skipped by run config (enabled: false)")
             return dg.MaterializeResult(metadata={"skipped": True})
         destination = platform.output_path("dbt_docs", "index.html").parent
-        generate_dbt_docs(platform.resolved_warehouse_path, destination)
+        generate_dbt_docs(dbt, platform.resolved_warehouse_path, destination)
         return dg.MaterializeResult(metadata={"path": str(destination / "index.html")})
 
     return dbt_docs

@@ -25,11 +25,8 @@ def _run(
     gx_root = platform.resolved_warehouse_path.parent / "gx"
     gx_adapter.activate(gx_root)
     suite = make_suite()
-    con = platform.connect(read_only=True)
-    try:
+    with platform.connect(read_only=True) as con:
         frame = con.execute(sql).df()
-    finally:
-        con.close()
     validation = gx_adapter.validate(frame, suite, gx_root, name)
     gx_adapter.publish_data_docs(gx_root, platform.output_path("data_docs", "gx"))
     return gx_adapter.to_check_result(

@@ -13,6 +13,7 @@ the run's warehouse reaches dbt as a ``--vars`` value of the one ``dbt build``.
 import json
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -25,7 +26,7 @@ from dagster_dbt import (
 )
 
 from dap import settings
-from orchestration.lib import column_lineage
+from dap.lineage import openlineage as OL
 from orchestration.lib.dbt_cli import dbt_executable, require_manifest
 from orchestration.resources import PlatformResource
 
@@ -63,6 +64,13 @@ def _relation_for(key: dg.AssetKey) -> str:
     return ".".join(f'"{part}"' for part in key.path[-2:])
 
 
+def _event_key(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
+    """The asset a dbt materialisation is of (None for check results and other events)."""
+    if isinstance(event, dg.AssetMaterialization):
+        return event.asset_key
+    return context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
+
+
 def _attach_table_metadata(
     context: dg.AssetExecutionContext, platform: PlatformResource, events: list
 ) -> list:
@@ -70,8 +78,7 @@ def _attach_table_metadata(
     keyed = [e for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
     if not keyed:
         return events
-    con = platform.connect(read_only=True)
-    try:
+    with platform.connect(read_only=True) as con:
         columns = con.execute(
             "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
             "ORDER BY table_schema, table_name, ordinal_position"
@@ -81,14 +88,8 @@ def _attach_table_metadata(
             by_table.setdefault((schema, table), []).append(dg.TableColumn(column, dtype))
         enriched = []
         for event in events:
-            key = getattr(event, "asset_key", None) or (
-                context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
-            )
-            if (
-                isinstance(event, dg.Output | dg.AssetMaterialization)
-                and key is not None
-                and len(key.path) >= 2
-            ):
+            key = _event_key(context, event)
+            if key is not None and len(key.path) >= 2:
                 schema, table = key.path[-2], key.path[-1]
                 extra: dict[str, Any] = {}
                 if (schema, table) in by_table:
@@ -100,16 +101,42 @@ def _attach_table_metadata(
                     event = event.with_metadata({**event.metadata, **extra})
             enriched.append(event)
         return enriched
-    finally:
-        con.close()
 
 
 class DbtBuildConfig(dg.Config):
     """The dbt build step."""
 
     column_lineage: bool = True
-    """Compute every model's column lineage after dbt finished (sqlglot; a good part of the step on small
-    extracts). False leaves it out of the materialisations: for quick runs and test matrices."""
+    """Attach every model's column lineage (openlineage-dbt's, from the compiled SQL) to its materialisation
+    after dbt finished. False leaves it out: for quick runs and test matrices."""
+
+
+def _with_column_lineage(context: dg.AssetExecutionContext, invocation, platform, events: list) -> list:
+    """``dagster/column_lineage`` on the dbt materialisations from the columnLineage facets openlineage-dbt
+    derives from this invocation's artifacts (the same lineage the audit manifest and `dap trace` use)."""
+    parent = {"run_id": context.run.run_id, "job_name": context.run.job_name}
+    name = platform.resolved_warehouse_path.name
+    ol_events = OL.dbt_events(settings.DBT_PROJECT_DIR, Path(invocation.target_path), None, name, parent)
+    lineage = OL.column_lineage_of(ol_events)
+    enriched = []
+    for event in events:
+        key = _event_key(context, event)
+        found = lineage.get(key.to_user_string()) if key is not None else None
+        if found:
+            deps = {
+                column: [
+                    dg.TableColumnDep(
+                        asset_key=dg.AssetKey.from_user_string(d["asset"]), column_name=d["column"]
+                    )
+                    for d in deps
+                ]
+                for column, deps in found.items()
+            }
+            event = event.with_metadata(
+                {**event.metadata, "dagster/column_lineage": dg.TableColumnLineage(deps)}
+            )
+        enriched.append(event)
+    return enriched
 
 
 @dbt_assets(
@@ -126,8 +153,9 @@ def dbt_models(
     warehouse = {"da_warehouse": str(platform.resolved_warehouse_path)}  # read by profiles.yml
     invocation = dbt.cli(["build", "--vars", json.dumps(warehouse)], context=context, raise_on_error=False)
     events = _attach_table_metadata(context, platform, list(invocation.stream()))
-    # Column lineage is computed after dbt finished (see orchestration.lib.column_lineage).
-    yield from column_lineage.attach(invocation, events, platform) if config.column_lineage else events
+    yield from (
+        _with_column_lineage(context, invocation, platform, events) if config.column_lineage else events
+    )
     if not invocation.is_successful():
         failures = _dbt_failures(invocation)
         if len(failures) > 3:
@@ -147,7 +175,7 @@ def _dbt_failures(invocation) -> list[str]:
     refused bad-row threshold: table, share, rules and an example value)."""
     try:
         results = invocation.get_artifact("run_results.json").get("results", [])
-    except Exception:  # no artifact when dbt did not get as far as running anything
+    except (OSError, ValueError):  # no (complete) artifact when dbt did not get as far as running anything
         return []
     lines = []
     for result in results:

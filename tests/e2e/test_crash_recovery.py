@@ -247,7 +247,7 @@ def test_waiting_for_a_pool_slot_gives_up_with_a_clear_error(tiny_extract, tmp_p
     """On an instance whose pools are enforced per step (op granularity) and a live run holding the slot,
     `dap run` says what it waits for and gives up after DA_WAIT_TIMEOUT, with its run marked failed."""
     import dagster as dg
-    from dagster._core.storage.dagster_run import DagsterRunStatus
+    from dagster import DagsterRunStatus
 
     from tests.e2e.conftest import make_platform
 

@@ -68,6 +68,23 @@ def test_manifest_records_code_assets_checks_and_outputs(audited):
     assert (report_dir / "data_docs" / "gx" / "index.html").exists()
 
 
+def test_dbt_materialisations_carry_openlineage_dbt_column_lineage(audited):
+    """The Dagster UI's column lineage of a dbt model is openlineage-dbt's, the same as the manifest's."""
+    import dagster as dg
+
+    platform, _, manifest = audited
+    with dg.DagsterInstance.from_config(str(platform.dagster_home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "dim_offenders"]))
+    lineage = event.asset_materialization.metadata["dagster/column_lineage"].value
+    found = {
+        column: [{"asset": d.asset_key.to_user_string(), "column": d.column_name} for d in deps]
+        for column, deps in lineage.deps_by_column.items()
+    }
+    assert (
+        found and found == {a["key"]: a for a in manifest["assets"]}["marts/dim_offenders"]["column_lineage"]
+    )
+
+
 def test_audit_schema_holds_the_run(audited):
     platform, _, manifest = audited
     con = duckdb.connect(str(platform.warehouse), read_only=True)

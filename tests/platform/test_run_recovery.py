@@ -12,7 +12,7 @@ import time
 
 import dagster as dg
 import pytest
-from dagster._core.storage.dagster_run import DagsterRunStatus
+from dagster import DagsterRunStatus
 
 from dap import publication, recovery
 from dap.commands import run as run_command

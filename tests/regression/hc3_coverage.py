@@ -25,8 +25,15 @@ import pandas as pd
 from scipy import stats
 
 SCENARIOS = ("normal", "skewed", "outlier", "two_terms")
-TRUTH = {"intercept": 50.0, "x": 4.0, "common": 30.0, "rare": 25.0, "single": 300.0, "pair_a": 80.0,
-         "pair_b": 120.0}  # fmt: skip
+TRUTH = {
+    "intercept": 50.0,
+    "x": 4.0,
+    "common": 30.0,
+    "rare": 25.0,
+    "single": 300.0,
+    "pair_a": 80.0,
+    "pair_b": 120.0,
+}
 ESTIMABLE = ("intercept", "x", "common", "rare")
 
 
@@ -93,12 +100,18 @@ def run(scenario: str, replicates: int, seed: int = 0, n: int = 300) -> pd.DataF
         estimate = np.where(lost, np.nan, fit.estimate)
         rows.append(
             pd.DataFrame(
-                {"replicate": r, "term": fit.terms, "truth": [TRUTH[t] for t in fit.terms], "estimate": estimate,
-                 "std_error": fit.std_error, "ci_low": estimate - crit * fit.std_error,
-                 "ci_high": estimate + crit * fit.std_error,
-                 "status": np.where(lost, "not estimable", "estimated")}
+                {
+                    "replicate": r,
+                    "term": fit.terms,
+                    "truth": [TRUTH[t] for t in fit.terms],
+                    "estimate": estimate,
+                    "std_error": fit.std_error,
+                    "ci_low": estimate - crit * fit.std_error,
+                    "ci_high": estimate + crit * fit.std_error,
+                    "status": np.where(lost, "not estimable", "estimated"),
+                }
             )
-        )  # fmt: skip
+        )
     return pd.concat(rows, ignore_index=True).assign(scenario=scenario)
 
 
@@ -110,14 +123,16 @@ def summarise(draws: pd.DataFrame) -> pd.DataFrame:
         covered = (ok["ci_low"] <= ok["truth"]) & (ok["truth"] <= ok["ci_high"])
         out.append(
             dict(
-                scenario=scenario, term=term, replicates=len(part),
+                scenario=scenario,
+                term=term,
+                replicates=len(part),
                 share_not_estimable=float((part["status"] != "estimated").mean()),
                 bias=float((ok["estimate"] - ok["truth"]).mean()) if len(ok) else np.nan,
                 sd_estimate=float(ok["estimate"].std()) if len(ok) > 1 else np.nan,
                 mean_se=float(ok["std_error"].mean()) if len(ok) else np.nan,
                 coverage=float(covered.mean()) if len(ok) else np.nan,
             )
-        )  # fmt: skip
+        )
     return pd.DataFrame(out)
 
 

@@ -135,12 +135,23 @@ def test_one_offender_term_in_a_section_c_model_leaves_the_rest_intact():
     offenders, offences, _ = reg.simulate_section_c_inputs(2_000, n_codes=40, n_without_da=0, seed=4)
     lone = offenders["offender_id"].iloc[3]
     offences = pd.concat(
-        [offences, pd.DataFrame({"offender_id": [lone], "offence_code": ["X1"], "offence_description": ["rare"],
-                                 "offence_type": ["kidnapping"], "is_da": [False]})],
+        [
+            offences,
+            pd.DataFrame(
+                {
+                    "offender_id": [lone],
+                    "offence_code": ["X1"],
+                    "offence_description": ["rare"],
+                    "offence_type": ["kidnapping"],
+                    "is_da": [False],
+                }
+            ),
+        ],
         ignore_index=True,
-    )  # fmt: skip
-    result = reg.fit_section_c(offenders, offences, sensitivity="none", fit_adjusted=False,
-                               fit_time_ordered=False)  # fmt: skip
+    )
+    result = reg.fit_section_c(
+        offenders, offences, sensitivity="none", fit_adjusted=False, fit_time_ordered=False
+    )
     headline = result.results.loc[result.results["model"] == "offence_type"].set_index("term")
     assert headline.loc["kidnapping", "status"] == "not estimable"
     others = headline.drop(index="kidnapping")

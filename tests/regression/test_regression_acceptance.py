@@ -65,12 +65,23 @@ def _fit_seed(seed: int, tmp_path_factory) -> pd.DataFrame:
     assert truth_path.exists(), "the generator wrote no _truth/regression_effects.csv"
     warehouse = root / "warehouse.duckdb"
     # Only the models the regressions read (dbt tests run in the transform suite).
-    build_marts(extract, warehouse, dbt_args=["run", "--select", "+dim_offenders", "+fct_offences",
-                                              "+dim_da_onset", "+fct_pre_da_offences"])  # fmt: skip
+    build_marts(
+        extract,
+        warehouse,
+        dbt_args=[
+            "run",
+            "--select",
+            "+dim_offenders",
+            "+fct_offences",
+            "+dim_da_onset",
+            "+fct_pre_da_offences",
+        ],
+    )
     platform = PlatformResource(warehouse_path=str(warehouse), output_dir=str(root / "out"))
     run_config = {"ops": {"regression_results": {"config": {"sensitivity": "none"}}}}
-    result = dg.materialize([regression_defs.regression_results], resources={"platform": platform},
-                            run_config=run_config)  # fmt: skip
+    result = dg.materialize(
+        [regression_defs.regression_results], resources={"platform": platform}, run_config=run_config
+    )
     assert result.success
     con = duckdb.connect(str(warehouse), read_only=True)
     results = con.execute("SELECT * FROM analytics.regression_results").df()

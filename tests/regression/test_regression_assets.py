@@ -12,8 +12,18 @@ from ml import regression as reg
 from orchestration.defs import regression as regression_defs
 from orchestration.resources import PlatformResource
 
-SPEC_COLUMNS = ["model", "term", "estimate", "std_error", "p_value", "q_value", "ci_low", "ci_high",
-                "n_with_term", "n_obs"]  # fmt: skip
+SPEC_COLUMNS = [
+    "model",
+    "term",
+    "estimate",
+    "std_error",
+    "p_value",
+    "q_value",
+    "ci_low",
+    "ci_high",
+    "n_with_term",
+    "n_obs",
+]
 
 
 def _warehouse(tmp_path, with_clusters: bool, time_ordered: bool = True, lone_offender: bool = False):
@@ -28,7 +38,7 @@ def _warehouse(tmp_path, with_clusters: bool, time_ordered: bool = True, lone_of
                 "is_da": [False],
             }
         )
-        offences = pd.concat([offences, lone], ignore_index=True)  # fmt: skip
+        offences = pd.concat([offences, lone], ignore_index=True)
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     con.execute("CREATE SCHEMA marts")
@@ -73,9 +83,19 @@ def test_assets_materialise_tables_report_and_passing_checks(tmp_path, with_clus
     model_fit = con.execute("SELECT * FROM analytics.regression_model_fit").df()
     con.close()
     assert set(SPEC_COLUMNS) <= set(results.columns)
-    assert {"offence_type", "offence_code", "offence_type_adjusted", "offence_code_adjusted",
-            "offence_type_pre_da", "offence_code_pre_da", "risk_first_non_crime", "risk_first_da",
-            "risk_share_high", "offence_type_log1p", "offence_code_tweedie"} <= set(results["model"])  # fmt: skip
+    assert {
+        "offence_type",
+        "offence_code",
+        "offence_type_adjusted",
+        "offence_code_adjusted",
+        "offence_type_pre_da",
+        "offence_code_pre_da",
+        "risk_first_non_crime",
+        "risk_first_da",
+        "risk_share_high",
+        "offence_type_log1p",
+        "offence_code_tweedie",
+    } <= set(results["model"])
     assert (model_fit["status"] == "estimated").all()
     assert (model_fit["min_offenders_presentation"] == reg.scaled_min_offenders(3_000)).all()
     assert ((validation["section"] == "cluster").any()) == with_clusters
@@ -97,8 +117,11 @@ def test_a_term_held_by_one_offender_warns_and_leaves_the_rest(tmp_path):
     path = _warehouse(tmp_path, with_clusters=False, lone_offender=True)
     platform = PlatformResource(warehouse_path=str(path), output_dir=str(tmp_path / "out"))
     config = {"ops": {"regression_results": {"config": {"sensitivity": "none"}}}}
-    result = dg.materialize([*regression_defs.ASSETS, *regression_defs.ASSET_CHECKS],
-                            resources={"platform": platform}, run_config=config)  # fmt: skip
+    result = dg.materialize(
+        [*regression_defs.ASSETS, *regression_defs.ASSET_CHECKS],
+        resources={"platform": platform},
+        run_config=config,
+    )
     assert result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     warn = checks["regression_estimable"]
@@ -121,8 +144,12 @@ def test_a_missing_declared_input_is_an_error_naming_it(tmp_path):
     path = _warehouse(tmp_path, with_clusters=False, time_ordered=False)
     platform = PlatformResource(warehouse_path=str(path), output_dir=str(tmp_path / "out"))
     config = {"ops": {"regression_results": {"config": {"sensitivity": "none"}}}}
-    result = dg.materialize([regression_defs.regression_results], resources={"platform": platform},
-                            run_config=config, raise_on_error=False)  # fmt: skip
+    result = dg.materialize(
+        [regression_defs.regression_results],
+        resources={"platform": platform},
+        run_config=config,
+        raise_on_error=False,
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "dim_da_onset" in str(failure.step_failure_data.error)
@@ -133,8 +160,9 @@ def test_a_missing_declared_input_is_an_error_naming_it(tmp_path):
     con.execute("DROP TABLE analytics.offender_clusters")
     con.close()
     platform = PlatformResource(warehouse_path=str(path), output_dir=str(tmp_path / "out"))
-    result = dg.materialize([regression_defs.risk_assessment_validation], resources={"platform": platform},
-                            raise_on_error=False)  # fmt: skip
+    result = dg.materialize(
+        [regression_defs.risk_assessment_validation], resources={"platform": platform}, raise_on_error=False
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "offender_clusters" in str(failure.step_failure_data.error)
@@ -143,9 +171,19 @@ def test_a_missing_declared_input_is_an_error_naming_it(tmp_path):
 def test_config_reaches_the_fit(tmp_path):
     path = _warehouse(tmp_path, with_clusters=False)
     platform = PlatformResource(warehouse_path=str(path), output_dir=str(tmp_path / "out"))
-    config = {"ops": {"regression_results": {"config": {
-        "adjusted_controls": ["has_non_da_history"], "se_type": "nonrobust", "sensitivity": "none",
-        "fit_time_ordered": False, "min_offenders": 30}}}}  # fmt: skip
+    config = {
+        "ops": {
+            "regression_results": {
+                "config": {
+                    "adjusted_controls": ["has_non_da_history"],
+                    "se_type": "nonrobust",
+                    "sensitivity": "none",
+                    "fit_time_ordered": False,
+                    "min_offenders": 30,
+                }
+            }
+        }
+    }
     result = dg.materialize(
         [regression_defs.regression_results], resources={"platform": platform}, run_config=config
     )
@@ -154,9 +192,15 @@ def test_config_reaches_the_fit(tmp_path):
     results = con.execute("SELECT * FROM analytics.regression_results").df()
     model_fit = con.execute("SELECT * FROM analytics.regression_model_fit").df()
     con.close()
-    assert set(results["model"]) == {"offence_type", "offence_code", "offence_type_adjusted",
-                                     "offence_code_adjusted", "risk_first_non_crime", "risk_first_da",
-                                     "risk_share_high"}  # fmt: skip
+    assert set(results["model"]) == {
+        "offence_type",
+        "offence_code",
+        "offence_type_adjusted",
+        "offence_code_adjusted",
+        "risk_first_non_crime",
+        "risk_first_da",
+        "risk_share_high",
+    }
     assert (results["se_type"] == "nonrobust").all()
     np.testing.assert_allclose(results["std_error"], results["std_error_classical"])
     adjusted = results.loc[results["model"] == "offence_type_adjusted"]

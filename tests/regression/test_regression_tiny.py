@@ -21,8 +21,9 @@ def test_tiny_section_c_degrades_and_never_publishes_a_wrong_figure(n_offenders)
         n_offenders, n_codes=12, n_types=4, seed=n_offenders
     )
     onset, pre_da = reg.simulate_time_order(offenders, offences, seed=n_offenders)
-    section = reg.fit_section_c(offenders, offences, onset=onset, pre_da_offences=pre_da,
-                                min_offenders_to_fit_code=1)  # fmt: skip
+    section = reg.fit_section_c(
+        offenders, offences, onset=onset, pre_da_offences=pre_da, min_offenders_to_fit_code=1
+    )
     fit, results = section.model_fit, section.results
     assert set(fit["status"]) <= {ESTIMATED, NOT_ESTIMABLE}
     assert (fit.loc[fit["status"] == NOT_ESTIMABLE, "reason"].str.len() > 0).all()

@@ -24,14 +24,20 @@ def _small_problem(seed: int = 0, n: int = 400):
     return X, y
 
 
-@pytest.mark.parametrize("se_type,sm_cov", [("HC3", "HC3"), ("HC1", "HC1"), ("HC0", "HC0"),
-                                            ("nonrobust", "nonrobust")])  # fmt: skip
+@pytest.mark.parametrize(
+    "se_type,sm_cov", [("HC3", "HC3"), ("HC1", "HC1"), ("HC0", "HC0"), ("nonrobust", "nonrobust")]
+)
 @pytest.mark.parametrize("sparse", [False, True])
 def test_ols_standard_errors_match_statsmodels(se_type, sm_cov, sparse):
     X, y = _small_problem()
     names = ["intercept", "x1", "d1", "d2"]
-    fit = reg.fit_ols(sp.csr_matrix(X) if sparse else X, y, names,
-                      kinds=["intercept", "covariate", "indicator", "indicator"], se_type=se_type)  # fmt: skip
+    fit = reg.fit_ols(
+        sp.csr_matrix(X) if sparse else X,
+        y,
+        names,
+        kinds=["intercept", "covariate", "indicator", "indicator"],
+        se_type=se_type,
+    )
     ref = sm.OLS(y, X).fit(cov_type=sm_cov, use_t=True)
     classical = sm.OLS(y, X).fit()
     np.testing.assert_allclose(fit.estimate, ref.params, rtol=1e-10)
@@ -123,8 +129,13 @@ def test_indicator_design_uses_non_da_offences_once_per_offender():
 
 
 def test_controls_refuse_sex_and_ethnicity_and_derive_history():
-    offenders = pd.DataFrame({"n_non_da_incidents": [0, 2, 5], "modal_sex": ["m", "f", "m"],
-                              "non_da_volume_band": ["none", "low", "high"]})  # fmt: skip
+    offenders = pd.DataFrame(
+        {
+            "n_non_da_incidents": [0, 2, 5],
+            "modal_sex": ["m", "f", "m"],
+            "non_da_volume_band": ["none", "low", "high"],
+        }
+    )
     controls = reg.resolve_controls(
         offenders, ["has_non_da_history", "n_non_da_incidents", "has_high_non_da_volume"]
     )
@@ -151,12 +162,16 @@ def test_threshold_scales_with_data_size():
 def test_presentation_filter_is_applied_to_results_only():
     results = pd.DataFrame(
         {
-            "model": "m", "term": list("abcde"), "term_label": list("ABCDE"),
+            "model": "m",
+            "term": list("abcde"),
+            "term_label": list("ABCDE"),
             "term_kind": ["indicator", "indicator", "indicator", "indicator", "control"],
-            "estimate": [700.0, 100.0, 900.0, 50.0, 5.0], "p_value": [0.001, 0.03, 0.2, 0.04, 0.0],
-            "q_value": [0.004, 0.06, 0.2, 0.05, np.nan], "n_with_term": [554, 3089, 1000, 20, 10],
+            "estimate": [700.0, 100.0, 900.0, 50.0, 5.0],
+            "p_value": [0.001, 0.03, 0.2, 0.04, 0.0],
+            "q_value": [0.004, 0.06, 0.2, 0.05, np.nan],
+            "n_with_term": [554, 3089, 1000, 20, 10],
         }
-    )  # fmt: skip
+    )
     # By default the filter is on the BH q-value: b has p = 0.03 but q = 0.06.
     shown = reg.presentation_filter(results, min_offenders=200)
     assert list(shown["term"]) == ["a"]
@@ -182,8 +197,14 @@ def _replicate(planted_on: str, seeds, n: int, se_type: str = "HC3", adjusted: b
         population = reg.da_perpetrators(offenders)
         controls = reg.DEFAULT_CONTROLS if adjusted else ()
         spec = reg.IndicatorModelSpec(planted_on, planted_on, None, controls, 10)
-        (fit,) = reg.fit_indicator_model(population, reg.non_da_offences(offences), spec, se_type=se_type,
-                                         sensitivity="none", adjusted_controls=None)  # fmt: skip
+        (fit,) = reg.fit_indicator_model(
+            population,
+            reg.non_da_offences(offences),
+            spec,
+            se_type=se_type,
+            sensitivity="none",
+            adjusted_controls=None,
+        )
         assert fit.n_obs == n == len(population) < len(offenders)  # the people without DA are out
         table = reg.coefficient_table(fit).merge(truth, on="term", how="inner")
         tables.append(table.assign(seed=seed))
@@ -201,8 +222,16 @@ def _assert_recovered(table: pd.DataFrame):
 
 @pytest.mark.parametrize("adjusted", [True, False])
 def test_planted_offence_type_effects_recovered_and_nulls_at_nominal_rate(adjusted):
-    table = _replicate("offence_type", range(12), 6_000, adjusted=adjusted, n_codes=96, n_types=16,
-                       n_planted=4, effect_range=(80.0, 300.0))  # fmt: skip
+    table = _replicate(
+        "offence_type",
+        range(12),
+        6_000,
+        adjusted=adjusted,
+        n_codes=96,
+        n_types=16,
+        n_planted=4,
+        effect_range=(80.0, 300.0),
+    )
     _assert_recovered(table)
     nulls = table.loc[~table["planted"]]
     assert len(nulls) == 12 * 12
@@ -236,21 +265,35 @@ def test_risk_models_recover_known_coefficients():
     n_assess = 1 + rng.poisson(2, n)
     n_high = rng.binomial(n_assess, 0.15)
     share = n_high / n_assess
-    y = (20 + 40 * (grade == "medium") + 150 * (grade == "high") + 1.5 * severity + 300 * share
-         + 5 * n_assess + rng.exponential(60, n))  # fmt: skip
+    y = (
+        20
+        + 40 * (grade == "medium")
+        + 150 * (grade == "high")
+        + 1.5 * severity
+        + 300 * share
+        + 5 * n_assess
+        + rng.exponential(60, n)
+    )
     offenders = pd.DataFrame(
         {
-            "offender_id": np.arange(n), "total_da_severity": y, "first_da_risk_level": grade,
+            "offender_id": np.arange(n),
+            "total_da_severity": y,
+            "first_da_risk_level": grade,
             "first_da_incident_severity": severity,
             "first_non_crime_da_risk_level": np.where(rng.random(n) < 0.5, grade, None),
-            "n_risk_assessments": n_assess, "share_high_risk": share, "ever_high_risk": n_high > 0,
+            "n_risk_assessments": n_assess,
+            "share_high_risk": share,
+            "ever_high_risk": n_high > 0,
         }
-    )  # fmt: skip
+    )
     fits = {f.model: reg.coefficient_table(f) for f in reg.fit_risk_models(offenders, sensitivity="none")}
     assert set(fits) == {"risk_first_non_crime", "risk_first_da", "risk_share_high"}
     first = fits["risk_first_da"].set_index("term")
-    for term, truth in (("first_da_risk_level[medium]", 40), ("first_da_risk_level[high]", 150),
-                        ("first_da_incident_severity", 1.5)):  # fmt: skip
+    for term, truth in (
+        ("first_da_risk_level[medium]", 40),
+        ("first_da_risk_level[high]", 150),
+        ("first_da_incident_severity", 1.5),
+    ):
         assert abs(first.loc[term, "estimate"] - truth) < 4 * first.loc[term, "std_error"]
         assert first.loc[term, "p_value"] < 0.01
     share_fit = fits["risk_share_high"].set_index("term")
@@ -309,18 +352,37 @@ def test_fit_section_c_and_report_html():
     result = reg.fit_section_c(offenders, offences, onset=onset, pre_da_offences=pre_da)
     roles = result.model_fit.set_index("model")["role"]
     expected = {
-        "offence_type": reg.ROLE_HEADLINE, "offence_code": reg.ROLE_HEADLINE,
-        "offence_type_adjusted": reg.ROLE_ADJUSTED, "offence_code_adjusted": reg.ROLE_ADJUSTED,
-        "offence_type_log1p": reg.ROLE_HEAVY_TAIL, "offence_code_tweedie": reg.ROLE_HEAVY_TAIL,
-        "offence_type_pre_da": reg.ROLE_TIME_ORDERED, "offence_code_pre_da": reg.ROLE_TIME_ORDERED,
-        "risk_first_non_crime": reg.ROLE_RISK, "risk_first_da": reg.ROLE_RISK, "risk_share_high": reg.ROLE_RISK,
-    }  # fmt: skip
+        "offence_type": reg.ROLE_HEADLINE,
+        "offence_code": reg.ROLE_HEADLINE,
+        "offence_type_adjusted": reg.ROLE_ADJUSTED,
+        "offence_code_adjusted": reg.ROLE_ADJUSTED,
+        "offence_type_log1p": reg.ROLE_HEAVY_TAIL,
+        "offence_code_tweedie": reg.ROLE_HEAVY_TAIL,
+        "offence_type_pre_da": reg.ROLE_TIME_ORDERED,
+        "offence_code_pre_da": reg.ROLE_TIME_ORDERED,
+        "risk_first_non_crime": reg.ROLE_RISK,
+        "risk_first_da": reg.ROLE_RISK,
+        "risk_share_high": reg.ROLE_RISK,
+    }
     for model, role in expected.items():
         assert roles[model] == role
     assert (result.model_fit["status"] == "estimated").all()
     assert set(result.results["model"]) == set(roles.index)
-    for column in ("model", "term", "estimate", "std_error", "p_value", "q_value", "ci_low", "ci_high",
-                   "n_with_term", "n_obs", "status", "reason", "role"):  # fmt: skip
+    for column in (
+        "model",
+        "term",
+        "estimate",
+        "std_error",
+        "p_value",
+        "q_value",
+        "ci_low",
+        "ci_high",
+        "n_with_term",
+        "n_obs",
+        "status",
+        "reason",
+        "role",
+    ):
         assert column in result.results.columns
     indicators = result.results.loc[result.results["term_kind"] == "indicator"]
     assert (
@@ -329,13 +391,22 @@ def test_fit_section_c_and_report_html():
     assert result.results.loc[result.results["term_kind"] != "indicator", "q_value"].isna().all()
     assert result.model_fit["residuals_finite"].all() and result.model_fit["converged"].all()
     # The population: the 4,000 DA perpetrators, not the 200 people recorded only on non-DA crimes.
-    assert result.population == {"n_offenders_in_marts": 4_200, "n_without_da_incident": 200,
-                                 "n_da_without_outcome": 0, "n_da_perpetrators": 4_000}  # fmt: skip
+    assert result.population == {
+        "n_offenders_in_marts": 4_200,
+        "n_without_da_incident": 200,
+        "n_da_without_outcome": 0,
+        "n_da_perpetrators": 4_000,
+    }
     assert result.min_offenders == reg.scaled_min_offenders(4_000)
     page = regression_report_html(
-        result.results, result.validation, result.model_fit, reg.residual_sample(result.fits, 500),
-        min_offenders=result.min_offenders, alpha=result.alpha, controls=result.controls,
-    )  # fmt: skip
+        result.results,
+        result.validation,
+        result.model_fit,
+        reg.residual_sample(result.fits, 500),
+        min_offenders=result.min_offenders,
+        alpha=result.alpha,
+        controls=result.controls,
+    )
     assert "Figure 12: offence types with q (Benjamini–Hochberg) &lt; 0.05" in page
     assert "Figure 13: top 10 offences" in page and "Time-ordered" in page
     assert "200 people recorded only on non-DA crimes are left out" in page

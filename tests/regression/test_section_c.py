@@ -35,7 +35,7 @@ def _offences(pairs):
         [
             {"offender_id": o, "offence_type": t, "offence_code": t, "offence_description": t, "is_da": False}
             for o, t in pairs
-        ]  # fmt: skip
+        ]
     )
 
 
@@ -50,14 +50,19 @@ def test_population_is_da_perpetrators_hand_example():
     offences = _offences(
         [("P1", "arson"), ("P2", "arson"), ("P3", "arson"), ("N1", "arson"), ("N2", "arson")]
     )
-    result = reg.fit_section_c(offenders, offences, sensitivity="none", fit_adjusted=False,
-                               fit_time_ordered=False)  # fmt: skip
+    result = reg.fit_section_c(
+        offenders, offences, sensitivity="none", fit_adjusted=False, fit_time_ordered=False
+    )
     headline = result.results.loc[result.results["model"] == "offence_type"].set_index("term")
     assert headline.loc["arson", "estimate"] == pytest.approx(100.0)
     assert headline.loc["intercept", "estimate"] == pytest.approx(100.0)
     assert headline.loc["arson", "n_with_term"] == 3 and headline.loc["arson", "n_obs"] == 8
-    assert result.population == {"n_offenders_in_marts": 10, "n_without_da_incident": 2,
-                                 "n_da_without_outcome": 0, "n_da_perpetrators": 8}  # fmt: skip
+    assert result.population == {
+        "n_offenders_in_marts": 10,
+        "n_without_da_incident": 2,
+        "n_da_without_outcome": 0,
+        "n_da_perpetrators": 8,
+    }
     # What the old population would have given: everyone in dim_offenders.
     everyone = sm.OLS(
         np.array(y, float), np.column_stack([np.ones(10), [1, 1, 1, 0, 0, 0, 0, 0, 1, 1]])
@@ -82,8 +87,14 @@ def test_step_function_hand_example():
     np.testing.assert_array_equal(steps.sum(axis=1).to_numpy(), [0, 0] + [1] * 15)
     # At least one per step: only the empty 20-49 merges (into 10-19, which then reads 10-49).
     fine = reg.step_function(values, reg.NON_DA_VOLUME_EDGES, "v", "incidents", min_count=1)
-    assert list(fine.columns) == ["v[1 incident]", "v[2 incidents]", "v[3-4 incidents]", "v[5-9 incidents]",
-                                  "v[10-49 incidents]", "v[50+ incidents]"]  # fmt: skip
+    assert list(fine.columns) == [
+        "v[1 incident]",
+        "v[2 incidents]",
+        "v[3-4 incidents]",
+        "v[5-9 incidents]",
+        "v[10-49 incidents]",
+        "v[50+ incidents]",
+    ]
     years = reg.exposure_steps([0.2, 0.9, 1.0, 1.5, 8.5, 9.5], prefix="y")
     assert list(years.columns) == ["y[1+ years]"]  # under five per step: merged into one
     np.testing.assert_array_equal(years.iloc[:, 0], [0, 0, 1, 1, 1, 1])
@@ -103,8 +114,13 @@ def test_headline_is_unadjusted_and_adjusted_controls_for_volume_steps():
     )
     # The headline estimate of a term is the plain difference in means when it is the only term.
     population = reg.da_perpetrators(offenders)
-    one = reg.fit_section_c(population, offences.loc[offences["offence_type"] == "type 00"], sensitivity="none",
-                            fit_adjusted=False, fit_time_ordered=False)  # fmt: skip
+    one = reg.fit_section_c(
+        population,
+        offences.loc[offences["offence_type"] == "type 00"],
+        sensitivity="none",
+        fit_adjusted=False,
+        fit_time_ordered=False,
+    )
     held = population["offender_id"].isin(offences.loc[offences["offence_type"] == "type 00", "offender_id"])
     y = population["total_da_severity"]
     estimate = one.results.set_index(["model", "term"]).loc[("offence_type", "type 00"), "estimate"]

@@ -207,10 +207,20 @@ def _extract(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     _write(
         folder / "crimes.csv",
-        ["crime_number", "record_type", "offence_code", "da_flag", "reported_at", "committed_from",
-         "committed_to", "lsoa_code", "risk_level", "outcome_code"],
+        [
+            "crime_number",
+            "record_type",
+            "offence_code",
+            "da_flag",
+            "reported_at",
+            "committed_from",
+            "committed_to",
+            "lsoa_code",
+            "risk_level",
+            "outcome_code",
+        ],
         [(*row, "standard" if row[3] == "true" else "", "") for row in CRIMES],
-    )  # fmt: skip
+    )
     _write(
         folder / "offenders.csv",
         ["crime_number", "person_id", "age", "sex", "ethnicity"],

@@ -184,8 +184,9 @@ def test_compiled_assignment_equals_the_plain_one_exactly(k):
     assert result.total == np.add.accumulate(first)[-1]  # summed in row order, as R's clara does
     some = np.sort(rng.choice(700, size=50, replace=False))
     subset = clara_mod.assign_to_medoids(x, medoids, rows=some)
-    assert np.array_equal(subset.distance, plain_assignment(np.vstack([x[some], x[medoids]]),
-                                                            np.arange(50, 50 + k))[1][:50])  # fmt: skip
+    assert np.array_equal(
+        subset.distance, plain_assignment(np.vstack([x[some], x[medoids]]), np.arange(50, 50 + k))[1][:50]
+    )
 
 
 def test_compiled_distances_equal_the_plain_ones_exactly():

@@ -29,10 +29,14 @@ def warehouse():
         marts.fct_offences["offender_id"] != victim_medoid, "crime_number"
     ].iloc[0]
     victims = pd.concat(
-        [marts.victims, pd.DataFrame([{"crime_number": other_crime, "person_id": victim_medoid, "age": 30,
-                                       "sex": "female"}])],
+        [
+            marts.victims,
+            pd.DataFrame(
+                [{"crime_number": other_crime, "person_id": victim_medoid, "age": 30, "sex": "female"}]
+            ),
+        ],
         ignore_index=True,
-    )  # fmt: skip
+    )
     con = duckdb.connect()
     for schema in ("marts", "analytics", "staging"):
         con.execute(f"CREATE SCHEMA {schema}")

@@ -1,23 +1,2 @@
-{#- Every raw child_flags row cast once, with the first row-level rule it breaks (macros/rules.sql). -#}
-with typed as (
-    select
-        raw_rows.*,
-        {{- typed_columns('child_flags') }}
-    from {{ source('raw', 'child_flags') }} as raw_rows
-),
-
-crimes as (
-    {{ parent_keys('crimes', 'crime_number') }}
-),
-
-checked as (
-    select
-        typed.*,
-        crimes.parent_key is not null as _crime_exists,
-        coalesce(crimes.parent_is_staged, false) as _crime_is_staged,
-        crimes.parent_rule as _crime_rule
-    from typed
-    left join crimes on typed.crime_number__value = crimes.parent_key
-)
-
-{{ validated_rows('child_flags', context=['_crime_rule']) }}
+{#- Every raw child_flags row cast once and checked against its crime (macros/validation.sql). -#}
+{{ crime_child_rows('child_flags') }}
