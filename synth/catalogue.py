@@ -448,12 +448,16 @@ EFFECT_CARRIER_CODE = "8F"
 # The DA-only profiles (Group E) have non-DA history for 5% of their members, so that the DA-only offenders
 # (61% of all, n = 89,397) about match Group E (89,929). Non-DA counts of the low-volume profiles are tight
 # around their medians (many exact ties, as counts of one, two or three incidents are).
+# The serial abusers of cluster 1 sit at the edge of Group A (median DA 3, the group's threshold; median non-DA
+# 2, one below Group B's): their DA and non-DA counts are tighter (sigma 0.45 and 0.20) than the other
+# high-volume profiles', or their upper tails (4-9 DA incidents, 3+ non-DA) join clusters 11 and 9 and the
+# profile has no cluster of its own (Group A 2.7% at demo seed 1 with 0.75 and 0.30).
 # Fields: cluster, group, label, n, median DA incidents, DA spread (lognormal sigma), share with any non-DA,
 # median non-DA incidents among those with any, non-DA spread, median DA victims, DA crime mix, non-DA mix,
 # DA non-crime share, DA substance share, non-DA substance share, mean age at first DA, female share,
 # mean IMD score of incident areas, typical career span in years, latent harm shift.
 _PROFILES = """
-1|A|Serial Abusers (3)|5359|3|0.75|1.0|2|0.30|2|standard|assault|0.49|0.25|0.15|31|0.16|38|6|0.3
+1|A|Serial Abusers (3)|5359|3|0.45|1.0|2|0.20|2|standard|assault|0.49|0.25|0.15|31|0.16|38|6|0.3
 2|B|Prolific Young Offenders|2844|4|0.85|1.0|17|0.60|2|standard|acquisitive|0.47|0.25|0.20|22|0.20|37|6|0.3
 3|E||14183|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|31|0.26|42|2|0.0
 4|E||9092|1|0.35|0.05|1|0.30|1|standard|general|0.50|0.04|0.10|27|0.26|22|2|0.0

@@ -41,13 +41,6 @@ QUICK = {
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 13): since the generator draws DA reporting delays, the demo run (seed 1) puts Group A "
-    "at 2.7% (band 3-16%; K 24, B 9.4, C 13.1, D 8.7, E 66.1%, agreement 84.3%): most of the serial abusers' "
-    "profile lands in Group B/C clusters at every K tried (18, 24, 30), although its feature means moved by at "
-    "most 0.11 SD; cause not found (docs/typology.md). Strict: the test fails CI again as soon as it passes.",
-)
 def test_a_demo_run_has_the_seeds_typology(tmp_path):
     extract = tmp_path / "extract"
     generate("demo", 1, extract, progress=False)
