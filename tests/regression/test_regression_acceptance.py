@@ -13,8 +13,8 @@ history"). Checks:
   standard errors, and rare codes such as L-BRO, 610 points on about 30 offenders with a skewed outcome, under
   2: detected about two times in three, so they are not asserted;
 * in the adjusted models its 95% interval covers the true value: misses stay within what 95% intervals
-  allow (binomial 99.9% quantile), and every true value lies inside the Bonferroni-simultaneous interval of
-  its seed;
+  allow (binomial 99.9% quantile), and every true value lies inside its Bonferroni-simultaneous interval
+  (every planted term of every seed and model at a family-wise 0.1%);
 * planted nulls are significant (adjusted models, raw p) no more often than the nominal 5% allows across
   seeds (binomial bound).
 Seeds: ``DA_REGRESSION_ACCEPTANCE_SEEDS`` (comma-separated), default 1,2.
@@ -37,6 +37,7 @@ from orchestration.resources import PlatformResource
 pytestmark = pytest.mark.slow
 
 ALPHA = 0.05
+FAMILY_WISE = 0.001
 
 
 def _seeds() -> list[int]:
@@ -120,11 +121,14 @@ def test_planted_effects_are_covered_by_their_intervals(acceptance_table):
     planted = adjusted.loc[adjusted["planted"]].copy()
     covered = (planted["ci_low"] <= planted["true_effect"]) & (planted["true_effect"] <= planted["ci_high"])
     assert (~covered).sum() <= stats.binom.ppf(0.999, len(planted), 0.05), planted.loc[~covered]
-    # Simultaneous (Bonferroni) 95% intervals per seed and model must cover every true value.
-    for (seed, kind), part in planted.groupby(["seed", "term_kind"]):
-        crit = stats.norm.ppf(1 - ALPHA / (2 * len(part)))
-        z = (part["estimate"] - part["true_effect"]).abs() / part["std_error"]
-        assert (z <= crit).all(), (seed, kind, part.assign(z=z)[["term", "true_effect", "estimate", "z"]])
+    # Every true value lies inside its simultaneous interval: Bonferroni over every planted term of every seed
+    # and model at a family-wise 0.1%, the level of the binomial checks here. (A 5% family per seed and model
+    # made the test fail by chance about one run in five with two seeds and two models.)
+    crit = stats.norm.ppf(1 - FAMILY_WISE / (2 * len(planted)))
+    z = (planted["estimate"] - planted["true_effect"]).abs() / planted["std_error"]
+    assert (z <= crit).all(), planted.assign(z=z, crit=crit).loc[
+        z > crit, ["seed", "term_kind", "term", "true_effect", "estimate", "z", "crit"]
+    ]
 
 
 def test_planted_nulls_significant_at_no_more_than_the_nominal_rate(acceptance_table):
