@@ -131,6 +131,12 @@ class EvaluationAssetConfig(dg.Config):
     matching_covariates: list[str] = list(COVARIATE_GROUPS)
     """Covariate groups matched on (those the extract lacks are skipped and named in the report): rfg,
     trajectory, harm_history, age, risk_grade, non_da, custody, victims."""
+    outcome_adjustment: bool = True
+    """Bias-corrected matching (Abadie & Imbens 2011): a ridge rate model on the matched comparisons moves each
+    comparison's outcome to its treated person's covariates, re-fitted in every bootstrap replicate. `false`
+    gives the plain matched estimates. The placebo DiD is never adjusted (it checks the matching)."""
+    outcome_ridge: float = 1.0
+    """Ridge penalty of that rate model."""
     ipcw_max_weight: float = 10.0
     """Cap on a comparison person's inverse-probability-of-censoring weight."""
     matched_bootstrap_reps: int = 199
@@ -186,6 +192,8 @@ class EvaluationAssetConfig(dg.Config):
             candidate_pool_top_n=self.candidate_pool_top_n,
             covariates=tuple(self.matching_covariates),
             ipcw_max_weight=self.ipcw_max_weight,
+            outcome_adjustment=self.outcome_adjustment,
+            outcome_ridge=self.outcome_ridge,
         )
         return EvaluationConfig(
             rfg=rfg,

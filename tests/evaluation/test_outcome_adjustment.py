@@ -113,3 +113,11 @@ def test_rate_model_is_a_weighted_least_squares_fit_of_rates():
     # a ridge shrinks the slopes, never the intercept's share of the rate
     shrunk = fit_rate_ls(x, y, days, weights, ridge=1e9)
     assert np.all(np.abs(shrunk[1:]) < 1e-6)
+
+
+def test_the_run_config_switches_the_adjustment():
+    from orchestration.defs.evaluation import EvaluationAssetConfig
+
+    assert EvaluationAssetConfig().to_evaluation_config().matching.outcome_adjustment is True
+    plain = EvaluationAssetConfig(outcome_adjustment=False, outcome_ridge=2.5).to_evaluation_config().matching
+    assert (plain.outcome_adjustment, plain.outcome_ridge) == (False, 2.5)
