@@ -1,17 +1,7 @@
 """The run's audit manifest, `dap audit` (do the inputs still match?) and `dap trace` (walk it upstream).
 
-``reports/audit/manifest.json`` (``MANIFEST_VERSION``) is one JSON document per run:
-
-    run        the run id (the build folder's id), the Dagster run ids of the run group, times, job,
-               run configuration and tags
-    code       git commit, whether the working tree had uncommitted changes, Python and package versions
-    inputs     every input file: table, path, SHA-256, rows read, and whether the file still had that
-               hash when the run finished
-    assets     every asset of the graph: kind (raw / dbt / python / report), its upstream assets, code
-               version, data version, row count, when and by which run it was last materialised, its
-               dbt node or Python function, its column lineage (where known) and its check results
-    checks     every check evaluated in the run (dbt tests, Great Expectations suites, Python checks)
-    outputs    every file the run wrote under its output folder, with SHA-256 and size
+``reports/audit/manifest.json`` (``MANIFEST_VERSION``) is one JSON document per run with the parts ``run``,
+``code``, ``inputs``, ``assets``, ``checks`` and ``outputs``; docs/auditors.md says what each records.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
-"""OpenLineage: where events go, one emitter for them, and dbt's events from openlineage-dbt.
-
-dbt's events (a START and COMPLETE or FAIL per model, test assertions, SQL, schema and column lineage
-parsed by openlineage-sql) come from openlineage-dbt's artifact processor on the ``manifest.json`` and
-``run_results.json`` of the run's ``dbt build`` and the ``catalog.json`` of its dbt docs. The other assets'
-events come from dagster-openlineage (``orchestration/defs/lineage.py``). Both are written with the
-openlineage-python client to the run's ``lineage/openlineage.jsonl``, to a cumulative log, and to an
-OpenLineage backend when ``OPENLINEAGE_URL`` or ``OPENLINEAGE_CONFIG`` is set.
+"""OpenLineage: where events go, one emitter for them, and dbt's events from openlineage-dbt's artifact
+processor (on the run's ``dbt build`` artifacts and its dbt docs' ``catalog.json``); the other assets' events
+come from dagster-openlineage (``orchestration/defs/lineage.py``). What the events hold: docs/auditors.md.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""Lineage and audit assets: dbt docs, the run's audit manifest with its OpenLineage events, FAIL events.
+"""Lineage and audit assets (what each artefact holds: docs/auditors.md).
 
 ``reports/dbt_docs``    ``dbt docs generate --static`` on the run's warehouse → ``<output>/dbt_docs/``.
-``audit/run_manifest``  waits for every other asset except ``publish/warehouse``; reads the run group's
-                        events from the Dagster instance, the raw load log, git and package versions, hashes
-                        every output file and writes ``<output>/audit/manifest.json`` and ``.html`` and the
-                        warehouse tables ``audit.runs``, ``run_inputs``, ``run_assets``, ``run_checks`` and
-                        ``run_outputs`` (one set of rows per run, kept across runs). OpenLineage events come
-                        from openlineage-dbt (dbt models and tests) and dagster-openlineage (other assets).
+``audit/run_manifest``  waits for every asset but ``publish/warehouse``; from the run group's Dagster events,
+                        the raw load log, git and packages writes ``audit/manifest.{json,html}``, the ``audit``
+                        tables and the OpenLineage events (openlineage-dbt for dbt, dagster-openlineage else).
 ``openlineage_failure_hook``  on ``refresh_all``: dagster-openlineage's FAIL events for a failed step.
 """
 
@@ -106,11 +103,6 @@ def plain(value: Any) -> Any:
     inner = getattr(value, "value", value)
     if isinstance(inner, dg.TableSchema):
         return [{"name": c.name, "type": c.type} for c in inner.columns]
-    if isinstance(inner, dg.TableColumnLineage):
-        return {
-            column: [{"asset": d.asset_key.to_user_string(), "column": d.column_name} for d in deps]
-            for column, deps in inner.deps_by_column.items()
-        }
     if isinstance(inner, int | float | str | bool) or inner is None:
         return inner
     return json.loads(json.dumps(inner, default=str)) if isinstance(inner, dict | list) else str(inner)
@@ -123,11 +115,7 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
     while current is not None and current.run_id not in runs:
         runs[current.run_id] = current
         current = instance.get_run_by_id(current.parent_run_id) if current.parent_run_id else None
-    created = {
-        r.dagster_run.run_id: r.create_timestamp.timestamp()
-        for r in instance.get_run_records(filters=dg.RunsFilter(run_ids=list(runs)))
-    }
-    found: dict[str, Any] = {"runs": sorted(runs.values(), key=lambda r: created.get(r.run_id, 0.0))}
+    found: dict[str, Any] = {"runs": list(reversed(runs.values()))}  # a re-execution follows its parent
     found |= {"materializations": {}, "checks": {}, "evaluations": {}, "failures": [], "started_at": None}
     step_started: dict[tuple[str, str], float] = {}
     for run in found["runs"]:
@@ -152,11 +140,14 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
             elif kind == _EVENTS.ASSET_CHECK_EVALUATION:
                 evaluation = event.event_specific_data
                 metadata = {k: plain(v) for k, v in (evaluation.metadata or {}).items()}
-                asset = evaluation.asset_key.to_user_string()
+                asset, check_kind = (
+                    evaluation.asset_key.to_user_string(),
+                    M.classify_check(evaluation.check_name, metadata),
+                )
                 found["checks"][(asset, evaluation.check_name)] = {
                     "asset": asset,
                     "name": evaluation.check_name,
-                    "kind": M.classify_check(evaluation.check_name, metadata),
+                    "kind": check_kind,
                     "passed": bool(evaluation.passed),
                     "severity": evaluation.severity.value if evaluation.severity else None,
                     "blocking": evaluation.blocking,
@@ -165,7 +156,7 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
                     "evaluated_at": M.iso(at),
                     "metadata": metadata,
                 }
-                if M.classify_check(evaluation.check_name, metadata) != "dbt_test":  # dbt's: openlineage-dbt
+                if check_kind != "dbt_test":  # dbt tests' events come from openlineage-dbt
                     found["evaluations"].setdefault(asset, []).append((run.run_id, at, evaluation))
     return found
 
@@ -181,7 +172,7 @@ def _python_location(assets_def: dg.AssetsDefinition | None) -> dict[str, str]:
 
 
 def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: dict[str, Any]) -> list[dict]:
-    """One manifest entry per asset of the graph but the manifest and publish (see ``dap.lineage.manifest``)."""
+    """One manifest entry per asset of the graph but the manifest and publish (see docs/auditors.md)."""
     graph, excluded = repository_def.asset_graph, {MANIFEST_KEY, dg.AssetKey(["publish", "warehouse"])}
     dbt_nodes = json.loads(Path(dbt_project().manifest_path).read_text())["nodes"]
     checks: dict[str, list] = {}
@@ -190,18 +181,27 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
     entries = []
     for key in sorted(graph.materializable_asset_keys - excluded, key=lambda k: k.to_user_string()):
         node, name = graph.get(key), key.to_user_string()
-        unique_id = plain(node.metadata.get("dagster_dbt/unique_id"))
-        kind = "dbt" if unique_id else {"raw": "raw", "reports": "report"}.get(key.path[0], "python")
+        unique_id, mat = plain(node.metadata.get("dagster_dbt/unique_id")), run["materializations"].get(name)
+        metadata, tags = (mat["metadata"], mat["tags"]) if mat else ({}, {})
+        last = instance.get_latest_materialization_event(key) if not mat else None
+        props = dbt_nodes.get(unique_id, {})
         entry: dict[str, Any] = {
             "key": name,
-            "kind": kind,
+            "kind": "dbt" if unique_id else {"raw": "raw", "reports": "report"}.get(key.path[0], "python"),
             "group": node.group_name,
             "description": (node.description or "").strip().split("\n")[0],
             "upstream": sorted(p.to_user_string() for p in node.parent_keys),
             "code_version_declared": node.code_version,
+            "materialized_in_this_run": bool(mat),
+            "code_version": tags.get("dagster/code_version") or node.code_version,
+            "data_version": tags.get("dagster/data_version"),
+            "row_count": plain(metadata.get("dagster/row_count")),
+            "column_lineage": dbt_lineage.get(name, {}),  # openlineage-dbt's, as on the materialisation
+            "last_materialization": {"run_id": mat["dagster_run_id"], "timestamp": M.iso(mat["at"])}
+            if mat
+            else last and {"run_id": last.run_id, "timestamp": M.iso(last.timestamp)},
         }
         if unique_id:
-            props = dbt_nodes.get(unique_id, {})
             entry["dbt"] = {
                 "unique_id": unique_id,
                 "path": "dbt_project/" + props.get("original_file_path", ""),
@@ -211,23 +211,6 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
             }
         else:
             entry["python"] = _python_location(repository_def.assets_defs_by_key.get(key))
-        mat = run["materializations"].get(name)
-        metadata, tags = (mat["metadata"], mat["tags"]) if mat else ({}, {})
-        last = None if mat else instance.get_latest_materialization_event(key)
-        entry |= {
-            "materialized_in_this_run": bool(mat),
-            "code_version": tags.get("dagster/code_version") or node.code_version,
-            "data_version": tags.get("dagster/data_version"),
-            "row_count": plain(metadata.get("dagster/row_count")),
-            "column_lineage": plain(metadata["dagster/column_lineage"])
-            if "dagster/column_lineage" in metadata
-            else dbt_lineage.get(name, {}),
-            "last_materialization": {"run_id": mat["dagster_run_id"], "timestamp": M.iso(mat["at"])}
-            if mat
-            else {"run_id": last.run_id, "timestamp": M.iso(last.timestamp)}
-            if last
-            else None,
-        }
         if mat:
             entry |= {
                 "dagster_run_id": mat["dagster_run_id"],
@@ -253,44 +236,35 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
 def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> None:
     """One set of rows per run in the warehouse's ``audit`` schema (earlier runs' rows are kept)."""
     run, code, summary = manifest["run"], manifest["code"], manifest["check_summary"]
-    rows = {
-        "runs": [
-            {
-                **{k: run[k] for k in ("job", "started_at", "manifest_written_at")},
-                "dagster_run_ids": ",".join(run["dagster_run_ids"]),
-                "git_commit": code["git"]["commit"],
-                "git_dirty": str(code["git"]["dirty"]),
-                "python": code["python"],
-                "packages": json.dumps(code["packages"], sort_keys=True),
-                "run_config": json.dumps(run["config"], sort_keys=True, default=str),
-                "checks_total": summary["total"],
-                "checks_failed": summary["failed"],
-            }
-        ],
-        "run_inputs": manifest["inputs"],
-        "run_assets": [
-            a
-            | {
-                "asset_key": a["key"],
-                "row_count": a.get("row_count") if isinstance(a.get("row_count"), int) else None,
-                "upstream": ",".join(a["upstream"]),
-            }
-            for a in manifest["assets"]
-        ],
-        "run_checks": manifest["checks"],
+    runs = run | {
+        "dagster_run_ids": ",".join(run["dagster_run_ids"]),
+        "git_commit": code["git"]["commit"],
+        "git_dirty": str(code["git"]["dirty"]),
+        "python": code["python"],
+        "packages": json.dumps(code["packages"], sort_keys=True),
+        "run_config": json.dumps(run["config"], sort_keys=True, default=str),
+        "checks_total": summary["total"],
+        "checks_failed": summary["failed"],
+    }
+    assets = [
+        a | {"asset_key": a["key"], "row_count": a["row_count"] if isinstance(a["row_count"], int) else None}
+        for a in manifest["assets"]
+    ]
+    rows = {"runs": [runs], "run_inputs": manifest["inputs"], "run_checks": manifest["checks"]}
+    rows |= {
+        "run_assets": [a | {"upstream": ",".join(a["upstream"])} for a in assets],
         "run_outputs": manifest["outputs"],
     }
-    run_id = run["run_id"]
     with platform.connect() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS audit")
         for table, columns in AUDIT_COLUMNS.items():
             frame = pd.DataFrame(
-                [{"run_id": run_id, **{c: r.get(c) for c in columns}} for r in rows[table]],
+                [{"run_id": run["run_id"], **{c: r.get(c) for c in columns}} for r in rows[table]],
                 columns=["run_id", *columns],
             )
             con.register("_frame", frame)
             con.execute(f"CREATE TABLE IF NOT EXISTS audit.{table} AS SELECT * FROM _frame LIMIT 0")
-            con.execute(f"DELETE FROM audit.{table} WHERE run_id = ?", [run_id])
+            con.execute(f"DELETE FROM audit.{table} WHERE run_id = ?", [run["run_id"]])
             con.execute(f"INSERT INTO audit.{table} BY NAME SELECT * FROM _frame")
             con.unregister("_frame")
 
@@ -335,13 +309,12 @@ def emit_dbt_events(emitter: OL.Emitter, run: dict[str, Any], platform: Platform
     project = dbt_project()
     invocations = {plain(m["metadata"].get("invocation_id")): m for m in run["materializations"].values()}
     invocations.pop(None, None)
+    catalog, name = platform.output_path("dbt_docs", "catalog.json"), platform.resolved_warehouse_path.name
     events = []
     for results in sorted((project.project_dir / project.target_path).glob("*/run_results.json")):
         invocation = json.loads(results.read_text())["metadata"].get("invocation_id")
         if invocation in invocations:
             parent = {"run_id": invocations[invocation]["dagster_run_id"], "job_name": job}
-            catalog = platform.output_path("dbt_docs", "catalog.json")
-            name = platform.resolved_warehouse_path.name
             events += OL.dbt_events(project.project_dir, results.parent, catalog, name, parent)
     for event in events:
         emitter.emit(event)
@@ -374,11 +347,8 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
         assets = asset_entries(repository(), run, context.instance, dbt_lineage)
         emit_dagster_events(dagster_adapter(emitter), run, assets)
         with platform.connect(read_only=True) as con:
-            cursor = con.execute("SELECT * FROM raw._load_log ORDER BY table_name")
-            load_log = [
-                dict(zip([c[0] for c in cursor.description], row, strict=True)) for row in cursor.fetchall()
-            ]
-        inputs = facts.check_inputs(load_log)
+            log = con.sql("SELECT * FROM raw._load_log ORDER BY table_name")
+            inputs = facts.check_inputs(dict(zip(log.columns, row, strict=True)) for row in log.fetchall())
         root, checks = run["runs"][0] if run["runs"] else context.run, list(run["checks"].values())
         docs = {"dbt docs": "dbt_docs/index.html", "Great Expectations Data Docs": "data_docs/gx/index.html"}
         manifest: dict[str, Any] = {
@@ -405,10 +375,7 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
             "check_summary": M.check_summary(checks),
             "docs": {k: v if platform.output_path(*v.split("/")).exists() else "" for k, v in docs.items()},
         }
-        json_path, html_path = (
-            platform.output_path(*M.MANIFEST_PARTS),
-            platform.output_path(*M.MANIFEST_HTML_PARTS),
-        )
+        json_path, html_path = (platform.output_path(*p) for p in (M.MANIFEST_PARTS, M.MANIFEST_HTML_PARTS))
         # The OpenLineage events are written by now, so the event file is among the hashed outputs.
         manifest["outputs"] = facts.hash_outputs(platform.resolved_output_dir, exclude=[json_path, html_path])
         M.write_manifest(manifest, json_path, html_path)

@@ -111,17 +111,29 @@ def _read_time_ordered(con) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(RESULTS, deps=_INPUTS, code_version=CODE_VERSION,
-                     description="Section C coefficients among DA perpetrators: the report's headline models "
-                                 "(offence types, specific offences), adjusted, heavy-tail and time-ordered "
-                                 "fits, risk grades; robust and classical SEs, BH q-values, status and reason."),
-        dg.AssetSpec(MODEL_FIT, deps=_INPUTS, code_version=CODE_VERSION,
-                     description="One row per Section C model: role, status, n, R², residual diagnostics."),
-        dg.AssetSpec(RESIDUALS, deps=_INPUTS, code_version=CODE_VERSION,
-                     description="A sample of fitted values and residuals per OLS model (no ids)."),
+        dg.AssetSpec(
+            RESULTS,
+            deps=_INPUTS,
+            code_version=CODE_VERSION,
+            description="Section C coefficients among DA perpetrators: the report's headline models "
+            "(offence types, specific offences), adjusted, heavy-tail and time-ordered "
+            "fits, risk grades; robust and classical SEs, BH q-values, status and reason.",
+        ),
+        dg.AssetSpec(
+            MODEL_FIT,
+            deps=_INPUTS,
+            code_version=CODE_VERSION,
+            description="One row per Section C model: role, status, n, R², residual diagnostics.",
+        ),
+        dg.AssetSpec(
+            RESIDUALS,
+            deps=_INPUTS,
+            code_version=CODE_VERSION,
+            description="A sample of fitted values and residuals per OLS model (no ids).",
+        ),
     ],
     group_name="regression",
-)  # fmt: skip
+)
 def regression_results(
     context: dg.AssetExecutionContext, config: RegressionConfig, platform: PlatformResource
 ):
@@ -131,21 +143,32 @@ def regression_results(
         offenders = _read_offenders(con)
         offences = _read_non_da_offences(con)
         onset, pre_da = _read_time_ordered(con) if config.fit_time_ordered else (None, None)
-        extra = [c for c in config.adjusted_controls
-                 if c not in offenders.columns and c not in reg.DERIVED_CONTROLS]  # fmt: skip
+        extra = [
+            c
+            for c in config.adjusted_controls
+            if c not in offenders.columns and c not in reg.DERIVED_CONTROLS
+        ]
         if extra:
             offenders = offenders.merge(
                 read_table(con, "marts.dim_offenders", ["offender_id", *extra]), on="offender_id"
             )
         section = reg.fit_section_c(
-            offenders, offences, onset=onset, pre_da_offences=pre_da,
-            adjusted_controls=config.adjusted_controls, fit_adjusted=config.fit_adjusted,
-            fit_time_ordered=config.fit_time_ordered, se_type=config.se_type, alpha=config.alpha,
-            min_offenders=config.min_offenders, min_offenders_base=config.min_offenders_base,
+            offenders,
+            offences,
+            onset=onset,
+            pre_da_offences=pre_da,
+            adjusted_controls=config.adjusted_controls,
+            fit_adjusted=config.fit_adjusted,
+            fit_time_ordered=config.fit_time_ordered,
+            se_type=config.se_type,
+            alpha=config.alpha,
+            min_offenders=config.min_offenders,
+            min_offenders_base=config.min_offenders_base,
             min_offenders_to_fit_type=config.min_offenders_to_fit_type,
-            min_offenders_to_fit_code=config.min_offenders_to_fit_code, sensitivity=config.sensitivity,
+            min_offenders_to_fit_code=config.min_offenders_to_fit_code,
+            sensitivity=config.sensitivity,
             tweedie_power=config.tweedie_power,
-        )  # fmt: skip
+        )
         residuals = reg.residual_sample(section.fits, config.residual_sample_size)
         write_table(con, "analytics.regression_results", section.results)
         write_table(con, "analytics.regression_model_fit", section.model_fit)
@@ -154,8 +177,14 @@ def regression_results(
         con.close()
     fit = section.model_fit.set_index("model")
     meta: dict = {**section.population}
-    for model in ("offence_type", "offence_code", "offence_type_adjusted", "offence_code_adjusted",
-                  "offence_type_pre_da", "offence_code_pre_da"):  # fmt: skip
+    for model in (
+        "offence_type",
+        "offence_code",
+        "offence_type_adjusted",
+        "offence_code_adjusted",
+        "offence_type_pre_da",
+        "offence_code_pre_da",
+    ):
         rows = section.results.loc[section.results["model"] == model]
         if model not in fit.index or fit.loc[model, "status"] != "estimated" or rows.empty:
             continue
@@ -182,9 +211,12 @@ def regression_results(
     )
     yield dg.MaterializeResult(
         asset_key=RESULTS,
-        metadata={**meta, "dagster/row_count": len(section.results),
-                  "preview": dg.MetadataValue.md(_preview(section.results, section.min_offenders, config.alpha))},
-    )  # fmt: skip
+        metadata={
+            **meta,
+            "dagster/row_count": len(section.results),
+            "preview": dg.MetadataValue.md(_preview(section.results, section.min_offenders, config.alpha)),
+        },
+    )
     yield dg.MaterializeResult(
         asset_key=MODEL_FIT,
         metadata={
@@ -202,8 +234,10 @@ def _preview(results: pd.DataFrame, min_offenders: int, alpha: float) -> str:
     lines = ["| offence type | estimate | q | p | offenders |", "|---|---|---|---|---|"]
     for row in rows.itertuples():
         n = int(row.n_with_term)
-        lines.append(f"| {row.term_label} | {row.estimate:,.1f} | {row.q_value:.3g} | {row.p_band} | "
-                     f"{n if n >= 5 else '<5'} |")  # fmt: skip
+        lines.append(
+            f"| {row.term_label} | {row.estimate:,.1f} | {row.q_value:.3g} | {row.p_band} | "
+            f"{n if n >= 5 else '<5'} |"
+        )
     return "\n".join(lines)
 
 
@@ -271,12 +305,18 @@ def regression_report(
         con.close()
     controls = [c.strip() for c in str(model_fit["adjusted_controls"].iloc[0]).split(",") if c.strip()]
     page = regression_report_html(
-        results, validation, model_fit, residuals,
+        results,
+        validation,
+        model_fit,
+        residuals,
         lineage=Lineage(run_id=context.run_id, code_version=CODE_VERSION),
         min_offenders=int(model_fit["min_offenders_presentation"].iloc[0]),
-        alpha=float(model_fit["alpha"].iloc[0]), controls=controls, top_k=config.top_k,
-        significance_column=config.significance_column, high_harm_threshold=config.high_harm_threshold,
-    )  # fmt: skip
+        alpha=float(model_fit["alpha"].iloc[0]),
+        controls=controls,
+        top_k=config.top_k,
+        significance_column=config.significance_column,
+        high_harm_threshold=config.high_harm_threshold,
+    )
     path = platform.output_path("regression.html")
     path.write_text(page, encoding="utf-8")
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), "bytes": len(page)})
@@ -312,10 +352,13 @@ def regression_residuals_finite(platform: PlatformResource) -> dg.AssetCheckResu
     wrong_population = headline.loc[headline["n_obs"] != headline["n_da_perpetrators"]]
     return dg.AssetCheckResult(
         passed=bad.empty and wrong_population.empty,
-        metadata={"n_models": len(fit), "n_estimated": len(judged),
-                  "failing_models": ", ".join(bad["model"]) or "none",
-                  "headline_not_on_da_perpetrators": ", ".join(wrong_population["model"]) or "none"},
-    )  # fmt: skip
+        metadata={
+            "n_models": len(fit),
+            "n_estimated": len(judged),
+            "failing_models": ", ".join(bad["model"]) or "none",
+            "headline_not_on_da_perpetrators": ", ".join(wrong_population["model"]) or "none",
+        },
+    )
 
 
 @dg.asset_check(
@@ -333,10 +376,14 @@ def regression_estimable(platform: PlatformResource) -> dg.AssetCheckResult:
         passed=not lines,
         severity=dg.AssetCheckSeverity.WARN,
         description="; ".join(lines[:50]) if lines else None,
-        metadata={"n_models": len(fit), "n_not_estimable": len(models), "n_terms_not_estimable": len(terms),
-                  "not_estimable": dg.MetadataValue.json(models),
-                  "terms_not_estimable": dg.MetadataValue.json(terms[:200])},
-    )  # fmt: skip
+        metadata={
+            "n_models": len(fit),
+            "n_not_estimable": len(models),
+            "n_terms_not_estimable": len(terms),
+            "not_estimable": dg.MetadataValue.json(models),
+            "terms_not_estimable": dg.MetadataValue.json(terms[:200]),
+        },
+    )
 
 
 @dg.asset_check(
@@ -350,9 +397,12 @@ def regression_no_empty_indicator(platform: PlatformResource) -> dg.AssetCheckRe
     empty = indicators.loc[~(indicators["n_with_term"] >= 1)]
     return dg.AssetCheckResult(
         passed=empty.empty,
-        metadata={"n_indicators": len(indicators), "n_empty": len(empty),
-                  "n_aliased": int((results["term_kind"] == "aliased").sum())},
-    )  # fmt: skip
+        metadata={
+            "n_indicators": len(indicators),
+            "n_empty": len(empty),
+            "n_aliased": int((results["term_kind"] == "aliased").sum()),
+        },
+    )
 
 
 @dg.asset_check(
@@ -365,8 +415,9 @@ def regression_inference_valid(platform: PlatformResource) -> dg.AssetCheckResul
     results = _read(platform, "analytics.regression_results")
     estimated = _estimated(results)
     bad_se = estimated.loc[~(np.isfinite(estimated["std_error"]) & (estimated["std_error"] > 0))]
-    bad_ci = estimated.loc[~((estimated["ci_low"] <= estimated["estimate"])
-                             & (estimated["estimate"] <= estimated["ci_high"]))]  # fmt: skip
+    bad_ci = estimated.loc[
+        ~((estimated["ci_low"] <= estimated["estimate"]) & (estimated["estimate"] <= estimated["ci_high"]))
+    ]
     q = results.loc[results["q_value"].notna()]
     bad_q = q.loc[(q["q_value"] > 1 + 1e-12) | (q["q_value"] < q["p_value"] - 1e-12)]
     other = results.loc[results["status"] != ESTIMATED]
@@ -374,10 +425,15 @@ def regression_inference_valid(platform: PlatformResource) -> dg.AssetCheckResul
     bad = pd.concat([bad_se, bad_ci, bad_other])
     return dg.AssetCheckResult(
         passed=bad.empty and bad_q.empty,
-        metadata={"n_judged": len(estimated), "n_bad_se": len(bad_se), "n_bad_ci": len(bad_ci),
-                  "n_bad_q": len(bad_q), "n_not_estimable_without_reason_or_with_figures": len(bad_other),
-                  "bad_terms": ", ".join((bad["model"] + ":" + bad["term"]).head(20)) or "none"},
-    )  # fmt: skip
+        metadata={
+            "n_judged": len(estimated),
+            "n_bad_se": len(bad_se),
+            "n_bad_ci": len(bad_ci),
+            "n_bad_q": len(bad_q),
+            "n_not_estimable_without_reason_or_with_figures": len(bad_other),
+            "bad_terms": ", ".join((bad["model"] + ":" + bad["term"]).head(20)) or "none",
+        },
+    )
 
 
 @dg.asset_check(
@@ -412,7 +468,13 @@ def risk_validation_sane(platform: PlatformResource) -> dg.AssetCheckResult:
 
 
 ASSETS = [regression_results, risk_assessment_validation, regression_report]
-ASSET_CHECKS = [regression_residuals_finite, regression_estimable, regression_no_empty_indicator,
-                regression_inference_valid, risk_validation_shares_in_range, risk_validation_sane]  # fmt: skip
+ASSET_CHECKS = [
+    regression_residuals_finite,
+    regression_estimable,
+    regression_no_empty_indicator,
+    regression_inference_valid,
+    risk_validation_shares_in_range,
+    risk_validation_sane,
+]
 
 defs = dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS)

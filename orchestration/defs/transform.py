@@ -71,38 +71,6 @@ def _event_key(context: dg.AssetExecutionContext, event) -> dg.AssetKey | None:
     return context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
 
 
-def _attach_table_metadata(
-    context: dg.AssetExecutionContext, platform: PlatformResource, events: list
-) -> list:
-    """Add row counts and column schemas (read after dbt finished) to the dbt materialisations."""
-    keyed = [e for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
-    if not keyed:
-        return events
-    with platform.connect(read_only=True) as con:
-        columns = con.execute(
-            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-            "ORDER BY table_schema, table_name, ordinal_position"
-        ).fetchall()
-        by_table: dict[tuple[str, str], list] = {}
-        for schema, table, column, dtype in columns:
-            by_table.setdefault((schema, table), []).append(dg.TableColumn(column, dtype))
-        enriched = []
-        for event in events:
-            key = _event_key(context, event)
-            if key is not None and len(key.path) >= 2:
-                schema, table = key.path[-2], key.path[-1]
-                extra: dict[str, Any] = {}
-                if (schema, table) in by_table:
-                    extra["dagster/row_count"] = con.execute(
-                        f"SELECT count(*) FROM {_relation_for(key)}"
-                    ).fetchone()[0]
-                    extra["dagster/column_schema"] = dg.TableSchema(columns=by_table[(schema, table)])
-                if extra:
-                    event = event.with_metadata({**event.metadata, **extra})
-            enriched.append(event)
-        return enriched
-
-
 class DbtBuildConfig(dg.Config):
     """The dbt build step."""
 
@@ -111,32 +79,48 @@ class DbtBuildConfig(dg.Config):
     after dbt finished. False leaves it out: for quick runs and test matrices."""
 
 
-def _with_column_lineage(context: dg.AssetExecutionContext, invocation, platform, events: list) -> list:
-    """``dagster/column_lineage`` on the dbt materialisations from the columnLineage facets openlineage-dbt
-    derives from this invocation's artifacts (the same lineage the audit manifest and `dap trace` use)."""
-    parent = {"run_id": context.run.run_id, "job_name": context.run.job_name}
-    name = platform.resolved_warehouse_path.name
-    ol_events = OL.dbt_events(settings.DBT_PROJECT_DIR, Path(invocation.target_path), None, name, parent)
-    lineage = OL.column_lineage_of(ol_events)
-    enriched = []
-    for event in events:
-        key = _event_key(context, event)
-        found = lineage.get(key.to_user_string()) if key is not None else None
-        if found:
-            deps = {
-                column: [
-                    dg.TableColumnDep(
-                        asset_key=dg.AssetKey.from_user_string(d["asset"]), column_name=d["column"]
-                    )
-                    for d in deps
-                ]
-                for column, deps in found.items()
-            }
-            event = event.with_metadata(
-                {**event.metadata, "dagster/column_lineage": dg.TableColumnLineage(deps)}
-            )
-        enriched.append(event)
-    return enriched
+def _with_table_metadata(
+    context: dg.AssetExecutionContext, platform, invocation, events: list, lineage: bool
+):
+    """Row counts and column schemas (read after dbt finished) on the dbt materialisations and, with
+    ``lineage``, ``dagster/column_lineage`` from the columnLineage facets openlineage-dbt derives from this
+    invocation's artifacts (the same lineage the audit manifest and `dap trace` use)."""
+    keys = {id(e): k for e in events if (k := _event_key(context, e)) is not None}
+    if not keys:
+        return events
+    found: dict[str, Any] = {}
+    if lineage:
+        parent = {"run_id": context.run.run_id, "job_name": context.run.job_name}
+        name, target = platform.resolved_warehouse_path.name, Path(invocation.target_path)
+        found = OL.column_lineage_of(OL.dbt_events(settings.DBT_PROJECT_DIR, target, None, name, parent))
+    with platform.connect(read_only=True) as con:
+        by_table: dict[tuple[str, ...], list] = {}
+        for schema, table, column, dtype in con.execute(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+            "ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall():
+            by_table.setdefault((schema, table), []).append(dg.TableColumn(column, dtype))
+        enriched = []
+        for event in events:
+            key, extra = keys.get(id(event)), {}
+            if key is not None and tuple(key.path[-2:]) in by_table:
+                extra["dagster/row_count"] = con.execute(
+                    f"SELECT count(*) FROM {_relation_for(key)}"
+                ).fetchone()[0]
+                extra["dagster/column_schema"] = dg.TableSchema(columns=by_table[tuple(key.path[-2:])])
+            if key is not None and found.get(key.to_user_string()):
+                deps = found[key.to_user_string()].items()
+                extra["dagster/column_lineage"] = dg.TableColumnLineage(
+                    {
+                        c: [
+                            dg.TableColumnDep(dg.AssetKey.from_user_string(d["asset"]), d["column"])
+                            for d in ds
+                        ]
+                        for c, ds in deps
+                    }
+                )
+            enriched.append(event.with_metadata({**event.metadata, **extra}) if extra else event)
+        return enriched
 
 
 @dbt_assets(
@@ -152,9 +136,8 @@ def dbt_models(
     """`dbt build` on the run's warehouse: models and their tests (tests become asset checks)."""
     warehouse = {"da_warehouse": str(platform.resolved_warehouse_path)}  # read by profiles.yml
     invocation = dbt.cli(["build", "--vars", json.dumps(warehouse)], context=context, raise_on_error=False)
-    events = _attach_table_metadata(context, platform, list(invocation.stream()))
-    yield from (
-        _with_column_lineage(context, invocation, platform, events) if config.column_lineage else events
+    yield from _with_table_metadata(
+        context, platform, invocation, list(invocation.stream()), config.column_lineage
     )
     if not invocation.is_successful():
         failures = _dbt_failures(invocation)
