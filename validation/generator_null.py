@@ -74,6 +74,9 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     est["covers_truth"] = (est["ci_low"] <= truth) & (truth <= est["ci_high"])
     # Rate ratios, averaged on the log scale, less the log of the true ratio: the bias.
     est["log_bias"] = np.log(est["estimate"].clip(lower=1e-9)) - np.log(truth)
+    # The interval's own standard error on the log scale (exact for a Wald interval, the percentile
+    # interval's equivalent otherwise), to set beside the spread of the estimates across seeds.
+    est["interval_se"] = (np.log(est["ci_high"]) - np.log(est["ci_low"])) / (2 * 1.959963984540054)
     g = est.groupby(["programme", "design", "outcome"])
     out = pd.DataFrame(
         {
@@ -82,6 +85,8 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
             "mean_estimate": g["estimate"].mean(),
             "bias_log": g["log_bias"].mean(),
             "bias_log_se": g["log_bias"].std() / np.sqrt(g["log_bias"].count()),
+            "spread_log": g["log_bias"].std(),
+            "mean_interval_se": g["interval_se"].mean(),
             "coverage": g["covers_truth"].mean(),
             "excludes_no_effect": g["excludes_no_effect"].mean(),
             "n_excluding": g["excludes_no_effect"].sum().astype(int),
