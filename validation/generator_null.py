@@ -31,7 +31,9 @@ ADJUSTED = ("matched_did", "matched_post", "library_did")
 TRIAL = ("rct_itt", "rct_itt_negbin")
 
 
-def one_seed(seed: int, scale: str, work: Path, keep: bool = False) -> pd.DataFrame:
+def one_seed(
+    seed: int, scale: str, work: Path, keep: bool = False, matched_interval: str = "half_sample"
+) -> pd.DataFrame:
     import duckdb
 
     from ml.evaluation.pipeline import EvaluationConfig, run_evaluation
@@ -51,7 +53,9 @@ def one_seed(seed: int, scale: str, work: Path, keep: bool = False) -> pd.DataFr
     finally:
         con.close()
     truth = json.loads((root / "extract" / "_truth" / "programme_effects.json").read_text())
-    result = run_evaluation(incidents, offenders, participants, EvaluationConfig())
+    result = run_evaluation(
+        incidents, offenders, participants, EvaluationConfig(matched_interval=matched_interval)
+    )
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     e = result.effect_estimates
@@ -120,6 +124,13 @@ def main(argv=None) -> int:
         help="keep each seed's extract and warehouse in this folder and reuse them when they are there "
         "(re-evaluating after an estimator change then costs seconds a seed); default: a temporary folder",
     )
+    parser.add_argument(
+        "--matched-interval",
+        default="half_sample",
+        choices=("half_sample", "bootstrap"),
+        help="the matched estimates' interval (the evaluation's matched_interval); 'bootstrap' gives the "
+        "earlier, too narrow one for comparison",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +139,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="generator-null-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds), 1):
-            frames.append(one_seed(seed, args.scale, work, keep=args.work is not None))
+            frames.append(
+                one_seed(
+                    seed, args.scale, work, keep=args.work is not None, matched_interval=args.matched_interval
+                )
+            )
             print(f"{i}/{args.seeds} seeds ({time.perf_counter() - start:.0f} s)", flush=True)
     raw = pd.concat(frames, ignore_index=True)
     raw.to_csv(out / "generator_null_replicates.csv", index=False)

@@ -125,3 +125,14 @@ def test_the_bootstrap_and_the_fixed_match_linearisation_are_too_narrow_here(sim
     assert w["boot"].mean() < 0.94 * sd
     assert w["linear"].mean() < 0.9 * sd
     assert w["half"].mean() > w["boot"].mean()
+
+
+def test_the_run_config_chooses_the_interval_and_rejects_unknown_ones():
+    from ml.evaluation.pipeline import EvaluationConfig
+    from orchestration.defs.evaluation import EvaluationAssetConfig
+
+    assert EvaluationAssetConfig().to_evaluation_config().matched_interval == "half_sample"
+    chosen = EvaluationAssetConfig(matched_interval="bootstrap").to_evaluation_config()
+    assert chosen.effect_settings().matched_interval == "bootstrap"
+    with pytest.raises(ValueError, match="matched_interval='jackknife'"):
+        EvaluationConfig(matched_interval="jackknife")
