@@ -1,7 +1,8 @@
 """Effect estimates for one programme: the named steps the pipeline and the simulation study both run.
 
-``matched_effects`` (no randomisation): naive before/after, the matched DiD with its bootstrap (which re-runs
-matching, the propensity model and the IPCW weights in every replicate), the comparison group's own fall
+``matched_effects`` (no randomisation): naive before/after, the matched DiD with its interval from
+half-samples drawn without replacement (each re-runs matching, the propensity model, the IPCW weights and
+the outcome models; ``matched_interval='bootstrap'`` gives the plain bootstrap), the comparison group's own fall
 (regression to the mean), the placebo DiD shifted into the pre-period, the library estimator
 (Callaway–Sant'Anna, ``ml.evaluation.staggered``) and its placebo, and the stratified Cox model.
 ``randomised_effects``: the intention-to-treat contrasts. Every estimate is written through

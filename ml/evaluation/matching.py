@@ -35,9 +35,13 @@ A comparison person selected into a programme after ``d`` is censored at that da
 1 / (1 − P(selected then | history then)), from the same propensity model (an approximation: the model is
 fitted on the top of each day's ranking), weights capped at ``ipcw_max_weight``.
 
-**Uncertainty.** ``bootstrap`` resamples people (clustered by person; stratified into people ever selected
-into the programme and the rest), and in every replicate re-fits the propensity model (Newton steps from
-the full-sample fit), re-matches with a re-computed caliper, re-computes the IPCW weights and the DiD. All
+**Uncertainty.** ``half_samples`` (the default interval) draws half of the people of each stratum (people
+ever selected into the programme / the rest; people are the clusters) *without* replacement, and in every
+replicate re-fits the propensity model (Newton steps from the full-sample fit), re-matches with a
+re-computed caliper, re-computes the IPCW weights, re-fits the outcome models and the DiD; their variance
+is the full sample's (delete-half jackknife). ``bootstrap`` does the same on resamples *with* replacement,
+which is not valid for matching with replacement (Abadie & Imbens 2008) and was too narrow on generated
+extracts; ``linearised_se`` gives the linear-term variance with the matches held fixed, a diagnostic. All
 window sums are computed once beforehand, so a replicate costs a few matrix products.
 
 **Placebo.** The same DiD, on the same matched sets, shifted into the pre-period: the ``did_window``
