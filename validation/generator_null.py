@@ -31,7 +31,9 @@ ADJUSTED = ("matched_did", "matched_post", "library_did")
 TRIAL = ("rct_itt", "rct_itt_negbin")
 
 
-def one_seed(seed: int, scale: str, work: Path, keep: bool = False) -> pd.DataFrame:
+def one_seed(
+    seed: int, scale: str, work: Path, keep: bool = False, matched_interval: str = "half_sample"
+) -> pd.DataFrame:
     import duckdb
 
     from ml.evaluation.pipeline import EvaluationConfig, run_evaluation
@@ -51,7 +53,9 @@ def one_seed(seed: int, scale: str, work: Path, keep: bool = False) -> pd.DataFr
     finally:
         con.close()
     truth = json.loads((root / "extract" / "_truth" / "programme_effects.json").read_text())
-    result = run_evaluation(incidents, offenders, participants, EvaluationConfig())
+    result = run_evaluation(
+        incidents, offenders, participants, EvaluationConfig(matched_interval=matched_interval)
+    )
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     e = result.effect_estimates
@@ -74,6 +78,9 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     est["covers_truth"] = (est["ci_low"] <= truth) & (truth <= est["ci_high"])
     # Rate ratios, averaged on the log scale, less the log of the true ratio: the bias.
     est["log_bias"] = np.log(est["estimate"].clip(lower=1e-9)) - np.log(truth)
+    # The interval's own standard error on the log scale (exact for a Wald interval, the percentile
+    # interval's equivalent otherwise), to set beside the spread of the estimates across seeds.
+    est["interval_se"] = (np.log(est["ci_high"]) - np.log(est["ci_low"])) / (2 * 1.959963984540054)
     g = est.groupby(["programme", "design", "outcome"])
     out = pd.DataFrame(
         {
@@ -82,6 +89,8 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
             "mean_estimate": g["estimate"].mean(),
             "bias_log": g["log_bias"].mean(),
             "bias_log_se": g["log_bias"].std() / np.sqrt(g["log_bias"].count()),
+            "spread_log": g["log_bias"].std(),
+            "mean_interval_se": g["interval_se"].mean(),
             "coverage": g["covers_truth"].mean(),
             "excludes_no_effect": g["excludes_no_effect"].mean(),
             "n_excluding": g["excludes_no_effect"].sum().astype(int),
@@ -115,6 +124,13 @@ def main(argv=None) -> int:
         help="keep each seed's extract and warehouse in this folder and reuse them when they are there "
         "(re-evaluating after an estimator change then costs seconds a seed); default: a temporary folder",
     )
+    parser.add_argument(
+        "--matched-interval",
+        default="half_sample",
+        choices=("half_sample", "bootstrap"),
+        help="the matched estimates' interval (the evaluation's matched_interval); 'bootstrap' gives the "
+        "earlier, too narrow one for comparison",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +139,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="generator-null-") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds), 1):
-            frames.append(one_seed(seed, args.scale, work, keep=args.work is not None))
+            frames.append(
+                one_seed(
+                    seed, args.scale, work, keep=args.work is not None, matched_interval=args.matched_interval
+                )
+            )
             print(f"{i}/{args.seeds} seeds ({time.perf_counter() - start:.0f} s)", flush=True)
     raw = pd.concat(frames, ignore_index=True)
     raw.to_csv(out / "generator_null_replicates.csv", index=False)

@@ -1,7 +1,8 @@
 """Effect estimates for one programme: the named steps the pipeline and the simulation study both run.
 
-``matched_effects`` (no randomisation): naive before/after, the matched DiD with its bootstrap (which re-runs
-matching, the propensity model and the IPCW weights in every replicate), the comparison group's own fall
+``matched_effects`` (no randomisation): naive before/after, the matched DiD with its interval from
+half-samples drawn without replacement (each re-runs matching, the propensity model, the IPCW weights and
+the outcome models; ``matched_interval='bootstrap'`` gives the plain bootstrap), the comparison group's own fall
 (regression to the mean), the placebo DiD shifted into the pre-period, the library estimator
 (Callaway–Sant'Anna, ``ml.evaluation.staggered``) and its placebo, and the stratified Cox model.
 ``randomised_effects``: the intention-to-treat contrasts. Every estimate is written through
@@ -30,6 +31,7 @@ from ml.evaluation.matching import (
     balance_table,
     bootstrap,
     build_design,
+    half_samples,
     run_replicate,
     weight_diagnostics,
 )
@@ -50,6 +52,10 @@ class EffectSettings:
     window_days: int = 365
     reporting_lag_days: int = 90
     bootstrap_reps: int = 199
+    # The matched estimates' interval: "half_sample" (delete-half jackknife: half-samples without
+    # replacement, everything re-run; valid for matching with replacement) or "bootstrap" (the plain
+    # bootstrap of people, which re-runs everything too but is too narrow for nearest-neighbour matching).
+    matched_interval: str = "half_sample"
     naive_bootstrap_reps: int = 999
     seed: int = 12345
     later_selection: str = "ipcw"
@@ -111,6 +117,33 @@ def _bootstrap_row(point_log: float, draws: np.ndarray) -> dict:
         "p_value": float(2 * stats.norm.sf(abs(point_log) / se)) if se > 0 else np.nan,
         "std_error": se,
     }
+
+
+def _half_sample_row(point_log: float, draws: np.ndarray, factor: float) -> dict:
+    """Wald interval on the log scale from the half-samples' variance times the delete-d factor."""
+    draws = draws[np.isfinite(draws)]
+    if not np.isfinite(point_log):
+        raise NotEstimable("the ratio is not defined (a zero total before or after)")
+    if len(draws) < 10:
+        raise NotEstimable(f"only {len(draws)} half-samples gave a finite estimate")
+    se = float(np.sqrt(factor) * draws.std(ddof=1))
+    from scipy import stats
+
+    half_width = float(stats.norm.ppf(0.975)) * se
+    return {
+        "estimate": float(np.exp(point_log)),
+        "ci_low": float(np.exp(point_log - half_width)),
+        "ci_high": float(np.exp(point_log + half_width)),
+        "p_value": float(2 * stats.norm.sf(abs(point_log) / se)) if se > 0 else np.nan,
+        "std_error": se,
+    }
+
+
+def _fails(reason: str):
+    def row(*_):
+        raise NotEstimable(reason)
+
+    return row
 
 
 def _words(measure: str, anchor: str) -> dict:
@@ -213,7 +246,20 @@ def matched_effects(
                 for d in matched_designs:
                     rows.append(_row(programme, d, m, window_label) | _not_estimable(reason))
         else:
-            reps = bootstrap(design, settings.bootstrap_reps, settings.seed)
+            if settings.matched_interval == "bootstrap":
+                reps = bootstrap(design, settings.bootstrap_reps, settings.seed)
+                interval, extra = _bootstrap_row, ()
+                how = f"bootstrap ({settings.bootstrap_reps} replicates, people resampled)"
+            else:
+                drawn = attempt(
+                    f"{name} half-samples", half_samples, design, settings.bootstrap_reps, settings.seed
+                )
+                reps, factor = drawn.value if drawn.ok else ([], np.nan)
+                interval, extra = (_half_sample_row, (factor,)) if drawn.ok else (_fails(drawn.reason), ())
+                how = (
+                    f"interval from {settings.bootstrap_reps} half-samples of people drawn without "
+                    "replacement (delete-half jackknife)"
+                )
             analysis.balance = balance_table(design, point)
             analysis.diagnostics = weight_diagnostics(design, point)
             analysis.matches = _matches_frame(design, point, index, every_participant)
@@ -222,8 +268,8 @@ def matched_effects(
             note = (
                 f"{settings.matching.n_matches} nearest neighbours on the logit propensity, caliper "
                 f"{settings.matching.caliper_sd} SD, same as-of date; {point.n_matched_treated} of "
-                f"{len(codes)} selected people matched; bootstrap ({settings.bootstrap_reps} replicates, "
-                "people resampled) re-runs the propensity model, matching and IPCW weights"
+                f"{len(codes)} selected people matched; {how}, each re-running the propensity model, "
+                "matching, IPCW weights and outcome models"
             )
             parts = {
                 "matched_did": (
@@ -254,9 +300,10 @@ def matched_effects(
                         _row(programme, d, m, window_label, estimand=estimand, note=text)
                         | estimate_row(
                             f"{name} {d}, {m}",
-                            _bootstrap_row,
+                            interval,
                             getattr(point, attr)[m],
                             draws,
+                            *extra,
                             required=REQUIRED,
                         )
                         | sizes

@@ -65,6 +65,9 @@ EFFECT_COLUMNS = [
 EFFECT_REQUIRED = ("estimate", "ci_low", "ci_high")
 
 
+MATCHED_INTERVALS = ("half_sample", "bootstrap")
+
+
 @dataclass(frozen=True)
 class EvaluationConfig:
     rfg: RFGConfig = field(default_factory=RFGConfig)
@@ -74,7 +77,10 @@ class EvaluationConfig:
     n_blocks: int = 4  # six-month blocks shown each side of an anchor in harm_blocks
     did_blocks: int = 2  # blocks each side entering the effect estimates (2 × 6 = 12 months)
     bootstrap_reps: int = 999  # the naive, RCT and control-arm bootstraps (cheap)
-    matched_bootstrap_reps: int = 199  # the matched design's bootstrap, which re-runs the matching
+    matched_bootstrap_reps: int = 199  # replicates behind the matched interval (each re-runs the matching)
+    # The matched estimates' interval: 'half_sample' (delete-half jackknife, valid for matching with
+    # replacement; default) or 'bootstrap' (plain bootstrap of people; too narrow for matching).
+    matched_interval: str = "half_sample"
     seed: int = 12345
     # Outcomes count incidents committed in their window and reported within this many days of its close;
     # windows closing later than the extract's end less this lag are cut there (knowledge time).
@@ -95,6 +101,12 @@ class EvaluationConfig:
     later_selection: str = "ipcw"
     small_cell_threshold: int = 5
 
+    def __post_init__(self):
+        if self.matched_interval not in MATCHED_INTERVALS:
+            raise ValueError(
+                f"matched_interval={self.matched_interval!r}: choose one of {list(MATCHED_INTERVALS)}"
+            )
+
     @property
     def block_days(self) -> int:
         return block_days_for(self.block_months)
@@ -108,6 +120,7 @@ class EvaluationConfig:
             window_days=self.window_days,
             reporting_lag_days=self.reporting_lag_days,
             bootstrap_reps=self.matched_bootstrap_reps,
+            matched_interval=self.matched_interval,
             naive_bootstrap_reps=self.bootstrap_reps,
             seed=self.seed,
             later_selection=self.later_selection,

@@ -431,14 +431,15 @@ def evaluation_report(
         "Right-censoring: people without a full window are counted in n_censored, not dropped silently.",
         "The matched comparison can only balance what the data record: selection on unrecorded judgement "
         "(e.g. panel discussions, MARAC information) is not adjusted for.",
-        "Harm measures are heavy-tailed: their intervals are wide and come from the bootstrap (in a "
+        "Harm measures are heavy-tailed: their intervals are wide and come from resampling (in a "
         "randomised trial, from inverting a permutation test).",
         "Knowledge time: everything as of a date (eligibility, RFG, matching, the pre-period) counts only "
         "incidents reported by that date; outcomes count incidents committed in the window and reported within "
         f"{(summary.diagnostics.get('reporting_lag_days') if summary else None) or 'the configured'} days of its close.",
-        "The matched intervals come from a bootstrap that resamples people and re-runs the propensity model, "
-        "the matching and the IPCW weights; the placebo DiD repeats the design on the two years before "
-        "selection (no programme then).",
+        "The matched intervals come from half-samples of people drawn without replacement (by default; the "
+        "bootstrap is not valid for matching with replacement), each re-running the propensity model, the "
+        "matching, the IPCW weights and the outcome models; the placebo DiD repeats the design on the two "
+        "years before selection (no programme then).",
     ]
     if summary:
         caveats += summary.notes

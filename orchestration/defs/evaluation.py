@@ -133,14 +133,18 @@ class EvaluationAssetConfig(dg.Config):
     trajectory, harm_history, age, risk_grade, non_da, custody, victims."""
     outcome_adjustment: bool = True
     """Bias-corrected matching (Abadie & Imbens 2011): a ridge rate model on the matched comparisons moves each
-    comparison's outcome to its treated person's covariates, re-fitted in every bootstrap replicate. `false`
+    comparison's outcome to its treated person's covariates, re-fitted in every replicate of the interval. `false`
     gives the plain matched estimates. The placebo DiD is never adjusted (it checks the matching)."""
     outcome_ridge: float = 1.0
     """Ridge penalty of that rate model."""
     ipcw_max_weight: float = 10.0
     """Cap on a comparison person's inverse-probability-of-censoring weight."""
     matched_bootstrap_reps: int = 199
-    """Replicates of the matched design's bootstrap (each re-runs propensity, matching and IPCW)."""
+    """Replicates behind the matched interval (each re-runs propensity, matching, IPCW and outcome models)."""
+    matched_interval: str = "half_sample"
+    """`half_sample`: the matched interval from half-samples of people drawn without replacement (delete-half
+    jackknife; valid for matching with replacement). `bootstrap`: the plain bootstrap of people (not valid
+    for matching with replacement; too narrow on the generator's extracts), for comparison."""
     library_estimator: bool = True
     """Publish Callaway–Sant'Anna (diff-diff, doubly robust, not-yet-treated) beside the matched DiD."""
     power_few_top_n: int = 100
@@ -204,6 +208,7 @@ class EvaluationAssetConfig(dg.Config):
             did_blocks=self.did_blocks,
             bootstrap_reps=self.bootstrap_reps,
             matched_bootstrap_reps=self.matched_bootstrap_reps,
+            matched_interval=self.matched_interval,
             reporting_lag_days=self.reporting_lag_days,
             library_estimator=self.library_estimator,
             seed=self.seed,
