@@ -279,7 +279,7 @@ def _age_at_first_da(index: IncidentIndex, offenders: pd.DataFrame | None) -> np
 
 
 def run_evaluation(
-    incidents: pd.DataFrame,
+    incidents: pd.DataFrame | None,
     offenders: pd.DataFrame | None = None,
     participants: pd.DataFrame | None = None,
     config: EvaluationConfig | None = None,
@@ -290,8 +290,8 @@ def run_evaluation(
     sources: Sources | None = None,
     rfg_summaries: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> EvaluationResult:
-    """Every evaluation table. ``rfg_scores`` (from ``score_snapshots``) is reused when given, so RFG is
-    scored once per run. ``rfg_summaries`` (power few, concentration), when given, stand for the snapshots:
+    """Every evaluation table. ``incidents`` may be None when ``sources`` are given (built from them).
+    ``rfg_scores`` (from ``score_snapshots``) is reused when given, so RFG is scored once per run. ``rfg_summaries`` (power few, concentration), when given, stand for the snapshots:
     nothing else here reads them, so a caller holding them in a warehouse need not load every snapshot row
     (the result's ``rfg_scores`` is then ``rfg_scores`` or empty)."""
     config = config or EvaluationConfig()

@@ -385,7 +385,9 @@ def rfg_scores(
     con = platform.connect()
     try:
         incidents, offenders, participants = _read_inputs(con)
-        scores = score_snapshots(_sources(con, incidents, offenders), participants, eval_config)
+        sources = _sources(con, incidents, offenders)
+        del incidents  # the indexes hold what is read of it
+        scores = score_snapshots(sources, participants, eval_config)
         rows = write_table(con, "analytics.rfg_scores", scores)
     finally:
         con.close()
@@ -494,8 +496,10 @@ def programme_evaluation(
     con = platform.connect()
     try:
         incidents, offenders, participants = _read_inputs(con)
+        sources = _sources(con, incidents, offenders)
+        del incidents  # the indexes hold what the evaluation reads of it
         result = run_evaluation(
-            incidents,
+            None,
             offenders,
             participants,
             eval_config,
@@ -504,7 +508,7 @@ def programme_evaluation(
                 _power_few_from_warehouse(con, eval_config.power_few_top_n),
                 _concentration_from_warehouse(con, eval_config.concentration_top_ns),
             ),
-            sources=_sources(con, incidents, offenders),
+            sources=sources,
         )
         tables = result.tables()
         tables["evaluation_summary"] = summary_table(result)
