@@ -18,7 +18,7 @@ Dates are integer days since 1970-01-01 (``to_days``); a missing date is ``NaN``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,16 +100,47 @@ def _codes_in(index: pd.Index, values: pd.Series) -> np.ndarray:
     return index.get_indexer(values.astype(str)).astype(np.int64)
 
 
+class CumulativeSums(Mapping):
+    """Measure → cumulative sums (float64, length n + 1) of the sorted incidents, each computed when first
+    read from the measure's values in their most compact exact type (a count is one byte a row) and then
+    kept in place of them: a measure nothing queries costs only its values. The sums are those of the same
+    values as float64, added in the same order, so to the last bit what summing up front gave."""
+
+    def __init__(self, values: Mapping[str, np.ndarray]):
+        self._names = list(values)
+        self._values = dict(values)
+        self._sums: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        sums = self._sums.get(name)
+        if sums is None:
+            values = self._values.pop(name)  # KeyError for a measure the index does not carry
+            sums = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+            self._sums[name] = sums
+        return sums
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now (values not yet summed, and the sums)."""
+        return sum(a.nbytes for a in [*self._values.values(), *self._sums.values()])
+
+
 @dataclass
 class IncidentIndex:
     """Incidents sorted by (offender, committed day), with cumulative sums per measure."""
 
     offender_ids: pd.Index  # the code → offender_id map (every offender known to the extract)
-    codes: np.ndarray  # per incident, sorted
-    days: np.ndarray  # committed day per incident (int64), sorted within code
-    reported: np.ndarray  # reported day per incident (int64, >= committed day)
-    keys: np.ndarray  # code * span + (day - base)
-    cumsums: dict[str, np.ndarray]  # measure → length n+1 cumulative sums
+    codes: np.ndarray  # per incident (int32), sorted
+    days: np.ndarray  # committed day per incident (int32), sorted within code
+    reported: np.ndarray  # reported day per incident (int32, >= committed day)
+    keys: np.ndarray  # code * span + (day - base) (int64)
+    cumsums: Mapping[str, np.ndarray]  # measure → length n+1 cumulative sums (``CumulativeSums``)
     base_day: int
     span: int
     first_day: int  # first day observed in the extract (first report)
@@ -174,41 +205,54 @@ class IncidentIndex:
 
         def column(name: str) -> np.ndarray:  # the kept rows of one column (no copy of the whole frame)
             if name not in incidents:
-                return np.zeros(n_rows)
+                return np.zeros(n_rows, np.uint8)
             return pd.to_numeric(incidents[name], errors="coerce").fillna(0).to_numpy(dtype=float)[keep]
 
+        # Counts (0/1 per incident) are kept as one byte a row; their sums are float64 as before.
         non_crime = (
             incidents["is_non_crime"].fillna(False).astype(bool).to_numpy()[keep]
             if "is_non_crime" in incidents
             else np.zeros(n_rows, bool)
         )
         if which == "all":
-            values = {"events": np.ones(n_rows)}
+            values = {"events": np.ones(n_rows, np.uint8)}
         else:
             prefix = "da" if which == "da" else "non_da"
             values = {
-                f"{prefix}_incidents": np.ones(n_rows),
-                f"{prefix}_crime_incidents": (~non_crime).astype(float),
-                f"{prefix}_non_crime_incidents": non_crime.astype(float),
+                f"{prefix}_incidents": np.ones(n_rows, np.uint8),
+                f"{prefix}_crime_incidents": (~non_crime).view(np.uint8),
+                f"{prefix}_non_crime_incidents": non_crime.view(np.uint8),
                 "harm_css": column("severity"),
                 "harm_cchi": column("cchi_days"),
             }
             if "risk_level" in incidents:
-                risk = incidents["risk_level"].astype(object).to_numpy()[keep]
-                values["risk_high"] = (risk == "high").astype(float)
-                values["risk_medium"] = (risk == "medium").astype(float)
+                risk = incidents["risk_level"]
+                if isinstance(risk.dtype, pd.CategoricalDtype):  # no Python object per row
+                    levels = risk.cat.categories.astype(object).to_numpy()
+                    row_codes = risk.cat.codes.to_numpy()[keep]
+                    for level in ("high", "medium"):
+                        hit = np.flatnonzero(levels == level)
+                        values[f"risk_{level}"] = (
+                            (row_codes == hit[0]).view(np.uint8) if hit.size else np.zeros(n_rows, np.uint8)
+                        )
+                else:
+                    risk = risk.astype(object).to_numpy()[keep]
+                    values["risk_high"] = (risk == "high").view(np.uint8)
+                    values["risk_medium"] = (risk == "medium").view(np.uint8)
         for name, col in (extra_measures or {}).items():
             values[name] = column(col)
-        cumsums = {name: np.concatenate([[0.0], np.cumsum(v[order])]) for name, v in values.items()}
-        rep_sorted = rep[order]
-        day_sorted = day[order]
+        sorted_values = {}
+        for name in list(values):
+            sorted_values[name] = values.pop(name)[order]
+        rep_sorted = rep[order].astype(np.int32)
+        day_sorted = day[order].astype(np.int32)
         return cls(
             offender_ids=known,
-            codes=codes[order],
+            codes=codes[order].astype(np.int32),
             days=day_sorted,
             reported=rep_sorted,
             keys=keys[order],
-            cumsums=cumsums,
+            cumsums=CumulativeSums(sorted_values),
             base_day=base_day,
             span=span,
             first_day=first_day,
@@ -339,7 +383,7 @@ class IncidentIndex:
         codes = by_day[1][lo:hi]
         if known_by is not None:
             codes = codes[by_day[2][lo:hi] < known_by]
-        return np.unique(codes)
+        return np.unique(codes).astype(np.int64)
 
     def _by_day(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cached = getattr(self, "_by_day_cache", None)
@@ -351,7 +395,7 @@ class IncidentIndex:
 
     def da_offender_codes(self) -> np.ndarray:
         """Codes of every person with at least one indexed incident."""
-        return np.unique(self.codes)
+        return np.unique(self.codes).astype(np.int64)
 
     def reindexed(self, offender_ids: pd.Index) -> np.ndarray:
         """This index's codes for the people of another index (−1 where absent), to query with its codes."""

@@ -292,7 +292,7 @@ def _age_at_first_da(index: IncidentIndex, offenders: pd.DataFrame | None) -> np
 
 
 def run_evaluation(
-    incidents: pd.DataFrame,
+    incidents: pd.DataFrame | None,
     offenders: pd.DataFrame | None = None,
     participants: pd.DataFrame | None = None,
     config: EvaluationConfig | None = None,
@@ -301,9 +301,12 @@ def run_evaluation(
     custody: pd.DataFrame | None = None,
     victims: pd.DataFrame | None = None,
     sources: Sources | None = None,
+    rfg_summaries: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> EvaluationResult:
-    """Every evaluation table. ``rfg_scores`` (from ``score_snapshots``) is reused when given, so RFG is
-    scored once per run."""
+    """Every evaluation table. ``incidents`` may be None when ``sources`` are given (built from them).
+    ``rfg_scores`` (from ``score_snapshots``) is reused when given, so RFG is scored once per run. ``rfg_summaries`` (power few, concentration), when given, stand for the snapshots:
+    nothing else here reads them, so a caller holding them in a warehouse need not load every snapshot row
+    (the result's ``rfg_scores`` is then ``rfg_scores`` or empty)."""
     config = config or EvaluationConfig()
     sources = sources or build_sources(incidents, offenders, custody, victims, index)
     index = sources.index
@@ -328,9 +331,13 @@ def run_evaluation(
             "balance, equality monitoring and the stage funnel could not be computed."
         )
 
-    scores = rfg_scores if rfg_scores is not None else score_snapshots(sources, participants, config)
-    top = power_few(scores, config.power_few_top_n)
-    conc = concentration(scores, top_ns=config.concentration_top_ns)
+    if rfg_summaries is not None:
+        scores = rfg_scores if rfg_scores is not None else pd.DataFrame()
+        top, conc = rfg_summaries
+    else:
+        scores = rfg_scores if rfg_scores is not None else score_snapshots(sources, participants, config)
+        top = power_few(scores, config.power_few_top_n)
+        conc = concentration(scores, top_ns=config.concentration_top_ns)
     rates = [reoffending_population(index, config.window_days, programme="all")]
 
     out = _Collect()

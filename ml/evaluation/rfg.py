@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -244,6 +244,20 @@ def power_few(scores: pd.DataFrame, top_n: int = 100) -> pd.DataFrame:
     return (
         scores.loc[scores["rfg_rank"] <= top_n].sort_values(["as_of_date", "rfg_rank"]).reset_index(drop=True)
     )
+
+
+def concentration_by_snapshot(
+    snapshots: Iterable[pd.DataFrame],
+    top_shares: Sequence[float] = (0.01, 0.05, 0.10),
+    top_ns: Sequence[int] = (100, 200),
+) -> pd.DataFrame:
+    """``concentration`` of snapshots given one at a time (each the rows of one as-of date, with columns
+    as_of_date, rfg_rank, n_da_incidents_lookback, gravity_lookback and gravity_measure), in as-of order: the
+    same rows as ``concentration`` of them all, holding one snapshot at a time (a national run has millions
+    of snapshot rows). Sums are taken in the row order given: the order ``concentration`` would see them in
+    a frame read with ``read_table`` is that of offender_id within each as-of date."""
+    parts = [part for part in (concentration(snap, top_shares, top_ns) for snap in snapshots) if len(part)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def concentration(

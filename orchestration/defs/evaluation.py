@@ -33,7 +33,7 @@ from ml.evaluation.pipeline import (
     score_snapshots,
     summary_table,
 )
-from ml.evaluation.rfg import RFGConfig, concentration, power_few
+from ml.evaluation.rfg import RFGConfig, concentration_by_snapshot, power_few
 from orchestration.keys import analytics, mart, report
 from orchestration.lib.code_version import source_version
 from orchestration.lib.warehouse_io import read_table, table_exists, write_table
@@ -329,6 +329,35 @@ def _sources(con, incidents, offenders):
     return build_sources(incidents, offenders, custody, victims)
 
 
+def _power_few_from_warehouse(con, top_n: int) -> pd.DataFrame:
+    """``power_few`` of analytics.rfg_scores with only its top-N rows read (the same rows and order as
+    ``power_few(read_table(con, "analytics.rfg_scores"), top_n)``)."""
+    top = con.execute(
+        "SELECT * FROM analytics.rfg_scores WHERE rfg_rank <= ? ORDER BY ALL", [int(top_n)]
+    ).df()
+    return power_few(top, top_n)
+
+
+def _concentration_from_warehouse(con, top_ns) -> pd.DataFrame:
+    """``concentration`` of analytics.rfg_scores, one as-of date at a time and only the four columns it
+    sums, in the order ``read_table`` gives (offender_id within a date), so the figures are the same to the
+    last bit as over the whole table read at once, which at national scale is gigabytes."""
+    days = [
+        r[0]
+        for r in con.execute("SELECT DISTINCT as_of_date FROM analytics.rfg_scores ORDER BY 1").fetchall()
+    ]
+
+    def snapshots():
+        for day in days:
+            yield con.execute(
+                "SELECT as_of_date, rfg_rank, n_da_incidents_lookback, gravity_lookback, gravity_measure "
+                "FROM analytics.rfg_scores WHERE as_of_date = ? ORDER BY offender_id",
+                [day],
+            ).df()
+
+    return concentration_by_snapshot(snapshots(), top_ns=top_ns)
+
+
 def _has_column(con, relation: str, column: str) -> bool:
     schema, name = relation.split(".", 1)
     row = con.execute(
@@ -361,7 +390,9 @@ def rfg_scores(
     con = platform.connect()
     try:
         incidents, offenders, participants = _read_inputs(con)
-        scores = score_snapshots(_sources(con, incidents, offenders), participants, eval_config)
+        sources = _sources(con, incidents, offenders)
+        del incidents  # the indexes hold what is read of it
+        scores = score_snapshots(sources, participants, eval_config)
         rows = write_table(con, "analytics.rfg_scores", scores)
     finally:
         con.close()
@@ -386,7 +417,7 @@ def rfg_scores(
 def power_few_list(config: EvaluationAssetConfig, platform: PlatformResource) -> dg.MaterializeResult:
     con = platform.connect()
     try:
-        top = power_few(read_table(con, "analytics.rfg_scores"), config.power_few_top_n)
+        top = _power_few_from_warehouse(con, config.power_few_top_n)
         rows = write_table(con, "analytics.power_few", top)
     finally:
         con.close()
@@ -403,7 +434,7 @@ def power_few_list(config: EvaluationAssetConfig, platform: PlatformResource) ->
 def concentration_figures(config: EvaluationAssetConfig, platform: PlatformResource) -> dg.MaterializeResult:
     con = platform.connect()
     try:
-        conc = concentration(read_table(con, "analytics.rfg_scores"), top_ns=config.concentration_top_ns)
+        conc = _concentration_from_warehouse(con, config.concentration_top_ns)
         rows = write_table(con, "analytics.concentration", conc)
     finally:
         con.close()
@@ -470,13 +501,19 @@ def programme_evaluation(
     con = platform.connect()
     try:
         incidents, offenders, participants = _read_inputs(con)
+        sources = _sources(con, incidents, offenders)
+        del incidents  # the indexes hold what the evaluation reads of it
         result = run_evaluation(
-            incidents,
+            None,
             offenders,
             participants,
             eval_config,
-            rfg_scores=read_table(con, "analytics.rfg_scores"),  # scored once, by the rfg_scores asset
-            sources=_sources(con, incidents, offenders),
+            # RFG is scored once, by the rfg_scores asset: only its two summaries are read back here
+            rfg_summaries=(
+                _power_few_from_warehouse(con, eval_config.power_few_top_n),
+                _concentration_from_warehouse(con, eval_config.concentration_top_ns),
+            ),
+            sources=sources,
         )
         tables = result.tables()
         tables["evaluation_summary"] = summary_table(result)
