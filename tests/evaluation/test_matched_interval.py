@@ -19,66 +19,20 @@ import pytest
 from ml.evaluation.matching import (
     MatchedDesign,
     MatchingConfig,
-    _design,
-    _Outcomes,
     bootstrap,
-    fit_logistic,
     half_samples,
     linearised_se,
     run_replicate,
 )
-from ml.evaluation.rfg import RFGConfig
-
-YEAR = 365.0
+from tests.evaluation.designs import one_period_design
 
 
 def _world(rng: np.random.Generator, n_t: int = 200, n_c: int = 100) -> MatchedDesign:
     x_all = np.r_[rng.normal(1.5, 0.6, n_t), rng.normal(0.0, 0.8, n_c)]
-    n = len(x_all)
-    rate = np.exp(0.8 + 0.6 * x_all) * rng.gamma(1.0, 1.0, n)
+    rate = np.exp(0.8 + 0.6 * x_all) * rng.gamma(1.0, 1.0, len(x_all))
     pre, post = rng.poisson(rate).astype(float), rng.poisson(rate).astype(float)
-    is_treated = np.r_[np.ones(n_t, bool), np.zeros(n_c, bool)]
-    cov = pd.DataFrame({"x": x_all})
-    x, centre, scale = _design(cov)
-    x = np.column_stack([np.ones(n), x])
-    days = np.full(n, YEAR)
-    outcomes = _Outcomes(
-        pre={"y": pre},
-        pre_days=days,
-        placebo_pre={"y": pre},
-        placebo_pre_days=days,
-        seg_row=np.arange(n),
-        seg_cut=np.full(n, -1),
-        seg_sum={"y": post},
-        seg_days=days,
-        cut_row=np.array([], np.int64),
-        cut_x=np.zeros((0, x.shape[1])),
-        cut_selected=np.array([], bool),
-        cut_modelled=np.array([], bool),
-        cut_rank=np.array([], np.int64),
-    )
-    codes = np.arange(n)
-    return MatchedDesign(
-        codes=codes,
-        anchors=np.zeros(n),
-        is_treated=is_treated,
-        cluster=codes.copy(),
-        stratum_treated=is_treated.copy(),
-        covariates=cov,
-        x=x,
-        centre=centre,
-        scale=scale,
-        thresholds={},
-        outcomes=outcomes,
-        measures=["y"],
-        config=MatchingConfig(n_matches=1, outcome_adjustment=False),
-        rfg=RFGConfig(),
-        beta=fit_logistic(x, is_treated.astype(float)),
-        later_selection="keep",
-        window_days=int(YEAR),
-        n_treated_input=n_t,
-        x_outcome=x,
-    )
+    config = MatchingConfig(n_matches=1, outcome_adjustment=False)
+    return one_period_design("y", pre, post, n_t, pd.DataFrame({"x": x_all}), config)
 
 
 @pytest.fixture(scope="module")

@@ -18,64 +18,21 @@ import pandas as pd
 from ml.evaluation.matching import (
     MatchedDesign,
     MatchingConfig,
-    _design,
-    _Outcomes,
     fit_rate_ls,
     run_replicate,
 )
-from ml.evaluation.rfg import RFGConfig
-
-YEAR = 365.0
+from tests.evaluation.designs import one_period_design
 
 
 def _hand_design(adjust: bool) -> MatchedDesign:
     n_t, n_c = 5, 60
     pre = np.r_[np.full(n_t, 10.0), 2.0 + 2.0 * (np.arange(n_c) % 3)]
     post = 2.0 + 0.3 * pre  # no programme effect: the same rule for everyone
-    n = n_t + n_c
-    is_treated = np.r_[np.ones(n_t, bool), np.zeros(n_c, bool)]
     cov = pd.DataFrame({"da_incidents_block_-1": pre})
-    x, centre, scale = _design(cov)
-    x = np.column_stack([np.ones(n), x])
-    raw = cov.to_numpy(float)
-    x_outcome = np.column_stack([x, (raw - raw.mean(0)) / raw.std(0)])
-    days = np.full(n, YEAR)
-    outcomes = _Outcomes(
-        pre={"da_incidents": pre},
-        pre_days=days,
-        placebo_pre={"da_incidents": pre},
-        placebo_pre_days=days,
-        seg_row=np.arange(n),
-        seg_cut=np.full(n, -1),
-        seg_sum={"da_incidents": post},
-        seg_days=days,
-        cut_row=np.array([], np.int64),
-        cut_x=np.zeros((0, x.shape[1])),
-        cut_selected=np.array([], bool),
-        cut_modelled=np.array([], bool),
-        cut_rank=np.array([], np.int64),
-    )
-    codes = np.arange(n)
-    return MatchedDesign(
-        codes=codes,
-        anchors=np.zeros(n),
-        is_treated=is_treated,
-        cluster=codes.copy(),
-        stratum_treated=is_treated.copy(),
-        covariates=cov,
-        x=x,
-        centre=centre,
-        scale=scale,
-        thresholds={},
-        outcomes=outcomes,
-        measures=["da_incidents"],
-        config=MatchingConfig(outcome_adjustment=adjust, outcome_ridge=0.0),
-        rfg=RFGConfig(),
-        beta=np.zeros(x.shape[1]),  # one propensity for all: a single block
-        later_selection="keep",
-        window_days=int(YEAR),
-        n_treated_input=n_t,
-        x_outcome=x_outcome,
+    config = MatchingConfig(outcome_adjustment=adjust, outcome_ridge=0.0)
+    # one propensity for all: a single block
+    return one_period_design(
+        "da_incidents", pre, post, n_t, cov, config, np.zeros(2), outcome_covariates=True
     )
 
 
