@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,7 @@ def parse_target(target: str, keys: Iterable[str]) -> tuple[str, str | None]:
     raise LookupError(target)
 
 
-@dataclass
-class TraceStep:
-    key: str
-    depth: int
-    columns: list[str] = field(default_factory=list)
-    via: str = ""  # 'column' when reached through column lineage, 'table' otherwise
-    repeated: bool = False
+TraceStep = namedtuple("TraceStep", "key depth columns via repeated")  # via: '', 'column' or 'table'
 
 
 def walk_upstream(
@@ -118,39 +113,32 @@ def walk_upstream(
     """Depth-first walk from ``start`` to the raw tables. With a column, follow column lineage where an
     asset records it and fall back to every upstream asset (table level) where it does not."""
     steps: list[TraceStep] = []
-    seen: set[tuple[str, tuple[str, ...]]] = set()
 
     def visit(key: str, depth: int, columns: list[str], via: str) -> None:
-        marker = (key, tuple(sorted(columns)))
-        steps.append(TraceStep(key, depth, sorted(columns), via, repeated=marker in seen))
-        if marker in seen:
-            return
-        seen.add(marker)
-        asset = assets.get(key) or {}
+        repeated = any((s.key, s.columns) == (key, columns) for s in steps)
+        steps.append(TraceStep(key, depth, columns, via, repeated))
+        asset, parents = assets.get(key) or {}, {}
         lineage = asset.get("column_lineage") or {}
-        if columns and lineage and all(c in lineage for c in columns):
-            by_parent: dict[str, set[str]] = {}
-            for dep in (dep for col in columns for dep in lineage[col]):
-                by_parent.setdefault(dep["asset"], set()).add(dep["column"])
-            for parent in sorted(by_parent):
-                visit(parent, depth + 1, sorted(by_parent[parent]), "column")
-        elif not (columns and asset.get("kind") == "raw"):
-            for parent in sorted(asset.get("upstream", [])):
-                visit(parent, depth + 1, [], "table")
+        if repeated or (columns and asset.get("kind") == "raw"):
+            return
+        by_column = bool(columns and lineage and all(c in lineage for c in columns))
+        for dep in (dep for col in columns for dep in lineage[col]) if by_column else ():
+            parents.setdefault(dep["asset"], set()).add(dep["column"])
+        for parent in sorted(parents) if by_column else sorted(asset.get("upstream", [])):
+            visit(parent, depth + 1, sorted(parents.get(parent, ())), "column" if by_column else "table")
 
     visit(start, 0, [column] if column else [], "")
     return steps
 
 
 def describe_asset(asset: Mapping[str, Any]) -> str:
-    if asset.get("kind") == "dbt":
-        dbt = asset.get("dbt") or {}
-        return f"dbt model {dbt.get('path') or dbt.get('unique_id') or ''}".strip()
-    if asset.get("kind") == "raw":
-        return "raw table loaded by ingest (orchestration/defs/ingest.py)"
-    code = asset.get("python") or {}
+    dbt, code = asset.get("dbt") or {}, asset.get("python") or {}
     where = f"{code.get('file', '')}:{code.get('function', '')}".strip(":")
-    return f"{'report' if asset.get('kind') == 'report' else 'Python'} step {where}".strip()
+    return {
+        "dbt": f"dbt model {dbt.get('path') or dbt.get('unique_id') or ''}".strip(),
+        "raw": "raw table loaded by ingest (orchestration/defs/ingest.py)",
+        "report": f"report step {where}".strip(),
+    }.get(asset.get("kind"), f"Python step {where}".strip())
 
 
 def format_trace(manifest: Mapping[str, Any], target: str) -> str:
@@ -159,38 +147,37 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
     inputs = {i["table"]: i for i in manifest.get("inputs", [])}
     key, column = parse_target(target, assets)
     steps = walk_upstream(assets, key, column)
+    run, commit = manifest["run"]["run_id"], manifest["code"]["git"].get("commit")
     lines = [
-        f"trace of {relation_of(key)}{'.' + column if column else ''} "
-        f"(manifest of run {manifest['run']['run_id']}, commit {manifest['code']['git'].get('commit')})",
+        f"trace of {relation_of(key)}{'.' + column if column else ''} (manifest of run {run}, commit {commit})",
         "",
     ]
-    for step in steps:
-        asset = assets.get(step.key, {})
-        indent = "  " * step.depth + ("← " if step.depth else "")
-        cols = f" [{', '.join(step.columns)}]" if step.columns else ""
-        if step.repeated:
-            lines.append(f"{indent}{relation_of(step.key)}{cols} (see above)")
+    for key, depth, columns, _, repeated in steps:
+        asset, cols = assets.get(key, {}), f" [{', '.join(columns)}]" if columns else ""
+        head, detail = (
+            "  " * depth + ("← " if depth else "") + relation_of(key) + cols,
+            "  " * depth + ("  " if depth else "") + "   ",
+        )
+        if repeated:
+            lines.append(f"{head} (see above)")
             continue
-        lines.append(f"{indent}{relation_of(step.key)}{cols} — {describe_asset(asset)}")
-        detail = "  " * step.depth + ("  " if step.depth else "") + "   "
-        last = asset.get("last_materialization") or {}
-        rows = asset.get("row_count")
-        lines.append(
+        last, rows = asset.get("last_materialization") or {}, asset.get("row_count")
+        lines += [
+            f"{head} — {describe_asset(asset)}",
             f"{detail}code version {asset.get('code_version') or 'unknown'}"
             f" · data version {(asset.get('data_version') or 'unknown')[:16]}"
             f" · rows {rows if rows is not None else 'unknown'}"
-            f" · last run {(last.get('run_id') or 'never')[:8]} at {last.get('timestamp') or '-'}"
-        )
-        lineage = asset.get("column_lineage") or {}
-        if step.columns and asset.get("kind") != "raw" and not lineage.get(step.columns[0]):
+            f" · last run {(last.get('run_id') or 'never')[:8]} at {last.get('timestamp') or '-'}",
+        ]
+        if columns and asset.get("kind") != "raw" and not (asset.get("column_lineage") or {}).get(columns[0]):
             lines.append(f"{detail}(no column lineage recorded for this step: all its inputs are listed)")
-        info = inputs.get(step.key.split("/", 1)[1]) if asset.get("kind") == "raw" else None
+        info = inputs.get(key.split("/", 1)[1]) if asset.get("kind") == "raw" else None
         if info and info.get("source") == "absent":
             lines.append(f"{detail}table absent from the extract (optional): the run read no rows")
         elif info:
-            col_text = f" column(s) {', '.join(step.columns)} of" if step.columns else ""
+            of = f" column(s) {', '.join(columns)} of" if columns else ""
             lines.append(
-                f"{detail}from{col_text} file {info.get('file')} ({info.get('source')}, "
+                f"{detail}from{of} file {info.get('file')} ({info.get('source')}, "
                 f"{info.get('rows')} rows, sha256 {info.get('sha256')})"
             )
 
@@ -199,5 +186,4 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
         return ", ".join(relation_of(k) for k in found) or "-"
 
     lines += ["", f"raw tables:   {named('raw')}", f"dbt models:   {named('dbt')}"]
-    lines.append(f"Python steps: {named('python', 'report')}")
-    return "\n".join(lines)
+    return "\n".join([*lines, f"Python steps: {named('python', 'report')}"])
