@@ -31,19 +31,14 @@ from orchestration.resources import PlatformResource
 
 MANIFEST_KEY = dg.AssetKey(["audit", "run_manifest"])
 DBT_DOCS_KEY = dg.AssetKey(["reports", "dbt_docs"])
-DBT_COLUMN_LINEAGE_PARTS = ("lineage", "dbt_column_lineage.json")
-AUDIT_COLUMNS = {
-    "runs": ("dagster_run_ids", "job", "started_at", "manifest_written_at", "git_commit", "git_dirty")
-    + ("python", "packages", "run_config", "checks_total", "checks_failed"),
-    "run_inputs": ("table", "source", "file", "format", "sha256", "rows", "unchanged_during_run"),
-    "run_assets": ("asset_key", "kind", "materialized_in_this_run", "dagster_run_id", "code_version")
-    + ("data_version", "row_count", "materialized_at", "upstream"),
-    "run_checks": ("asset", "name", "kind", "passed", "severity", "description", "dagster_run_id"),
-    "run_outputs": ("path", "sha256", "bytes"),
+AUDIT_TABLES = {  # audit.<table> → "<part of the manifest> <its records' fields as columns>"
+    "runs": "run dagster_run_ids job started_at manifest_written_at git_commit git_dirty python packages run_config checks_total checks_failed",
+    "run_inputs": "inputs table source file format sha256 rows unchanged_during_run",
+    "run_assets": "assets asset_key kind materialized_in_this_run dagster_run_id code_version data_version row_count materialized_at upstream",
+    "run_checks": "checks asset name kind passed severity description dagster_run_id",
+    "run_outputs": "outputs path sha256 bytes",
 }
 _EVENTS = dg.DagsterEventType
-_EVENT_TYPES = {_EVENTS.RUN_START, _EVENTS.STEP_START, _EVENTS.STEP_FAILURE}
-_EVENT_TYPES |= {_EVENTS.ASSET_MATERIALIZATION, _EVENTS.ASSET_CHECK_EVALUATION}
 
 
 class DbtDocsConfig(dg.Config):
@@ -52,21 +47,6 @@ class DbtDocsConfig(dg.Config):
     enabled: bool = True
     """False skips `dbt docs generate` (about half a minute of a small run); OpenLineage then has no
     column types for dbt models. For quick runs and test matrices."""
-
-
-def generate_dbt_docs(dbt: DbtCliResource, warehouse: Path, destination: Path) -> None:
-    """``dbt docs generate --static`` (through dagster-dbt) on ``warehouse``: page, manifest, catalog → ``destination``."""
-    with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
-        args = ["docs", "generate", "--static", "--vars", json.dumps({"da_warehouse": str(warehouse)})]
-        dbt.cli(args, target_path=Path(target)).wait()
-        shutil.rmtree(destination, ignore_errors=True)
-        destination.mkdir(parents=True)
-        for source, name in (
-            ("static_index.html", "index.html"),
-            ("manifest.json",) * 2,
-            ("catalog.json",) * 2,
-        ):
-            shutil.copyfile(Path(target) / source, destination / name)
 
 
 def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -79,17 +59,19 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
         kinds={"dbt", "html"},
         description="dbt docs (static, offline) of this run's warehouse.",
     )
-    def dbt_docs(
-        context: dg.AssetExecutionContext,
-        config: DbtDocsConfig,
-        platform: PlatformResource,
-        dbt: DbtCliResource,
-    ):
+    def dbt_docs(config: DbtDocsConfig, platform: PlatformResource, dbt: DbtCliResource):
+        """``dbt docs generate --static`` (through dagster-dbt) on the run's warehouse; its page, manifest
+        and catalog → ``<output>/dbt_docs/``."""
         if not config.enabled:
-            context.log.info("dbt docs skipped by run config (enabled: false)")
             return dg.MaterializeResult(metadata={"skipped": True})
         destination = platform.output_path("dbt_docs", "index.html").parent
-        generate_dbt_docs(dbt, platform.resolved_warehouse_path, destination)
+        shutil.rmtree(destination)
+        destination.mkdir()
+        with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
+            warehouse = json.dumps({"da_warehouse": str(platform.resolved_warehouse_path)})
+            dbt.cli(["docs", "generate", "--static", "--vars", warehouse], target_path=Path(target)).wait()
+            for name in ("static_index.html", "manifest.json", "catalog.json"):
+                shutil.copyfile(Path(target, name), destination.joinpath(name.removeprefix("static_")))
         return dg.MaterializeResult(metadata={"path": str(destination / "index.html")})
 
     return dbt_docs
@@ -109,55 +91,53 @@ def plain(value: Any) -> Any:
 
 
 def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
-    """Materialisations, checks and step times of a run and of the runs it re-executed (dap run --resume)."""
-    runs: dict[str, dg.DagsterRun] = {}
-    current = instance.get_run_by_id(run_id)
-    while current is not None and current.run_id not in runs:
-        runs[current.run_id] = current
-        current = instance.get_run_by_id(current.parent_run_id) if current.parent_run_id else None
-    found: dict[str, Any] = {"runs": list(reversed(runs.values()))}  # a re-execution follows its parent
-    found |= {"materializations": {}, "checks": {}, "evaluations": {}, "failures": [], "started_at": None}
-    step_started: dict[tuple[str, str], float] = {}
-    for run in found["runs"]:
-        for entry in instance.all_logs(run.run_id, of_type=_EVENT_TYPES):
-            event, kind, at = entry.dagster_event, entry.dagster_event.event_type, entry.timestamp
-            if kind == _EVENTS.RUN_START:
-                found["started_at"] = found["started_at"] or M.iso(at)
-            elif kind == _EVENTS.STEP_START:
-                step_started[(run.run_id, event.step_key)] = at
-            elif kind == _EVENTS.STEP_FAILURE:
-                found["failures"].append({"run_id": run.run_id, "step": event.step_key, "at": at})
-            elif kind == _EVENTS.ASSET_MATERIALIZATION:
-                mat = event.event_specific_data.materialization
+    """Materialisations, checks and step times of a run and of the runs it re-executed (dap run --resume),
+    oldest first (a re-execution's events replace its parent's)."""
+    runs: list[dg.DagsterRun] = []
+    while run_id and run_id not in {r.run_id for r in runs}:
+        runs.insert(0, instance.get_run_by_id(run_id))
+        run_id = runs[0].parent_run_id
+    found: dict[str, Any] = {"runs": runs, "materializations": {}, "checks": {}, "evaluations": {}}
+    found["started_at"] = M.iso(instance.get_run_record_by_id(runs[0].run_id).start_time)
+    found["failures"] = []
+    for run in runs:
+        stats = {s.step_key: s for s in instance.get_run_step_stats(run.run_id)}
+        failed = [s for s in stats.values() if s.status and s.status.value == "FAILURE"]
+        found["failures"] += [{"run_id": run.run_id, "step": s.step_key, "at": s.end_time} for s in failed]
+        of_type = {_EVENTS.ASSET_MATERIALIZATION, _EVENTS.ASSET_CHECK_EVALUATION}
+        for entry in instance.all_logs(run.run_id, of_type=of_type):
+            if mat := entry.asset_materialization:
+                step = stats.get(entry.step_key)
                 found["materializations"][mat.asset_key.to_user_string()] = {
                     "dagster_run_id": run.run_id,
-                    "step": event.step_key,
-                    "started": step_started.get((run.run_id, event.step_key), at),
-                    "at": at,
+                    "step": entry.step_key,
+                    "started": step.start_time if step and step.start_time else entry.timestamp,
+                    "at": entry.timestamp,
                     "tags": dict(mat.tags or {}),
                     "metadata": dict(mat.metadata or {}),
                 }
-            elif kind == _EVENTS.ASSET_CHECK_EVALUATION:
-                evaluation = event.event_specific_data
-                metadata = {k: plain(v) for k, v in (evaluation.metadata or {}).items()}
-                asset, check_kind = (
-                    evaluation.asset_key.to_user_string(),
-                    M.classify_check(evaluation.check_name, metadata),
-                )
-                found["checks"][(asset, evaluation.check_name)] = {
-                    "asset": asset,
-                    "name": evaluation.check_name,
-                    "kind": check_kind,
-                    "passed": bool(evaluation.passed),
-                    "severity": evaluation.severity.value if evaluation.severity else None,
-                    "blocking": evaluation.blocking,
-                    "description": evaluation.description or "",
-                    "dagster_run_id": run.run_id,
-                    "evaluated_at": M.iso(at),
-                    "metadata": metadata,
-                }
-                if check_kind != "dbt_test":  # dbt tests' events come from openlineage-dbt
-                    found["evaluations"].setdefault(asset, []).append((run.run_id, at, evaluation))
+                continue
+            check, at = entry.dagster_event.event_specific_data, entry.timestamp
+            asset, metadata = (
+                check.asset_key.to_user_string(),
+                {k: plain(v) for k, v in check.metadata.items()},
+            )
+            found["checks"][(asset, check.check_name)] = {
+                "asset": asset,
+                "name": check.check_name,
+                "kind": M.classify_check(check.check_name, metadata),
+                "passed": bool(check.passed),
+                "severity": check.severity.value if check.severity else None,
+                "blocking": check.blocking,
+                "description": check.description or "",
+                "dagster_run_id": run.run_id,
+                "evaluated_at": M.iso(at),
+                "metadata": metadata,
+            }
+            if (
+                found["checks"][(asset, check.check_name)]["kind"] != "dbt_test"
+            ):  # dbt's: from openlineage-dbt
+                found["evaluations"].setdefault(asset, []).append((run.run_id, at, check))
     return found
 
 
@@ -183,7 +163,9 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
         node, name = graph.get(key), key.to_user_string()
         unique_id, mat = plain(node.metadata.get("dagster_dbt/unique_id")), run["materializations"].get(name)
         metadata, tags = (mat["metadata"], mat["tags"]) if mat else ({}, {})
-        last = instance.get_latest_materialization_event(key) if not mat else None
+        last = {"run_id": mat["dagster_run_id"], "timestamp": M.iso(mat["at"])} if mat else None
+        if not mat and (event := instance.get_latest_materialization_event(key)):
+            last = {"run_id": event.run_id, "timestamp": M.iso(event.timestamp)}
         props = dbt_nodes.get(unique_id, {})
         entry: dict[str, Any] = {
             "key": name,
@@ -197,9 +179,7 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
             "data_version": tags.get("dagster/data_version"),
             "row_count": plain(metadata.get("dagster/row_count")),
             "column_lineage": dbt_lineage.get(name, {}),  # openlineage-dbt's, as on the materialisation
-            "last_materialization": {"run_id": mat["dagster_run_id"], "timestamp": M.iso(mat["at"])}
-            if mat
-            else last and {"run_id": last.run_id, "timestamp": M.iso(last.timestamp)},
+            "last_materialization": last,
         }
         if unique_id:
             entry["dbt"] = {
@@ -234,39 +214,37 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
 
 
 def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> None:
-    """One set of rows per run in the warehouse's ``audit`` schema (earlier runs' rows are kept)."""
+    """The manifest's parts as rows of the warehouse's ``audit`` tables, one set per run (earlier runs' kept);
+    a list becomes comma-separated text, a mapping JSON."""
     run, code, summary = manifest["run"], manifest["code"], manifest["check_summary"]
-    runs = run | {
-        "dagster_run_ids": ",".join(run["dagster_run_ids"]),
-        "git_commit": code["git"]["commit"],
-        "git_dirty": str(code["git"]["dirty"]),
-        "python": code["python"],
-        "packages": json.dumps(code["packages"], sort_keys=True),
-        "run_config": json.dumps(run["config"], sort_keys=True, default=str),
+    facts_ = {"git_commit": code["git"]["commit"], "git_dirty": str(code["git"]["dirty"]), **code}
+    facts_ |= {
+        "run_config": run["config"],
         "checks_total": summary["total"],
         "checks_failed": summary["failed"],
     }
-    assets = [
-        a | {"asset_key": a["key"], "row_count": a["row_count"] if isinstance(a["row_count"], int) else None}
-        for a in manifest["assets"]
-    ]
-    rows = {"runs": [runs], "run_inputs": manifest["inputs"], "run_checks": manifest["checks"]}
-    rows |= {
-        "run_assets": [a | {"upstream": ",".join(a["upstream"])} for a in assets],
-        "run_outputs": manifest["outputs"],
+    parts = manifest | {
+        "run": [run | facts_],
+        "assets": [a | {"asset_key": a["key"]} for a in manifest["assets"]],
     }
     with platform.connect() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS audit")
-        for table, columns in AUDIT_COLUMNS.items():
-            frame = pd.DataFrame(
-                [{"run_id": run["run_id"], **{c: r.get(c) for c in columns}} for r in rows[table]],
-                columns=["run_id", *columns],
-            )
-            con.register("_frame", frame)
+        for table, spec in AUDIT_TABLES.items():
+            part, *fields = spec.split()
+            rows = [[run["run_id"], *(_cell(f, r.get(f)) for f in fields)] for r in parts[part]]
+            con.register("_frame", pd.DataFrame(rows, columns=["run_id", *fields]))
             con.execute(f"CREATE TABLE IF NOT EXISTS audit.{table} AS SELECT * FROM _frame LIMIT 0")
             con.execute(f"DELETE FROM audit.{table} WHERE run_id = ?", [run["run_id"]])
             con.execute(f"INSERT INTO audit.{table} BY NAME SELECT * FROM _frame")
             con.unregister("_frame")
+
+
+def _cell(field: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return ",".join(value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value if field != "row_count" or isinstance(value, int) else None  # a count or nothing
 
 
 # ── OpenLineage: openlineage-dbt for dbt, dagster-openlineage for the rest ───────────────────────────
@@ -287,15 +265,16 @@ def dagster_adapter(emitter: OL.Emitter):
 
 def emit_dagster_events(adapter, run: dict[str, Any], assets: list[dict]) -> None:
     """START and COMPLETE of every non-dbt asset materialised in ``run``, and its checks but dbt tests."""
-    by_key = {a["key"]: a for a in assets}
-    for name, mat in run["materializations"].items():
-        if by_key.get(name, {}).get("kind") == "dbt":
-            continue  # openlineage-dbt's events describe dbt models
+    upstream = {
+        a["key"]: [dg.AssetKey.from_user_string(k) for k in a["upstream"]]
+        for a in assets
+        if a["kind"] != "dbt"
+    }
+    for name, mat in ((n, m) for n, m in run["materializations"].items() if n in upstream):
         key, ol_run = dg.AssetKey.from_user_string(name), step_run_id(mat["dagster_run_id"], name)
-        upstream = [dg.AssetKey.from_user_string(k) for k in by_key.get(name, {}).get("upstream", [])]
         adapter.asset_materialization_planned(key, ol_run, mat["started"])
         adapter.asset_materialization(
-            key, ol_run, mat["at"], metadata=mat["metadata"], upstream_asset_keys=upstream
+            key, ol_run, mat["at"], metadata=mat["metadata"], upstream_asset_keys=upstream[name]
         )
     for name, found in run["evaluations"].items():
         ol_run, at = step_run_id(found[0][0], f"{name}__checks"), max(t for _, t, _ in found)
@@ -306,15 +285,15 @@ def emit_dagster_events(adapter, run: dict[str, Any], assets: list[dict]) -> Non
 
 def emit_dbt_events(emitter: OL.Emitter, run: dict[str, Any], platform: PlatformResource, job: str) -> list:
     """openlineage-dbt's events of every ``dbt build`` of the run group (found by its invocation id)."""
-    project = dbt_project()
-    invocations = {plain(m["metadata"].get("invocation_id")): m for m in run["materializations"].values()}
-    invocations.pop(None, None)
+    project, events = dbt_project(), []
+    invocations = {
+        plain(m["metadata"].get("invocation_id")): m["dagster_run_id"]
+        for m in run["materializations"].values()
+    }
     catalog, name = platform.output_path("dbt_docs", "catalog.json"), platform.resolved_warehouse_path.name
-    events = []
     for results in sorted((project.project_dir / project.target_path).glob("*/run_results.json")):
-        invocation = json.loads(results.read_text())["metadata"].get("invocation_id")
-        if invocation in invocations:
-            parent = {"run_id": invocations[invocation]["dagster_run_id"], "job_name": job}
+        if (invocation := json.loads(results.read_text())["metadata"].get("invocation_id")) in invocations:
+            parent = {"run_id": invocations[invocation], "job_name": job}
             events += OL.dbt_events(project.project_dir, results.parent, catalog, name, parent)
     for event in events:
         emitter.emit(event)
@@ -323,11 +302,10 @@ def emit_dbt_events(emitter: OL.Emitter, run: dict[str, Any], platform: Platform
 
 def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.AssetsDefinition:
     """``repository`` gives the whole platform's graph (a re-execution from failure sees only its subset)."""
-    upstream = sorted(set(upstream) | {DBT_DOCS_KEY}, key=lambda k: k.to_user_string())
 
     @dg.asset(
         key=MANIFEST_KEY,
-        deps=upstream,
+        deps=sorted(set(upstream) | {DBT_DOCS_KEY}, key=lambda k: k.to_user_string()),
         group_name="audit",
         pool="warehouse",
         code_version=source_version(
@@ -340,17 +318,15 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
     def run_manifest(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
         run = collect_run_group(context.instance, context.run.run_id)
         emitter = OL.Emitter(OL.log_paths(platform.resolved_output_dir))
-        dbt_events = emit_dbt_events(emitter, run, platform, context.run.job_name)
-        dbt_lineage = OL.column_lineage_of(dbt_events)
-        lineage_file = platform.output_path(*DBT_COLUMN_LINEAGE_PARTS)
-        lineage_file.write_text(json.dumps(dbt_lineage, indent=1, sort_keys=True))
+        dbt_lineage = OL.column_lineage_of(emit_dbt_events(emitter, run, platform, context.run.job_name))
         assets = asset_entries(repository(), run, context.instance, dbt_lineage)
         emit_dagster_events(dagster_adapter(emitter), run, assets)
         with platform.connect(read_only=True) as con:
             log = con.sql("SELECT * FROM raw._load_log ORDER BY table_name")
             inputs = facts.check_inputs(dict(zip(log.columns, row, strict=True)) for row in log.fetchall())
-        root, checks = run["runs"][0] if run["runs"] else context.run, list(run["checks"].values())
-        docs = {"dbt docs": "dbt_docs/index.html", "Great Expectations Data Docs": "data_docs/gx/index.html"}
+        checks, docs = list(run["checks"].values()), {"dbt docs": "dbt_docs/index.html"}
+        docs["Great Expectations Data Docs"] = "data_docs/gx/index.html"
+        layout, warehouse = platform.layout, platform.resolved_warehouse_path
         manifest: dict[str, Any] = {
             "manifest_version": M.MANIFEST_VERSION,
             "run": {
@@ -359,13 +335,13 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
                 "job": context.run.job_name,
                 "started_at": run["started_at"],
                 "manifest_written_at": M.iso(time.time()),
-                "config": root.run_config or {},
+                "config": run["runs"][0].run_config or {},
                 "tags": {k: v for k, v in (context.run.tags or {}).items() if not k.startswith(".dagster")},
                 "extract_dir": str(settings.extract_dir()),
-                "warehouse_name": platform.resolved_warehouse_path.name,
-                "warehouse": str(platform.resolved_warehouse_path),
+                "warehouse_name": warehouse.name,
+                "warehouse": str(warehouse),
                 "output_dir": str(platform.resolved_output_dir),
-                "published_warehouse": str(platform.layout.published_warehouse),
+                "published_warehouse": str(layout.published_warehouse),
                 "failed_steps_before_resume": [f | {"at": M.iso(f["at"])} for f in run["failures"]],
             },
             "code": facts.code_facts(settings.PROJECT_ROOT),
@@ -380,21 +356,21 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
         manifest["outputs"] = facts.hash_outputs(platform.resolved_output_dir, exclude=[json_path, html_path])
         M.write_manifest(manifest, json_path, html_path)
         write_audit_tables(platform, manifest)
-        changed = [i["table"] for i in inputs if i.get("unchanged_during_run") is False]
-        if changed:
+        if changed := [i["table"] for i in inputs if i.get("unchanged_during_run") is False]:
             context.log.warning(f"input files changed while the run was going: {changed}")
+        summary, git = manifest["check_summary"], manifest["code"]["git"]
         return dg.MaterializeResult(
             data_version=dg.DataVersion(facts.sha256_file(json_path)),
             metadata={
-                "manifest": dg.MetadataValue.path(str(json_path)),
-                "manifest_html": dg.MetadataValue.path(str(html_path)),
+                "manifest": dg.MetadataValue.path(json_path),
+                "manifest_html": dg.MetadataValue.path(html_path),
                 "inputs": len(inputs),
                 "assets_materialised": sum(a["materialized_in_this_run"] for a in assets),
-                "checks": manifest["check_summary"]["total"],
-                "checks_failed": manifest["check_summary"]["failed"],
+                "checks": summary["total"],
+                "checks_failed": summary["failed"],
                 "openlineage_events": emitter.emitted,
-                "git_commit": manifest["code"]["git"]["commit"],
-                "git_dirty": str(manifest["code"]["git"]["dirty"]),
+                "git_commit": git["commit"],
+                "git_dirty": str(git["dirty"]),
                 "dagster/row_count": len(assets),
             },
         )
@@ -405,21 +381,23 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
 @dg.failure_hook(required_resource_keys={"platform"})
 def openlineage_failure_hook(context: dg.HookContext) -> None:
     """dagster-openlineage's START/FAIL events for the assets of a failed step (the manifest never runs
-    then). The step's assets are those the run planned for it."""
-    started, keys = time.time(), []
+    then): those the run planned for the step."""
     of_type = {_EVENTS.STEP_START, _EVENTS.ASSET_MATERIALIZATION_PLANNED}
-    for entry in context.instance.all_logs(context.run_id, of_type=of_type):
-        if entry.dagster_event.step_key == context.step_key:
-            if entry.dagster_event.event_type == _EVENTS.STEP_START:
-                started = entry.timestamp
-            else:
-                keys.append(entry.dagster_event.asset_key)
+    logs = [
+        e
+        for e in context.instance.all_logs(context.run_id, of_type=of_type)
+        if e.step_key == context.step_key
+    ]
+    started = next(
+        (e.timestamp for e in logs if e.dagster_event.event_type == _EVENTS.STEP_START), time.time()
+    )
     error = context.op_exception
     message = (str(error) or type(error).__name__)[:2000] if error else "step failed"
     try:
-        emitter = OL.Emitter(OL.log_paths(context.resources.platform.resolved_output_dir))
-        adapter = dagster_adapter(emitter)
-        for key in keys:
+        adapter = dagster_adapter(OL.Emitter(OL.log_paths(context.resources.platform.resolved_output_dir)))
+        for key in (
+            e.dagster_event.asset_key for e in logs if e.dagster_event.event_type != _EVENTS.STEP_START
+        ):
             ol_run = step_run_id(context.run_id, key.to_user_string())
             adapter.asset_materialization_planned(key, ol_run, started)
             adapter.asset_failed_to_materialize(key, ol_run, time.time(), error_message=message)
