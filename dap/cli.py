@@ -29,6 +29,12 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--warehouse`` and ``--output``: the published warehouse and reports folder a command reads."""
+    parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
+    parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dap",

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from dap import publication, settings
-from dap.cli import CliError
+from dap.cli import CliError, add_location_arguments
 from dap.lineage import manifest as lineage
 
 
@@ -30,8 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="look for the input files (by name) in this folder instead of where the run read them",
     )
-    parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
-    parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")
+    add_location_arguments(parser)
     parser.set_defaults(func=run)
 
 

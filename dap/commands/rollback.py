@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from dap import publication, settings
-from dap.cli import CliError
+from dap.cli import CliError, add_location_arguments
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -15,8 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="version to publish (a name or unique prefix; default: the one before the current)",
     )
     parser.add_argument("--list", action="store_true", help="list the kept versions and exit")
-    parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
-    parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")
+    add_location_arguments(parser)
     parser.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from dap.cli import CliError
+from dap.cli import CliError, add_location_arguments
 from dap.commands.audit import find_manifest
 from dap.lineage import manifest as lineage
 
@@ -28,8 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="trace in this run's manifest (default: the published run)",
     )
     parser.add_argument("--manifest", metavar="FILE", help="read this manifest.json")
-    parser.add_argument("--warehouse", metavar="FILE", help="published warehouse (default: $DA_WAREHOUSE)")
-    parser.add_argument("--output", metavar="DIR", help="reports folder (default: $DA_OUTPUT_DIR)")
+    add_location_arguments(parser)
     parser.set_defaults(func=run)
 
 
