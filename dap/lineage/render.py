@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-SECTIONS = {  # part of the manifest → the fields of its records shown as columns
-    "inputs": "table file_name source rows sha256 unchanged_during_run",
-    "assets": "key kind code_version data_version row_count materialized_at dagster_run_id",
-    "checks": "asset name kind severity passed description",
-    "outputs": "path bytes sha256",
-    "packages": "package version",
+SECTIONS = {  # heading → "<part of the manifest> <the fields of its records shown as columns>"
+    "Input files": "inputs table file_name source rows sha256 unchanged_during_run",
+    "Assets": "assets key kind code_version data_version row_count materialized_at dagster_run_id",
+    "Checks": "checks asset name kind severity passed description",
+    "Output files": "outputs path bytes sha256",
+    "Packages": "packages package version",
 }
 _SHOWN = {True: "pass", False: "FAIL", None: "–"}
 
@@ -59,8 +59,11 @@ def render_manifest_html(manifest: Mapping[str, Any]) -> str:
             Section(
                 "Run", records_table((o for o in overview if not isinstance(o["value"], dict)), "fact value")
             ),
-            *(Section(part.capitalize(), records_table(parts[part], f)) for part, f in SECTIONS.items()),
-            Section("Configuration", f"<pre>{html.escape(json.dumps(run['config'], indent=2))}</pre>"),
+            *(
+                Section(title, records_table(parts[spec.split()[0]], spec.split(maxsplit=1)[1]))
+                for title, spec in SECTIONS.items()
+            ),
+            Section("Run configuration", f"<pre>{html.escape(json.dumps(run['config'], indent=2))}</pre>"),
             Section("Documentation", f"<ul>{docs}</ul>" if docs else "<p>none generated</p>"),
         ],
         Lineage(run["run_id"], str(code["git"]["commit"]), hashes),
