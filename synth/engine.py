@@ -296,6 +296,11 @@ AWAY_CONCENTRATION: float | None = None
 INCIDENT_IMD_SIGMA = 0.0
 OTHER_MIX_SHARE = 0.0
 OTHER_MIX_CONCENTRATION: float | None = None
+# A share of incidents recorded as a window of days rather than a moment (the start unknown within it):
+# lognormal length with this median (days) and sigma, at most three years.
+RANGE_SHARE = 0.0
+RANGE_MEDIAN_DAYS = 7.0
+RANGE_SIGMA = 1.5
 
 # Activity spells: 1 + Binomial(n - 1, SPELL_P) per offender; incidents spread uniformly over +-half-width
 # (days, gamma distributed) around each spell's centre.
@@ -542,6 +547,13 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
     t_to = np.full(m, -1, np.int64)
     has_to = rng.random(m) < 0.35
     t_to[has_to] = t_from[has_to] + rng.integers(5 * 60, 4 * 3600, int(has_to.sum()))
+    if RANGE_SHARE > 0:  # recorded as a window of days ("between ... and ..."), ending when committed
+        ranged = rng.random(m) < RANGE_SHARE
+        days = np.exp(np.log(RANGE_MEDIAN_DAYS) + RANGE_SIGMA * rng.standard_normal(m))
+        t_to = np.where(ranged, t_from, t_to)
+        t_from = np.where(
+            ranged, t_from - np.round(np.minimum(days, 3 * 365.25) * DAY).astype(np.int64), t_from
+        )
     cl = P_CLUSTER[prof[io]]
     # cluster 23: one CCB-type crime covering 8-9 years, reported at the end of it
     long_cc = is_da & (cl == 23) & ~nc

@@ -87,3 +87,24 @@ def test_other_profiles_offence_mix(sorted_scores, monkeypatch):
     assert foreign_share() == 0.0
     monkeypatch.setattr(engine, "OTHER_MIX_SHARE", 1.0)
     assert foreign_share() > 0.05
+
+
+def test_incidents_recorded_as_a_window_of_days(sorted_scores, monkeypatch):
+    """With RANGE_SHARE = 1 and RANGE_SIGMA = 0 every incident is a window of exactly RANGE_MEDIAN_DAYS (7)
+    days ending when it was committed (profiles 21, 23, 24 and 27 keep their own long or multi-day
+    incidents); by default no incident lasts a day or more outside those profiles."""
+    special = np.isin(engine.P_CLUSTER, (21, 23, 24, 27))
+
+    def durations():
+        off, inc, det = _simulate(sorted_scores, n=2_000, seed=11)
+        ordinary = ~special[off["prof"][inc["inc_off"]]]
+        recorded = ordinary & (det["t_to"] >= 0)
+        return (det["t_to"] - det["t_from"])[recorded], recorded.sum(), ordinary.sum()
+
+    length, n_recorded, _ = durations()
+    assert n_recorded > 0 and (length < engine.DAY).all()
+    monkeypatch.setattr(engine, "RANGE_SHARE", 1.0)
+    monkeypatch.setattr(engine, "RANGE_SIGMA", 0.0)
+    length, n_recorded, n_ordinary = durations()
+    assert n_recorded == n_ordinary
+    assert (length == 7 * engine.DAY).all()
