@@ -226,6 +226,13 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
     # still be compared with a non-DA victim's age (so about 2.3% are dropped for it).
     u = rng.random(n)
     missing = np.where(u < 0.030, 1, np.where(u < 0.064, 2, 0))  # 1 own age, 2 victims' ages
+
+    # Person-level habits that vary within a profile: how often one offends away from home, and how far
+    # from the profile's offence mix one's DA crimes stray (incident-level draws in simulate_incidents).
+    p_away = _beta_around(rng, np.full(n, DA_AWAY_SHARE), AWAY_CONCENTRATION)
+    p_other_mix = _beta_around(rng, np.full(n, OTHER_MIX_SHARE), OTHER_MIX_CONCENTRATION)
+    if opts.separated_profiles:
+        p_away, p_other_mix = np.full(n, DA_AWAY_SHARE), np.zeros(n)
     return dict(
         separated=np.full(n, opts.separated_profiles),
         prof=prof,
@@ -240,7 +247,20 @@ def simulate_offenders(rng, n: int, opts: Options, lsoa_sorted_scores: np.ndarra
         eth=eth,
         home=home,
         missing=missing,
+        p_away=p_away,
+        p_other_mix=p_other_mix,
+        lsoa_sorted_scores=lsoa_sorted_scores,
     )
+
+
+def _beta_around(rng, mean: np.ndarray, concentration: float | None) -> np.ndarray:
+    """Beta draws with the given means and concentration; the means themselves without a concentration
+    (``None``) or with a mean of 0."""
+    if concentration is None:
+        return mean.astype(float)
+    a = np.maximum(mean * concentration, 1e-9)
+    b = np.maximum((1 - mean) * concentration, 1e-9)
+    return np.where(mean > 0, rng.beta(a, b), 0.0)
 
 
 def _lsoa_near(rng, sorted_scores: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -263,6 +283,24 @@ LSOA_JITTER = 10
 VICTIM_IS_OFFENDER_SHARE = 0.03
 PARTNER_AGE_GAP_SD = 5.0
 OTHER_AGE_GAP_SD = 8.0
+
+# Within-person variation at incident level. Each incident happens in an area of its own: away from home
+# with the offender's propensity (a beta draw around DA_AWAY_SHARE; the non-DA share is NDA_AWAY_SHARE
+# for everyone), otherwise in an area whose deprivation is a lognormal draw (sigma INCIDENT_IMD_SIGMA)
+# around the home area's (an estate, a neighbour's, a relative's). A share of each offender's DA crimes
+# (a beta draw around OTHER_MIX_SHARE) comes from another profile's offence mix: the offences of one
+# person vary more than the profile's means say.
+DA_AWAY_SHARE = 0.20
+NDA_AWAY_SHARE = 0.55
+AWAY_CONCENTRATION: float | None = None
+INCIDENT_IMD_SIGMA = 0.0
+OTHER_MIX_SHARE = 0.0
+OTHER_MIX_CONCENTRATION: float | None = None
+# A share of incidents recorded as a window of days rather than a moment (the start unknown within it):
+# lognormal length with this median (days) and sigma, at most three years.
+RANGE_SHARE = 0.0
+RANGE_MEDIAN_DAYS = 7.0
+RANGE_SIGMA = 1.5
 
 # Activity spells: 1 + Binomial(n - 1, SPELL_P) per offender; incidents spread uniformly over +-half-width
 # (days, gamma distributed) around each spell's centre.
@@ -483,7 +521,11 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
     ncd = da_idx[nc[da_idx]]
     crd = da_idx[~nc[da_idx]]
     main[ncd] = sample_codes(rng, DA_NC, ncd.size)
-    main[crd] = sample_mixed(rng, [DA_CRIME[k] for k in DA_MIX_NAMES], P_DA_MIX[prof[io[crd]]])
+    mix = P_DA_MIX[prof[io[crd]]]
+    if OTHER_MIX_SHARE > 0:  # a share of the offender's DA crimes from another profile's mix
+        other = rng.random(crd.size) < off["p_other_mix"][io[crd]]
+        mix = np.where(other, rng.integers(0, len(DA_MIX_NAMES), crd.size), mix)
+    main[crd] = sample_mixed(rng, [DA_CRIME[k] for k in DA_MIX_NAMES], mix)
     # serious escalation grows with latent harm
     h = off["harm"][io]
     p_serious = 1.0 / (1.0 + np.exp(SERIOUS_A - SERIOUS_B * h[crd]))
@@ -505,6 +547,13 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
     t_to = np.full(m, -1, np.int64)
     has_to = rng.random(m) < 0.35
     t_to[has_to] = t_from[has_to] + rng.integers(5 * 60, 4 * 3600, int(has_to.sum()))
+    if RANGE_SHARE > 0:  # recorded as a window of days ("between ... and ..."), ending when committed
+        ranged = rng.random(m) < RANGE_SHARE
+        days = np.exp(np.log(RANGE_MEDIAN_DAYS) + RANGE_SIGMA * rng.standard_normal(m))
+        t_to = np.where(ranged, t_from, t_to)
+        t_from = np.where(
+            ranged, t_from - np.round(np.minimum(days, 3 * 365.25) * DAY).astype(np.int64), t_from
+        )
     cl = P_CLUSTER[prof[io]]
     # cluster 23: one CCB-type crime covering 8-9 years, reported at the end of it
     long_cc = is_da & (cl == 23) & ~nc
@@ -547,7 +596,11 @@ def simulate_incidents(rng, off: dict, inc: dict, opts: Options) -> dict:
 
     # areas: DA mostly at home, non-DA more spread
     home = off["home"][io]
-    away = rng.random(m) < np.where(is_da, 0.2, 0.55)
+    away = rng.random(m) < np.where(is_da, off["p_away"][io], NDA_AWAY_SHARE)
+    if INCIDENT_IMD_SIGMA > 0:  # near home: an area of its own, around the home area's deprivation
+        scores = off["lsoa_sorted_scores"]
+        target = scores[home] * np.exp(INCIDENT_IMD_SIGMA * rng.standard_normal(m))
+        home = _lsoa_near(rng, scores, target)
     return dict(
         main=main,
         nc=nc,
