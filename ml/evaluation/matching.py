@@ -238,6 +238,29 @@ def _age_fill(sources: Sources, codes, anchors, config: MatchingConfig) -> float
     return _median_age(age)
 
 
+def _stacked_covariates(sources, codes, anchors, rfg, thresholds, config: MatchingConfig) -> pd.DataFrame:
+    """``matching_covariates`` of many rows, computed a chunk of rows at a time into one float array that
+    the returned frame wraps without a copy: the same numbers (rows are independent given every day's
+    gravity thresholds, and a missing age is filled with the median over all the rows, computed first),
+    without the whole frame's intermediate columns and copies at once (at national scale, millions of
+    rows)."""
+    n = len(codes)
+    if n <= _CUT_CHUNK:
+        return matching_covariates(sources, codes, anchors, rfg, thresholds, config)
+    fill = _age_fill(sources, codes, anchors, config)
+    order = np.argsort(anchors, kind="stable")
+    block, columns = None, None
+    for start in range(0, n, _CUT_CHUNK):
+        rows = order[start : start + _CUT_CHUNK]
+        part = matching_covariates(sources, codes[rows], anchors[rows], rfg, thresholds, config, fill)
+        if block is None:
+            columns = list(part.columns)
+            block = np.empty((n, len(columns)), order="F")
+        block[rows] = part.to_numpy(dtype=float)
+        del part
+    return pd.DataFrame(block, columns=columns, index=range(n), copy=False)
+
+
 def _mid_rank(pool_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Share of the pool below each value plus half the share equal to it (ties share a percentile)."""
     ordered = np.sort(pool_values)
@@ -483,7 +506,7 @@ def build_design(
     if (~is_treated).sum() == 0:
         raise NotEstimable("no eligible, unselected person to compare with at any selection date")
 
-    cov = matching_covariates(sources, codes, days, rfg, thresholds, config)
+    cov = _stacked_covariates(sources, codes, days, rfg, thresholds, config)
     missing = [g for g in config.covariates if not sources.available()[g]]
     x, centre, scale = _design(cov, intercept=True)
     beta = fit_logistic(x, is_treated.astype(float))
