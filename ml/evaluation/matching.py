@@ -149,8 +149,11 @@ def matching_covariates(
     rfg: RFGConfig,
     thresholds_by_day: dict[int, list[float]],
     config: MatchingConfig,
+    age_fill: float | None = None,
 ) -> pd.DataFrame:
-    """Pre-period covariates at each person's anchor, from incidents reported before the anchor."""
+    """Pre-period covariates at each person's anchor, from incidents reported before the anchor. A missing
+    age is filled with the median age of these rows, or with ``age_fill`` when given (``_age_fill`` of a
+    larger set of rows computed a chunk at a time)."""
     index = sources.index
     codes = np.asarray(codes, dtype=np.int64)
     anchors = np.asarray(anchor_days, dtype=float)
@@ -188,15 +191,11 @@ def matching_covariates(
             codes, lookback, anchors, rfg.measure()
         )
     if "age" in groups:
-        first = index.first_on_or_after(codes, np.full(len(codes), float(index.base_day)), known_by=anchors)
-        years = (anchors - first) / 365.25
-        out["years_since_first_da"] = np.where(np.isnan(years), 0.0, np.clip(years, 0, None))
-        if sources.age_at_first_da is not None:
-            age = np.asarray(sources.age_at_first_da, float)[codes] + out["years_since_first_da"]
+        out["years_since_first_da"], age = _years_and_age(sources, codes, anchors)
+        if age is not None:
             out["age_missing"] = np.isnan(age).astype(float)
-            out["age_at_anchor"] = np.where(
-                np.isnan(age), np.nanmedian(age) if np.isfinite(age).any() else 0.0, age
-            )
+            fill = _median_age(age) if age_fill is None else age_fill
+            out["age_at_anchor"] = np.where(np.isnan(age), fill, age)
     if "risk_grade" in groups:
         out["risk_high_lookback"] = index.window_sum(codes, lookback, anchors, "risk_high", anchors)
         out["risk_medium_lookback"] = index.window_sum(codes, lookback, anchors, "risk_medium", anchors)
@@ -213,6 +212,53 @@ def matching_covariates(
             codes, anchors - config.victim_lookback_days, anchors, anchors
         )
     return pd.DataFrame(out, index=range(len(codes)))
+
+
+def _years_and_age(sources: Sources, codes: np.ndarray, anchors: np.ndarray):
+    """Years since the first DA incident reported by the anchor (0 if none) and age at the anchor (NaN
+    where unknown; None without ages)."""
+    index = sources.index
+    first = index.first_on_or_after(codes, np.full(len(codes), float(index.base_day)), known_by=anchors)
+    years = (anchors - first) / 365.25
+    years = np.where(np.isnan(years), 0.0, np.clip(years, 0, None))
+    if sources.age_at_first_da is None:
+        return years, None
+    return years, np.asarray(sources.age_at_first_da, float)[codes] + years
+
+
+def _median_age(age: np.ndarray) -> float:
+    return np.nanmedian(age) if np.isfinite(age).any() else 0.0
+
+
+def _age_fill(sources: Sources, codes, anchors, config: MatchingConfig) -> float | None:
+    """The fill ``matching_covariates`` would give a missing age over all these rows at once."""
+    if "age" not in config.covariates or sources.age_at_first_da is None:
+        return None
+    _, age = _years_and_age(sources, np.asarray(codes, np.int64), np.asarray(anchors, float))
+    return _median_age(age)
+
+
+def _stacked_covariates(sources, codes, anchors, rfg, thresholds, config: MatchingConfig) -> pd.DataFrame:
+    """``matching_covariates`` of many rows, computed a chunk of rows at a time into one float array that
+    the returned frame wraps without a copy: the same numbers (rows are independent given every day's
+    gravity thresholds, and a missing age is filled with the median over all the rows, computed first),
+    without the whole frame's intermediate columns and copies at once (at national scale, millions of
+    rows)."""
+    n = len(codes)
+    if n <= _CUT_CHUNK:
+        return matching_covariates(sources, codes, anchors, rfg, thresholds, config)
+    fill = _age_fill(sources, codes, anchors, config)
+    order = np.argsort(anchors, kind="stable")
+    block, columns = None, None
+    for start in range(0, n, _CUT_CHUNK):
+        rows = order[start : start + _CUT_CHUNK]
+        part = matching_covariates(sources, codes[rows], anchors[rows], rfg, thresholds, config, fill)
+        if block is None:
+            columns = list(part.columns)
+            block = np.empty((n, len(columns)), order="F")
+        block[rows] = part.to_numpy(dtype=float)
+        del part
+    return pd.DataFrame(block, columns=columns, index=range(n), copy=False)
 
 
 def _mid_rank(pool_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -264,19 +310,33 @@ _SCORE_COLUMNS = (
 )
 
 
-def _design(cov: pd.DataFrame, centre: np.ndarray | None = None, scale: np.ndarray | None = None):
-    """Model matrix: log1p of counts, harm and days, standardised (with the given centre/scale if any)."""
-    cols = []
-    for name in cov.columns:
+def _design(
+    cov: pd.DataFrame,
+    centre: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+    intercept: bool = False,
+    out: np.ndarray | None = None,
+):
+    """Model matrix: log1p of counts, harm and days, standardised (with the given centre/scale if any);
+    with a leading column of ones when ``intercept``. Written column by column into one array (``out`` if
+    given) and standardised in place: the same numbers as stacking the columns and standardising a copy,
+    without the copies (at national scale each is gigabytes)."""
+    first = 1 if intercept else 0
+    x = np.empty((len(cov), cov.shape[1] + first)) if out is None else out
+    if intercept:
+        x[:, 0] = 1.0
+    for j, name in enumerate(cov.columns):
         values = cov[name].to_numpy(dtype=float)
         if name not in _SCORE_COLUMNS:
             values = np.log1p(np.clip(values, 0, None))
-        cols.append(values)
-    x = np.column_stack(cols) if cols else np.empty((len(cov), 0))
+        x[:, first + j] = values
+    body = x[:, first:]
     if centre is None:
-        centre, scale = x.mean(0), x.std(0)
+        centre, scale = body.mean(0), body.std(0)
         scale[scale == 0] = 1.0
-    return (x - centre) / scale, centre, scale
+    body -= centre
+    body /= scale
+    return x, centre, scale
 
 
 def fit_logistic(x, y, weights=None, beta=None, ridge: float = 1e-4, max_iter: int = 30, tol: float = 1e-8):
@@ -314,6 +374,9 @@ def fit_rate_ls(x, y, exposure, weights=None, ridge: float = 1.0):
     penalty[0] = 0.0
     hess = (xtw * e[keep]) @ x + np.diag(penalty + 1e-8)
     return np.linalg.solve(hess, xtw @ y)
+
+
+_CUT_CHUNK = 500_000  # cuts whose covariates are computed at once (about 120 MB of covariates a chunk)
 
 
 @dataclass
@@ -361,10 +424,24 @@ class MatchedDesign:
     n_treated_input: int
     missing_groups: list[str] = field(default_factory=list)
     x_outcome: np.ndarray | None = None  # the outcome models' design: x and the raw covariates
+    # Or, instead of holding x_outcome (rows × (2 × covariates + 1) floats, the largest structure of a
+    # national design), the raw covariates' centre and scale: ``outcome_x`` then builds only the rows asked for.
+    raw_centre: np.ndarray | None = None
+    raw_scale: np.ndarray | None = None
 
     @property
     def covariate_names(self) -> list[str]:
         return list(self.covariates.columns)
+
+    def outcome_x(self, rows) -> np.ndarray:
+        """Rows of the outcome models' design (``x`` and the standardised raw covariates): the same numbers
+        as ``x_outcome[rows]``, built for those rows only when ``x_outcome`` is not held."""
+        if self.x_outcome is not None:
+            return self.x_outcome[rows]
+        if self.raw_centre is None:
+            return self.x[rows]
+        raw = self.covariates.to_numpy(dtype=float)[rows]
+        return np.column_stack([self.x[rows], (raw - self.raw_centre) / self.raw_scale])
 
     @cached_property
     def pre_matrix(self) -> np.ndarray:
@@ -429,15 +506,15 @@ def build_design(
     if (~is_treated).sum() == 0:
         raise NotEstimable("no eligible, unselected person to compare with at any selection date")
 
-    cov = matching_covariates(sources, codes, days, rfg, thresholds, config)
+    cov = _stacked_covariates(sources, codes, days, rfg, thresholds, config)
     missing = [g for g in config.covariates if not sources.available()[g]]
-    x, centre, scale = _design(cov)
-    x = np.column_stack([np.ones(len(x)), x])
+    x, centre, scale = _design(cov, intercept=True)
     beta = fit_logistic(x, is_treated.astype(float))
-    raw = cov.to_numpy(dtype=float)
+    raw = cov.to_numpy(dtype=float)  # a view of the frame's one block, no copy
     raw_scale = raw.std(0)
     raw_scale[raw_scale == 0] = 1.0
-    x_outcome = np.column_stack([x, (raw - raw.mean(0)) / raw_scale])
+    raw_centre = raw.mean(0)
+    del raw
 
     outcomes = _precompute_outcomes(
         sources,
@@ -478,7 +555,9 @@ def build_design(
         window_days,
         int(len(treated_codes)),
         missing,
-        x_outcome,
+        None,
+        raw_centre,
+        raw_scale,
     )
 
 
@@ -538,12 +617,24 @@ def _precompute_outcomes(
     group_start = np.r_[True, cut_row[1:] != cut_row[:-1]] if len(cut_row) else np.array([], bool)
     first_of_group = np.maximum.accumulate(np.where(group_start, np.arange(len(cut_row)), 0))
     cut_rank = np.arange(len(cut_row)) - first_of_group
+    cut_x = np.zeros((len(cut_row), len(centre) + 1))
     if modelled.any():
-        cov = matching_covariates(sources, codes[cut_row], cut_day, rfg, thresholds, config)
-        cx, _, _ = _design(cov, centre, scale)
-        cut_x = np.column_stack([np.ones(len(cx)), cx])
-    else:
-        cut_x = np.zeros((len(cut_row), len(centre) + 1))
+        # The re-weighting model's design at each cut the propensity model scores (this programme's panel
+        # dates), a chunk of cuts at a time and written into cut_x: at national scale the cuts number in
+        # millions and their covariate frame and its copies, at once, were the evaluation's peak. Rows
+        # are independent but for the fill of a missing age (the median over every cut), computed first.
+        # Cuts the model does not score (selections into other programmes: censored) stay zero; their
+        # row is never read (their probability is 0).
+        fill = _age_fill(sources, codes[cut_row], cut_day, config)
+        scored = np.flatnonzero(modelled)
+        scored = scored[np.argsort(cut_day[scored], kind="stable")]  # a chunk spans few days (a pool each)
+        for start in range(0, len(scored), _CUT_CHUNK):
+            rows = scored[start : start + _CUT_CHUNK]
+            cov = matching_covariates(
+                sources, codes[cut_row[rows]], cut_day[rows], rfg, thresholds, config, fill
+            )
+            cut_x[rows] = _design(cov, centre, scale, intercept=True)[0]
+            del cov
 
     # Segments: [anchor, first cut), [cut, next cut), ..., [last cut, end).
     seg_row = np.concatenate([np.arange(n), cut_row])
@@ -640,7 +731,7 @@ def _outcome_models(design, rows_y_days, set_c, w) -> dict:
     each is used (Abadie & Imbens 2011: the model need only be right where the matches are)."""
     used = np.bincount(set_c, w, minlength=len(design.codes))
     comp = used > 0
-    x = design.x_outcome[comp]
+    x = design.outcome_x(np.flatnonzero(comp))
     out = {}
     for period, (y, days) in rows_y_days.items():
         for j, m in enumerate(design.measures):
@@ -718,7 +809,7 @@ def run_replicate(
     models = None
     if design.config.outcome_adjustment and len(set_c):
         models = _outcome_models(design, y_days, set_c, w)
-        gap = design.x_outcome[set_t] - design.x_outcome[set_c]
+        gap = design.outcome_x(set_t) - design.outcome_x(set_c)
         for p in _PERIODS:
             days = y_days[p][1][set_c]
             shift[p] = np.column_stack([days * (gap @ models[(p, m)]) for m in design.measures])
@@ -843,8 +934,8 @@ def linearised_se(design: MatchedDesign, point: Replicate) -> dict[str, dict[str
         for p in _PERIODS:
             if point.outcome_beta is not None:
                 beta = point.outcome_beta[(p, m)]
-                fit_t = design.x_outcome[set_t] @ beta
-                fit_c = design.x_outcome[set_c] @ beta
+                fit_t = design.outcome_x(set_t) @ beta
+                fit_c = design.outcome_x(set_c) @ beta
                 d_c = days[p][set_c]
                 s[f"c_{p}"] = per_row(w * (y[p][set_c] - d_c * fit_c)) + np.bincount(
                     set_t, w * d_c * fit_t, minlength=n_rows
