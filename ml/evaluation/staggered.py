@@ -23,8 +23,14 @@ DiD in each cell) is run on a panel built here, independently of the matching:
   logistic and a regression per cell, so a short list keeps it fast and stable);
 * **effect scale.** The library's estimate is the ATT in incidents (or harm) per person per period. It is
   turned into the rate ratio the rest of the evaluation uses, ``a / (a − ATT)`` with ``a`` the treated
-  people's observed mean after ``d``; the interval maps the ATT's interval the same way (``a`` held fixed).
-  A placebo from the same fit: the library's ATT for period 2 against period 1 (no programme yet).
+  people's observed mean after ``d``. ``a`` is estimated too, and correlated with the ATT, so the interval
+  is Fieller's for the ratio of the two (``ratio_interval``): it excludes 1 exactly when the library's test
+  of the ATT rejects, and away from 1 it counts the noise in ``a`` that holding it fixed left out;
+* **the pre-period cell** (``library_placebo``): the library's ATT for period 2 against period 1, from the
+  same fit. It is not a placebo for the headline: people were selected on their history up to ``d``, most
+  of all the latest months (recency), i.e. on period 2 itself, and that cell conditions only on the
+  history at the end of period 1. It measures the selection (far from 1 by construction); the headline
+  conditions on the history at ``d``. The matched placebo DiD is the design's placebo.
 """
 
 from __future__ import annotations
