@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ml.estimability import NotEstimable
+from ml.estimability import NotEstimable, attempt
 from ml.evaluation.matching import MatchingConfig, Sources, matching_covariates
 from ml.evaluation.rfg import RFGConfig, components_at
 
@@ -231,11 +231,9 @@ def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
     if placebo is not None and np.isfinite(placebo["effect"]) and np.isfinite(placebo["se"]):
         p_att, p_se = float(placebo["effect"]), float(placebo["se"])
         pre, var_pre, cov_pre = treated_mean_moments(frame, measure, covs, post=(2,), base=1)
-        out["placebo"] = (
-            ratio_interval(pre, var_pre, p_att, p_se**2, cov_pre)
-            if pre > 0 and pre - p_att > 0
-            else {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan}
-        )
+        # The pre-period cell failing on its own (e.g. an unbounded ratio) must not take the headline.
+        cell = attempt("library pre-period cell", ratio_interval, pre, var_pre, p_att, p_se**2, cov_pre)
+        out["placebo"] = cell.value if cell.ok else {"reason": cell.reason}
     return out
 
 
