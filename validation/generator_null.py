@@ -75,6 +75,8 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     null = pd.Series(1.0, index=est.index)
     truth = 1.0 + est["true_effect"]
     est["excludes_no_effect"] = (est["ci_low"] > null) | (est["ci_high"] < null)
+    # By side: a size failure on one side only (e.g. a skewed t-statistic) shows here.
+    est["excludes_above"] = est["ci_low"] > null
     est["covers_truth"] = (est["ci_low"] <= truth) & (truth <= est["ci_high"])
     # Rate ratios, averaged on the log scale, less the log of the true ratio: the bias.
     est["log_bias"] = np.log(est["estimate"].clip(lower=1e-9)) - np.log(truth)
@@ -94,6 +96,7 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
             "coverage": g["covers_truth"].mean(),
             "excludes_no_effect": g["excludes_no_effect"].mean(),
             "n_excluding": g["excludes_no_effect"].sum().astype(int),
+            "n_excluding_above": g["excludes_above"].sum().astype(int),
         }
     ).reset_index()
     # Monte-Carlo uncertainty of the exclusion share: exact (Clopper–Pearson) 95% binomial interval.

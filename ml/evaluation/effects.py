@@ -346,8 +346,8 @@ def matched_effects(
                         m,
                         window_label,
                         estimand="rate ratio (period before selection vs the one before it)",
-                        note="placebo from the library fit (selection itself was on the period before "
-                        "selection, so this placebo is expected to fail under regression to the mean)",
+                        note="the library's pre-period cell: people were selected on that very period "
+                        "(recency), so it measures the selection, not a pre-trend: expect it away from 1",
                         n_treated=result.get("n_treated"),
                         n_comparison=result.get("n_comparison"),
                     )

@@ -34,7 +34,7 @@ DESIGN_LABELS = {
     "matched_post": "matched comparison after selection (no pre-period differencing)",
     "placebo_did": "placebo DiD in the pre-period (expect 1)",
     "library_did": "Callaway–Sant'Anna, doubly robust (diff-diff)",
-    "library_placebo": "Callaway–Sant'Anna placebo (pre-period)",
+    "library_placebo": "Callaway–Sant'Anna pre-period cell (shows the selection, not a placebo: expect it away from 1)",
     "rct_itt": "RCT intention to treat",
     "rct_itt_negbin": "RCT intention to treat (negative binomial)",
     "rct_per_protocol": "RCT per protocol (secondary)",

@@ -23,8 +23,14 @@ DiD in each cell) is run on a panel built here, independently of the matching:
   logistic and a regression per cell, so a short list keeps it fast and stable);
 * **effect scale.** The library's estimate is the ATT in incidents (or harm) per person per period. It is
   turned into the rate ratio the rest of the evaluation uses, ``a / (a − ATT)`` with ``a`` the treated
-  people's observed mean after ``d``; the interval maps the ATT's interval the same way (``a`` held fixed).
-  A placebo from the same fit: the library's ATT for period 2 against period 1 (no programme yet).
+  people's observed mean after ``d``. ``a`` is estimated too, and correlated with the ATT, so the interval
+  is Fieller's for the ratio of the two (``ratio_interval``): it excludes 1 exactly when the library's test
+  of the ATT rejects, and away from 1 it counts the noise in ``a`` that holding it fixed left out;
+* **the pre-period cell** (``library_placebo``): the library's ATT for period 2 against period 1, from the
+  same fit. It is not a placebo for the headline: people were selected on their history up to ``d``, most
+  of all the latest months (recency), i.e. on period 2 itself, and that cell conditions only on the
+  history at the end of period 1. It measures the selection (far from 1 by construction); the headline
+  conditions on the history at ``d``. The matched placebo DiD is the design's placebo.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ml.estimability import NotEstimable
+from ml.estimability import NotEstimable, attempt
 from ml.evaluation.matching import MatchingConfig, Sources, matching_covariates
 from ml.evaluation.rfg import RFGConfig, components_at
 
@@ -203,21 +209,14 @@ def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
     if group is None or not np.isfinite(group["effect"]) or not np.isfinite(group["se"]):
         raise NotEstimable("the library returned no estimate for the selected cohort")
     att, se = float(group["effect"]), float(group["se"])
-    a = float(treated_post.mean())
-    lo_att, hi_att = att - 1.959963984540054 * se, att + 1.959963984540054 * se
-
-    def ratio(tau):
-        counterfactual = a - tau
-        return a / counterfactual if counterfactual > 0 else np.inf
-
+    covs = covariates_for(panel, measure)
+    a, var_a, cov_a_att = treated_mean_moments(frame, measure, covs, post=(3, 4), base=2)
     if a <= 0:
         raise NotEstimable(f"the selected people have no {measure} after selection: no rate ratio")
+    ratio = ratio_interval(a, var_a, att, se**2, cov_a_att)
     placebo = fit.group_time_effects.get((3, 2)) if fit.group_time_effects else None
     out = {
-        "estimate": float(ratio(att)),
-        "ci_low": float(ratio(lo_att)),
-        "ci_high": float(ratio(hi_att)),
-        "p_value": float(2 * stats.norm.sf(abs(att / se))) if se > 0 else np.nan,
+        **ratio,
         "att": att,
         "att_se": se,
         "treated_post_mean": a,
@@ -226,20 +225,85 @@ def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
         "estimand": "rate ratio from the ATT per person per six months (Callaway–Sant'Anna, doubly robust)",
         "note": f"{LIBRARY} {library_version()}: not-yet-treated comparisons, cohorts aligned on their "
         f"selection date, SEs clustered by person; {panel.n_cohorts} selection date(s)"
-        + (f", {panel.n_cohorts_dropped} left out (window not observed)" if panel.n_cohorts_dropped else ""),
+        + (f", {panel.n_cohorts_dropped} left out (window not observed)" if panel.n_cohorts_dropped else "")
+        + "; ratio interval: Fieller's, the selected people's own mean counted as estimated",
     }
     if placebo is not None and np.isfinite(placebo["effect"]) and np.isfinite(placebo["se"]):
-        pre_mean = float(frame.loc[frame["is_treated"] & (frame["period"] == 2), measure].mean())
         p_att, p_se = float(placebo["effect"]), float(placebo["se"])
-
-        def p_ratio(tau):
-            cf = pre_mean - tau
-            return pre_mean / cf if cf > 0 and pre_mean > 0 else np.nan
-
-        out["placebo"] = {
-            "estimate": p_ratio(p_att),
-            "ci_low": p_ratio(p_att - 1.959963984540054 * p_se),
-            "ci_high": p_ratio(p_att + 1.959963984540054 * p_se),
-            "p_value": float(2 * stats.norm.sf(abs(p_att / p_se))) if p_se > 0 else np.nan,
-        }
+        pre, var_pre, cov_pre = treated_mean_moments(frame, measure, covs, post=(2,), base=1)
+        # The pre-period cell failing on its own (e.g. an unbounded ratio) must not take the headline.
+        cell = attempt("library pre-period cell", ratio_interval, pre, var_pre, p_att, p_se**2, cov_pre)
+        out["placebo"] = cell.value if cell.ok else {"reason": cell.reason}
     return out
+
+
+Z95 = 1.959963984540054
+
+
+def ratio_interval(a: float, var_a: float, att: float, var_att: float, cov_a_att: float) -> dict:
+    """The rate ratio ``R = a / c`` with ``c = a − ATT``, and its 95% interval by Fieller's theorem.
+
+    ``a`` (the selected people's observed mean after selection) is itself estimated and correlated with
+    the ATT (the same people's outcomes enter both), so both enter the interval. Fieller's interval is
+    the set of ratios ``r`` that a Wald test of ``a − r·c = 0`` does not reject; at ``r = 1`` that
+    statistic is ``ATT / s.e.(ATT)``, so the interval excludes 1 exactly when the library's own test
+    of the ATT rejects "no effect" (the ratio's interval never changes that verdict). Away from 1 it
+    counts ``var(a)`` and the covariance: holding ``a`` fixed (the earlier interval) is too short for a
+    fall (``a < c``). ``std_error`` is the delta method's s.e. of ``log R``, for comparison only."""
+    c = a - att
+    if not (a > 0 and c > 0):
+        raise NotEstimable(
+            f"the counterfactual mean ({c:.3g}) or the observed mean ({a:.3g}) is not positive: no rate ratio"
+        )
+    var_c = var_a + var_att - 2.0 * cov_a_att
+    cov_ac = var_a - cov_a_att
+    z2 = Z95**2
+    # (a − r c)² ≤ z² var(a − r c)  ⇔  A r² − 2 B r + C ≤ 0
+    qa, qb, qc = c * c - z2 * var_c, a * c - z2 * cov_ac, a * a - z2 * var_a
+    disc = qb * qb - qa * qc
+    if qa <= 0 or disc < 0:
+        raise NotEstimable(
+            "the counterfactual mean is not distinguishable from zero: the rate ratio's interval is unbounded"
+        )
+    root = float(np.sqrt(disc))
+    g_a, g_c = 1.0 / a, -1.0 / c
+    se = float(np.sqrt(max(g_a**2 * var_a + g_c**2 * var_c + 2 * g_a * g_c * cov_ac, 0.0)))
+    return {
+        "estimate": float(a / c),
+        "ci_low": float((qb - root) / qa),
+        "ci_high": float((qb + root) / qa),
+        "p_value": float(2 * stats.norm.sf(abs(att) / np.sqrt(var_att))) if var_att > 0 else np.nan,
+        "std_error": se,
+    }
+
+
+def treated_mean_moments(frame: pd.DataFrame, measure: str, covariates: list[str], post, base: int):
+    """The selected people's mean over the ``post`` periods, its variance, and its covariance with the ATT.
+
+    The covariance uses the selected people's part of the doubly-robust ATT's influence function
+    (Sant'Anna & Zhao 2020): each person's own change from ``base`` less the change the outcome
+    regression (fitted on the comparisons, covariates from the base period) predicts for them. The
+    comparisons' part of the ATT does not involve the selected people, and the propensity model's
+    estimation effect on the selected part is left out (an approximation, labelled as such in the docs);
+    so is the rare person who is selected at one date and a comparison at another."""
+    wide = frame.pivot(index="unit", columns="period", values=measure)
+    units = wide.index.to_numpy()
+    info = frame.loc[frame["period"] == base].set_index("unit").loc[units]
+    treated = info["is_treated"].to_numpy(bool)
+    # Comparisons for every post period: never selected, or selected after the last of them.
+    ft = info["first_treat"].to_numpy()
+    control = ~treated & ((ft == 0) | (ft > max(post)))
+    y_post = wide[list(post)].to_numpy(float).mean(axis=1)
+    change = y_post - wide[base].to_numpy(float)
+    x = info[covariates].to_numpy(float) if covariates else np.zeros((len(units), 0))
+    x = np.column_stack([np.ones(len(units)), x])
+    beta = np.linalg.lstsq(x[control], change[control], rcond=None)[0]
+    residual = change[treated] - x[treated] @ beta
+    y_t = y_post[treated]
+    n = len(y_t)
+    a = float(y_t.mean())
+    if n < 2:
+        return a, np.nan, np.nan
+    var_a = float(y_t.var(ddof=1) / n)
+    cov = float(np.cov(y_t, residual, ddof=1)[0, 1] / n)
+    return a, var_a, cov
