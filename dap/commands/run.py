@@ -402,6 +402,13 @@ def _failed_checks(result) -> list[str]:
     return lines
 
 
+def _published(result) -> bool:
+    """Whether the run materialised ``publish/warehouse`` (a ``--select`` may leave it out)."""
+    from orchestration.defs.publish import PUBLISH_KEY
+
+    return any(event.asset_key == PUBLISH_KEY for event in result.get_asset_materialization_events())
+
+
 def _report(result, layout, progress, log_file: Path, signal_received: int | None) -> int:
     from dap import runlog
 
@@ -430,6 +437,13 @@ def _report(result, layout, progress, log_file: Path, signal_received: int | Non
         return 128 + signal_received if signal_received else 1
     print(f"\nrun {run_id} succeeded in {progress.elapsed()}: {counts}.")
     print(f"full log: {log_file}")
+    if not _published(result):
+        # A selection without the publish step (`--select`): its tables are in the run's build folder.
+        print(
+            f"the selection did not include publish/warehouse, so the published warehouse is unchanged; "
+            f"this run's tables are in {layout.build_dir(progress.root_run_id or run_id)}"
+        )
+        return 0
     _print_run_summary(layout.published_warehouse)
     print(
         f"published warehouse: {layout.published_warehouse} (DuckDB; schemas marts, analytics, quarantine, audit)"
