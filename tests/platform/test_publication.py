@@ -68,3 +68,17 @@ def test_paths_from_the_environment_never_follow_the_published_link(tmp_path, mo
     # the link itself, not the version it points to: the next run must switch the same link
     assert settings.warehouse_path() == layout.published_warehouse
     assert settings.absolute(layout.published_warehouse) == layout.published_warehouse
+
+
+def test_a_run_whose_selection_leaves_out_publish_says_the_published_warehouse_is_unchanged(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from dap.commands import run as run_command
+
+    layout = publication.Layout(tmp_path / "warehouse.duckdb", tmp_path / "reports")
+    progress = SimpleNamespace(done=12, warnings=0, quarantined=0, root_run_id=None, elapsed=lambda: "0:54")
+    result = SimpleNamespace(success=True, run_id="r1", get_asset_materialization_events=lambda: [])
+    assert run_command._report(result, layout, progress, tmp_path / "r1.log", None) == 0
+    out = capsys.readouterr().out
+    assert "did not include publish/warehouse, so the published warehouse is unchanged" in out
+    assert str(layout.build_dir("r1")) in out and "published warehouse:" not in out
