@@ -144,6 +144,22 @@ class ProgrammeSummary:
     diagnostics: dict = field(default_factory=dict)  # weights (ESS, largest), covariates used, lag
 
 
+# The evaluation's output tables, in the order they are written (the fields of EvaluationResult).
+TABLE_NAMES = (
+    "rfg_scores",
+    "power_few",
+    "concentration",
+    "reoffending_rates",
+    "harm_blocks",
+    "effect_estimates",
+    "balance",
+    "equality_monitoring",
+    "stage_funnel",
+    "participation_rates",
+    "survival_curves",
+)
+
+
 @dataclass
 class EvaluationResult:
     rfg_scores: pd.DataFrame
@@ -163,20 +179,7 @@ class EvaluationResult:
     extract_window: tuple[str, str]
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        names = [
-            "rfg_scores",
-            "power_few",
-            "concentration",
-            "reoffending_rates",
-            "harm_blocks",
-            "effect_estimates",
-            "balance",
-            "equality_monitoring",
-            "stage_funnel",
-            "participation_rates",
-            "survival_curves",
-        ]
-        return {n: getattr(self, n) for n in names}
+        return {n: getattr(self, n) for n in TABLE_NAMES}
 
 
 def build_index(
@@ -798,22 +801,7 @@ def result_from_tables(tables: dict[str, pd.DataFrame]) -> EvaluationResult:
     }
     empty = pd.DataFrame()
     return EvaluationResult(
-        **{
-            name: tables.get(name, empty)
-            for name in (
-                "rfg_scores",
-                "power_few",
-                "concentration",
-                "reoffending_rates",
-                "harm_blocks",
-                "effect_estimates",
-                "balance",
-                "equality_monitoring",
-                "stage_funnel",
-                "participation_rates",
-                "survival_curves",
-            )
-        },
+        **{name: tables.get(name, empty) for name in TABLE_NAMES},
         participant_problems=tables.get(
             "participant_problems", pd.DataFrame(columns=["person_id", "programme", "problem"])
         ),
