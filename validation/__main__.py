@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from validation.dgp import SCENARIOS, World
-from validation.page import render
+from validation.page import markdown, render
 from validation.study import EFFECTS, StudySettings, default_workers, run_study, summarise
 
 
@@ -45,6 +45,7 @@ def main(argv=None) -> int:
         "seconds": seconds,
     }
     (out / "index.html").write_text(render(table, meta), encoding="utf-8")
+    (out / "summary.md").write_text(markdown(table), encoding="utf-8")
     cols = [
         "scenario",
         "effect",
@@ -57,7 +58,9 @@ def main(argv=None) -> int:
         "rejects_no_effect",
     ]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\n{len(raw)} estimates in {seconds:.0f} s; written to {out}/summary.csv and {out}/index.html")
+    print(
+        f"\n{len(raw)} estimates in {seconds:.0f} s; written to {out}/summary.csv, summary.md and index.html"
+    )
     return 0
 
 

@@ -58,3 +58,38 @@ td,th{{border:1px solid #ccc;padding:3px 6px}}tr:nth-child(even){{background:#f6
 <h2>Where an estimator misses its target</h2><ul>{findings}</ul>
 <h2>All results</h2>{shown.to_html(index=False, escape=True)}
 </body></html>"""
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The study's table as Markdown, one table per outcome (rows: scenario × effect; cells: bias / RMSE of
+    the log rate ratio / 95% coverage, estimated replicates), then the share of intervals that exclude "no
+    effect" at a zero effect, per estimator: what docs/evaluation.md quotes."""
+    order = [e for e in ESTIMATORS if e in set(table["estimator"])]
+    parts = []
+    for outcome, g in table.groupby("outcome", sort=False):
+        parts.append(f"{outcome}: bias / RMSE of the log rate ratio / 95% coverage (estimated replicates)\n")
+        parts.append("| scenario | effect | " + " | ".join(ESTIMATORS[e] for e in order) + " |")
+        parts.append("|:--|--:|" + ":--|" * len(order))
+        for (scenario, effect), cell in g.groupby(["scenario", "effect"], sort=False):
+            by = cell.set_index("estimator")
+            shown = [
+                (
+                    f"{by.loc[e, 'bias']:+.2f} / {by.loc[e, 'rmse']:.2f} / {by.loc[e, 'coverage']:.0%} "
+                    f"(n={int(by.loc[e, 'estimated'])})"
+                )
+                if e in by.index and by.loc[e, "estimated"]
+                else ""
+                for e in order
+            ]
+            parts.append(f"| {scenario} | {effect:g} | " + " | ".join(shown) + " |")
+        parts.append("")
+    null = table[(table["effect"] == 0) & (table["estimator"] != "naive_pre_post")]
+    parts.append('Excludes "no effect" at a zero true effect (nominal 5%), by outcome and scenario\n')
+    shown_est = [e for e in order if e != "naive_pre_post"]
+    parts.append("| outcome | scenario | " + " | ".join(ESTIMATORS[e] for e in shown_est) + " |")
+    parts.append("|:--|:--|" + "--:|" * len(shown_est))
+    for (outcome, scenario), cell in null.groupby(["outcome", "scenario"], sort=False):
+        by = cell.set_index("estimator")["rejects_no_effect"]
+        shown = [f"{by[e]:.1%}" if e in by.index and pd.notna(by[e]) else "" for e in shown_est]
+        parts.append(f"| {outcome} | {scenario} | " + " | ".join(shown) + " |")
+    return "\n".join(parts) + "\n"

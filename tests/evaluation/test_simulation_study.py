@@ -53,3 +53,13 @@ def test_every_estimator_reported(study):
         study["estimator"]
     )
     assert np.isfinite(study["rmse"]).all()
+
+
+def test_markdown_table_carries_the_summary_figures(study):
+    from validation.page import markdown
+
+    text = markdown(study)
+    matched = _row(study, "matched_did")
+    cell = f"{matched['bias']:+.2f} / {matched['rmse']:.2f} / {matched['coverage']:.0%} (n={matched['estimated']})"
+    assert cell in text
+    assert "| da_incidents | recorded_harm | " in text and f"{matched['rejects_no_effect']:.1%}" in text
