@@ -19,6 +19,12 @@ def main(argv=None) -> int:
     parser.add_argument("--people", type=int, default=World().n_people)
     parser.add_argument("--bootstrap-reps", type=int, default=199)
     parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument(
+        "--half-sample-fraction",
+        type=float,
+        default=0.5,
+        help="share of each stratum a matched half-sample keeps (0.5: the delete-half jackknife)",
+    )
     parser.add_argument("--out", default="reports/validation")
     args = parser.parse_args(argv)
     settings = StudySettings(
@@ -28,6 +34,7 @@ def main(argv=None) -> int:
         world=World(n_people=args.people),
         bootstrap_reps=args.bootstrap_reps,
         workers=args.workers,
+        half_sample_fraction=args.half_sample_fraction,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ class StudySettings:
     naive_bootstrap_reps: int = 199
     workers: int = 2
     seed: int = 20240612
+    half_sample_fraction: float = 0.5
 
 
 def _effect_settings(settings: StudySettings):
@@ -55,6 +56,7 @@ def _effect_settings(settings: StudySettings):
         bootstrap_reps=settings.bootstrap_reps,
         naive_bootstrap_reps=settings.naive_bootstrap_reps,
         reporting_lag_days=90,
+        half_sample_fraction=settings.half_sample_fraction,
         library_pool_top_n=600,
         survival=False,
         seed=0,

@@ -56,6 +56,8 @@ class EffectSettings:
     # replacement, everything re-run; valid for matching with replacement) or "bootstrap" (the plain
     # bootstrap of people, which re-runs everything too but is too narrow for nearest-neighbour matching).
     matched_interval: str = "half_sample"
+    # The share of each stratum a half-sample keeps (0.5: the delete-half jackknife).
+    half_sample_fraction: float = 0.5
     naive_bootstrap_reps: int = 999
     seed: int = 12345
     later_selection: str = "ipcw"
@@ -252,7 +254,12 @@ def matched_effects(
                 how = f"bootstrap ({settings.bootstrap_reps} replicates, people resampled)"
             else:
                 drawn = attempt(
-                    f"{name} half-samples", half_samples, design, settings.bootstrap_reps, settings.seed
+                    f"{name} half-samples",
+                    half_samples,
+                    design,
+                    settings.bootstrap_reps,
+                    settings.seed,
+                    settings.half_sample_fraction,
                 )
                 reps, factor = drawn.value if drawn.ok else ([], np.nan)
                 interval, extra = (_half_sample_row, (factor,)) if drawn.ok else (_fails(drawn.reason), ())

@@ -90,3 +90,15 @@ def test_the_run_config_chooses_the_interval_and_rejects_unknown_ones():
     assert chosen.effect_settings().matched_interval == "bootstrap"
     with pytest.raises(ValueError, match="matched_interval='jackknife'"):
         EvaluationConfig(matched_interval="jackknife")
+
+
+def test_the_share_a_half_sample_keeps_sets_the_delete_d_factor():
+    design = _world(np.random.default_rng(3), n_t=20, n_c=11)
+    default, factor = half_samples(design, 3, 0)
+    explicit, same = half_samples(design, 3, 0, fraction=0.5)
+    assert factor == same == (10 + 5) / (10 + 6)  # half of 20 and of 11 kept: m / (n − m)
+    np.testing.assert_array_equal([h.log_did["y"] for h in default], [h.log_did["y"] for h in explicit])
+    _, three_quarters = half_samples(design, 3, 0, fraction=0.75)
+    assert three_quarters == (15 + 8) / (5 + 3)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        half_samples(design, 3, 0, fraction=1.0)
