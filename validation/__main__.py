@@ -25,6 +25,11 @@ def main(argv=None) -> int:
         default=0.5,
         help="share of each stratum a matched half-sample keeps (0.5: the delete-half jackknife)",
     )
+    parser.add_argument(
+        "--outcome-ridge-gcv",
+        action="store_true",
+        help="the matched outcome models' ridge penalty by generalised cross-validation (default: fixed)",
+    )
     parser.add_argument("--out", default="reports/validation")
     args = parser.parse_args(argv)
     settings = StudySettings(
@@ -35,6 +40,7 @@ def main(argv=None) -> int:
         bootstrap_reps=args.bootstrap_reps,
         workers=args.workers,
         half_sample_fraction=args.half_sample_fraction,
+        outcome_ridge_gcv=args.outcome_ridge_gcv,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -107,6 +107,9 @@ class MatchingConfig:
     # to its treated person's covariates. False gives the plain matched estimates.
     outcome_adjustment: bool = True
     outcome_ridge: float = 1.0
+    # True: the outcome models' ridge penalty chosen per fit by generalised cross-validation
+    # (fit_rate_ls_gcv) instead of the fixed ``outcome_ridge``.
+    outcome_ridge_gcv: bool = False
 
     def __post_init__(self):
         unknown = sorted(set(self.covariates) - set(COVARIATE_GROUPS))
@@ -374,6 +377,49 @@ def fit_rate_ls(x, y, exposure, weights=None, ridge: float = 1.0):
     penalty[0] = 0.0
     hess = (xtw * e[keep]) @ x + np.diag(penalty + 1e-8)
     return np.linalg.solve(hess, xtw @ y)
+
+
+#: The ridge penalties generalised cross-validation chooses from, as multiples of the mean diagonal of the
+#: weighted cross-product of the (standardised) covariates: from almost none to a strong shrinkage.
+GCV_GRID = tuple(10.0**k for k in np.arange(-5.0, 1.01, 0.5))
+
+
+def fit_rate_ls_gcv(x, y, exposure, weights=None) -> tuple[np.ndarray, float]:
+    """:func:`fit_rate_ls` with the ridge penalty chosen by generalised cross-validation (Golub, Heath &
+    Wahba 1979): for each penalty of :data:`GCV_GRID` (scaled to the data), ``n · RSS / (n − tr H)²`` with
+    ``RSS`` the weighted residual sum of squares of the rates and ``tr H`` the effective number of
+    parameters; the penalty with the smallest value is used. Everything is computed from the p × p
+    cross-products, so the grid costs little beyond one fit. ``n`` counts the rows (people), not their
+    weights (an approximation where a comparison is used several times). Returns the coefficients and the
+    penalty chosen."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    e = np.asarray(exposure, float)
+    keep = (e > 0) & (w > 0)
+    x, y, w, e = x[keep], np.asarray(y, float)[keep], w[keep], e[keep]
+    n, p = x.shape
+    xtw = x.T * w
+    a = (xtw * e) @ x  # X' W E X
+    b = xtw @ y  # X' W E (y / e)
+    r2 = float(np.sum(w * y**2 / e))  # (y/e)' W E (y/e)
+    unit = np.ones(p)
+    unit[0] = 0.0
+    scale = float(np.mean(np.diag(a)[1:])) if p > 1 else 1.0
+    best = (np.inf, None, 0.0)
+    for multiple in GCV_GRID:
+        ridge = multiple * scale
+        inverse = np.linalg.inv(a + np.diag(ridge * unit + 1e-8))
+        beta = inverse @ b
+        rss = max(r2 - 2 * beta @ b + beta @ a @ beta, 0.0)
+        dof = float(np.trace(inverse @ a))
+        if dof >= n:
+            continue
+        score = n * rss / (n - dof) ** 2
+        if score < best[0]:
+            best = (score, beta, ridge)
+    if best[1] is None:  # fewer people than parameters at every penalty: the strongest one
+        ridge = GCV_GRID[-1] * scale
+        return np.linalg.solve(a + np.diag(ridge * unit + 1e-8), b), ridge
+    return best[1], best[2]
 
 
 _CUT_CHUNK = 500_000  # cuts whose covariates are computed at once (about 120 MB of covariates a chunk)
@@ -735,9 +781,12 @@ def _outcome_models(design, rows_y_days, set_c, w) -> dict:
     out = {}
     for period, (y, days) in rows_y_days.items():
         for j, m in enumerate(design.measures):
-            out[(period, m)] = fit_rate_ls(
-                x, y[comp, j], days[comp], used[comp], ridge=design.config.outcome_ridge
-            )
+            if design.config.outcome_ridge_gcv:
+                out[(period, m)], _ = fit_rate_ls_gcv(x, y[comp, j], days[comp], used[comp])
+            else:
+                out[(period, m)] = fit_rate_ls(
+                    x, y[comp, j], days[comp], used[comp], ridge=design.config.outcome_ridge
+                )
     return out
 
 
