@@ -29,6 +29,8 @@ ADJUSTED = ("matched_did", "matched_post", "library_did")
 # The focused-deterrence trial of the same extracts (its true effect is the generator's default, not 0):
 # the coverage of its intention-to-treat intervals is measured on the side.
 TRIAL = ("rct_itt", "rct_itt_negbin")
+# Each seed's rows, written as the run goes (``--pool`` summarises whatever is there).
+SEEDS_DIR = "generator_null_seeds"
 
 
 def one_seed(
@@ -134,20 +136,34 @@ def main(argv=None) -> int:
         help="the matched estimates' interval (the evaluation's matched_interval); 'bootstrap' gives the "
         "earlier, too narrow one for comparison",
     )
+    parser.add_argument(
+        "--pool",
+        action="store_true",
+        help="run no seed: summarise every per-seed file already in OUT/generator_null_seeds (runs in "
+        "chunks, e.g. --first-seed 143 --seeds 10 at a time, pooled afterwards)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    seeds_dir = out / SEEDS_DIR
+    seeds_dir.mkdir(parents=True, exist_ok=True)
     frames = []
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="generator-null-") as tmp:
-        work = Path(args.work) if args.work else Path(tmp)
-        for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds), 1):
-            frames.append(
-                one_seed(
+    if args.pool:
+        frames = [pd.read_csv(f) for f in sorted(seeds_dir.glob("seed*.csv"))]
+        if not frames:
+            parser.error(f"no per-seed files in {seeds_dir}")
+        args.seeds = sum(f["seed"].nunique() for f in frames)
+    else:
+        with tempfile.TemporaryDirectory(prefix="generator-null-") as tmp:
+            work = Path(args.work) if args.work else Path(tmp)
+            for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds), 1):
+                rows = one_seed(
                     seed, args.scale, work, keep=args.work is not None, matched_interval=args.matched_interval
                 )
-            )
-            print(f"{i}/{args.seeds} seeds ({time.perf_counter() - start:.0f} s)", flush=True)
+                # Each seed's rows are written as soon as they exist, so a stopped run keeps its seeds.
+                rows.to_csv(seeds_dir / f"seed{seed}.csv", index=False)
+                frames.append(rows)
+                print(f"{i}/{args.seeds} seeds ({time.perf_counter() - start:.0f} s)", flush=True)
     raw = pd.concat(frames, ignore_index=True)
     raw.to_csv(out / "generator_null_replicates.csv", index=False)
     table = summarise(raw)
