@@ -26,9 +26,11 @@ def main(argv=None) -> int:
         help="share of each stratum a matched half-sample keeps (0.5: the delete-half jackknife)",
     )
     parser.add_argument(
-        "--outcome-ridge-gcv",
-        action="store_true",
-        help="the matched outcome models' ridge penalty by generalised cross-validation (default: fixed)",
+        "--outcome-ridge",
+        type=float,
+        default=None,
+        help="a fixed ridge penalty for the matched outcome models (default: chosen by generalised "
+        "cross-validation)",
     )
     parser.add_argument("--out", default="reports/validation")
     args = parser.parse_args(argv)
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
         bootstrap_reps=args.bootstrap_reps,
         workers=args.workers,
         half_sample_fraction=args.half_sample_fraction,
-        outcome_ridge_gcv=args.outcome_ridge_gcv,
+        outcome_ridge=args.outcome_ridge,
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,7 @@ class StudySettings:
     workers: int = 2
     seed: int = 20240612
     half_sample_fraction: float = 0.5
-    outcome_ridge_gcv: bool = False
+    outcome_ridge: float | None = None  # the platform's default (chosen by GCV); a number fixes it
 
 
 def _effect_settings(settings: StudySettings):
@@ -53,7 +53,7 @@ def _effect_settings(settings: StudySettings):
     from ml.evaluation.matching import MatchingConfig
 
     return EffectSettings(
-        matching=MatchingConfig(candidate_pool_top_n=600, outcome_ridge_gcv=settings.outcome_ridge_gcv),
+        matching=MatchingConfig(candidate_pool_top_n=600, outcome_ridge=settings.outcome_ridge),
         bootstrap_reps=settings.bootstrap_reps,
         naive_bootstrap_reps=settings.naive_bootstrap_reps,
         reporting_lag_days=90,

@@ -21,9 +21,10 @@ matching). Nearest-neighbour matching on a propensity score leaves people who sh
 history: a panel that takes the top of its list picks, within any propensity band, those highest on it, so
 the selected keep more pre-period incidents and harm than their matches (on the raw scale, where heavy
 tails sit). For each period (pre, post) and measure a linear rate model on the matching covariates (log
-and raw scale) is fitted on the matched comparisons, weighted by their use, and each comparison's outcome
-is carried to its treated person's covariates: ``y_c + days_c · (x_t − x_c) β``. The pre-period outcomes
-are then balanced by construction, so the DiD and the after-selection contrast agree, and neither reads the
+and raw scale) is fitted on the matched comparisons, weighted by their use, with a ridge penalty chosen
+in each fit by generalised cross-validation, and each comparison's outcome is carried to its treated
+person's covariates: ``y_c + days_c · (x_t − x_c) β``. The pre-period outcomes are then balanced by
+construction, so the DiD and the after-selection contrast agree, and neither reads the
 selected people's higher level (or its regression to the mean) as an effect. The bootstrap re-fits the
 models in every replicate. The placebo is left unadjusted: it checks the matching itself.
 
@@ -106,10 +107,9 @@ class MatchingConfig:
     # model on the matching covariates, fitted on the comparison pool, carries each comparison's outcome
     # to its treated person's covariates. False gives the plain matched estimates.
     outcome_adjustment: bool = True
-    outcome_ridge: float = 1.0
-    # True: the outcome models' ridge penalty chosen per fit by generalised cross-validation
-    # (fit_rate_ls_gcv) instead of the fixed ``outcome_ridge``.
-    outcome_ridge_gcv: bool = False
+    # The outcome models' ridge penalty: None (default) chooses it per fit by generalised
+    # cross-validation (fit_rate_ls_gcv); a number fixes it (1.0 was the default before).
+    outcome_ridge: float | None = None
 
     def __post_init__(self):
         unknown = sorted(set(self.covariates) - set(COVARIATE_GROUPS))
@@ -781,7 +781,7 @@ def _outcome_models(design, rows_y_days, set_c, w) -> dict:
     out = {}
     for period, (y, days) in rows_y_days.items():
         for j, m in enumerate(design.measures):
-            if design.config.outcome_ridge_gcv:
+            if design.config.outcome_ridge is None:
                 out[(period, m)], _ = fit_rate_ls_gcv(x, y[comp, j], days[comp], used[comp])
             else:
                 out[(period, m)] = fit_rate_ls(

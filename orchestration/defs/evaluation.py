@@ -135,8 +135,9 @@ class EvaluationAssetConfig(dg.Config):
     """Bias-corrected matching (Abadie & Imbens 2011): a ridge rate model on the matched comparisons moves each
     comparison's outcome to its treated person's covariates, re-fitted in every replicate of the interval. `false`
     gives the plain matched estimates. The placebo DiD is never adjusted (it checks the matching)."""
-    outcome_ridge: float = 1.0
-    """Ridge penalty of that rate model."""
+    outcome_ridge: float | None = None
+    """Ridge penalty of that rate model; `null` (default) chooses it in every fit by generalised
+    cross-validation, a number fixes it (1.0 was the default before)."""
     ipcw_max_weight: float = 10.0
     """Cap on a comparison person's inverse-probability-of-censoring weight."""
     matched_bootstrap_reps: int = 199
