@@ -87,26 +87,24 @@ def text(value: Any) -> str:
 
 
 def check_inputs(load_log: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The input files of a run from the raw load log, each re-hashed now (``unchanged_during_run``).
-
-    An optional table the extract does not have (source ``absent``) is listed with no file, no hash and
-    0 rows, so the manifest says it was looked for and not found."""
+    """The input files of a run from the raw load log (``raw._load_log``), each re-hashed now
+    (``unchanged_during_run``). An optional table the extract does not have (source ``absent``) is listed
+    with no file, no hash and 0 rows, so the manifest says it was looked for and not found."""
     inputs = []
     for row in load_log:
-        file, rows = text(row.get("file")), row.get("rows_read", row.get("rows"))
-        entry = {
-            "table": text(row.get("table_name")) or text(row.get("table")),
-            "source": text(row.get("source")),
-            "file": file,
-            "file_name": Path(file).name if file else "",
-            "format": text(row.get("format")),
-            "sha256": text(row.get("sha256")),
-            "rows": None if rows is None or text(rows) == "" else int(rows),
-        }
-        present = bool(file) and Path(file).is_file()
-        entry["sha256_at_end_of_run"] = sha256_file(file) if present else ""
-        entry["unchanged_during_run"] = (
-            entry["sha256_at_end_of_run"] == entry["sha256"] if present else (False if file else None)
+        file, recorded, rows = text(row.get("file")), text(row.get("sha256")), text(row.get("rows_read"))
+        now = sha256_file(file) if file and Path(file).is_file() else ""
+        inputs.append(
+            {
+                "table": text(row.get("table_name")),
+                "source": text(row.get("source")),
+                "file": file,
+                "file_name": Path(file).name if file else "",
+                "format": text(row.get("format")),
+                "sha256": recorded,
+                "rows": int(row["rows_read"]) if rows else None,
+                "sha256_at_end_of_run": now,
+                "unchanged_during_run": bool(now) and now == recorded if file else None,
+            }
         )
-        inputs.append(entry)
-    return sorted(inputs, key=lambda e: str(e["table"]))
+    return sorted(inputs, key=lambda e: e["table"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from dap.lineage.facts import sha256_file, text
 
 MANIFEST_VERSION = 1
 MANIFEST_PARTS = ("audit", "manifest.json")
-MANIFEST_HTML_PARTS = ("audit", "manifest.html")
 CHECK_FIELDS = ("name", "kind", "passed", "severity", "description")  # of a check in its asset's entry
 
 
@@ -52,24 +50,16 @@ def load_manifest(path: Path | str) -> dict[str, Any]:
     return manifest
 
 
-def write_manifest(manifest: Mapping[str, Any], json_path: Path, html_path: Path) -> None:
-    from dap.lineage.render import render_manifest_html
-
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    html_path.write_text(render_manifest_html(manifest))
+def write_manifest(manifest: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
 
 
 # ── `dap audit`: do a run's inputs still match? ────────────────────────────────────────────────────
 
 
-@dataclass
-class InputCheck:
-    table: str
-    file: str
-    expected: str
-    actual: str | None
-    status: str  # 'match', 'changed', 'missing', or 'absent' (an optional table the extract did not have)
+# status: 'match', 'changed', 'missing', or 'absent' (an optional table the extract did not have)
+InputCheck = namedtuple("InputCheck", "table file expected actual status")
 
 
 def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> list[InputCheck]:
@@ -154,10 +144,8 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
     ]
     for key, depth, columns, _, repeated in steps:
         asset, cols = assets.get(key, {}), f" [{', '.join(columns)}]" if columns else ""
-        head, detail = (
-            "  " * depth + ("← " if depth else "") + relation_of(key) + cols,
-            "  " * depth + ("  " if depth else "") + "   ",
-        )
+        head = "  " * depth + ("← " if depth else "") + relation_of(key) + cols
+        detail = "  " * depth + ("  " if depth else "") + "   "
         if repeated:
             lines.append(f"{head} (see above)")
             continue
