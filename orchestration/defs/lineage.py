@@ -30,8 +30,6 @@ _EVENTS = dg.DagsterEventType
 
 
 class DbtDocsConfig(dg.Config):
-    """The dbt docs report."""
-
     enabled: bool = True
     """False skips `dbt docs generate` (about half a minute of a small run); OpenLineage then has no
     column types for dbt models. For quick runs and test matrices."""
@@ -53,8 +51,6 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
         if not config.enabled:
             return dg.MaterializeResult(metadata={"skipped": True})
         destination = platform.output_path("dbt_docs", "index.html").parent
-        shutil.rmtree(destination)
-        destination.mkdir()
         with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
             warehouse = json.dumps({"da_warehouse": str(platform.resolved_warehouse_path)})
             dbt.cli(["docs", "generate", "--static", "--vars", warehouse], target_path=Path(target)).wait()
@@ -65,17 +61,12 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     return dbt_docs
 
 
-# ── reading a run from the Dagster instance ──────────────────────────────────────────────────────────
-
-
 def plain(value: Any) -> Any:
     """A metadata value as plain JSON."""
     inner = getattr(value, "value", value)
     if isinstance(inner, dg.TableSchema):
         return [{"name": c.name, "type": c.type} for c in inner.columns]
-    if isinstance(inner, int | float | str | bool) or inner is None:
-        return inner
-    return json.loads(json.dumps(inner, default=str)) if isinstance(inner, dict | list) else str(inner)
+    return json.loads(json.dumps(inner, default=str))  # anything else JSON cannot hold as its text
 
 
 def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
@@ -94,21 +85,18 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
         of_type = {_EVENTS.ASSET_MATERIALIZATION, _EVENTS.ASSET_CHECK_EVALUATION}
         for entry in instance.all_logs(run.run_id, of_type=of_type):
             if mat := entry.asset_materialization:
-                step = stats.get(entry.step_key)
                 found["materializations"][mat.asset_key.to_user_string()] = {
                     "dagster_run_id": run.run_id,
                     "step": entry.step_key,
-                    "started": step.start_time if step and step.start_time else entry.timestamp,
+                    "started": getattr(stats.get(entry.step_key), "start_time", None) or entry.timestamp,
                     "at": entry.timestamp,
                     "tags": dict(mat.tags or {}),
                     "metadata": dict(mat.metadata or {}),
                 }
                 continue
             check = entry.asset_check_evaluation
-            asset, metadata = (
-                check.asset_key.to_user_string(),
-                {k: plain(v) for k, v in check.metadata.items()},
-            )
+            asset = check.asset_key.to_user_string()
+            metadata = {k: plain(v) for k, v in check.metadata.items()}
             kind = M.classify_check(check.check_name, metadata)
             found["checks"][(asset, check.check_name)] = {
                 "asset": asset,
@@ -197,9 +185,6 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
     return entries
 
 
-# ── OpenLineage: openlineage-dbt for dbt, dagster-openlineage for the rest ───────────────────────────
-
-
 def step_run_id(dagster_run_id: str, key: str) -> str:
     """A stable OpenLineage run id (UUID) for one asset of one Dagster run."""
     return str(uuid.uuid5(uuid.UUID(dagster_run_id), f"{dagster_run_id}/{key}"))
@@ -215,22 +200,18 @@ def dagster_adapter(emitter: OL.Emitter):
 
 def emit_dagster_events(adapter, run: dict[str, Any], assets: list[dict]) -> None:
     """START and COMPLETE of every non-dbt asset materialised in ``run``, and its checks but dbt tests."""
-    upstream = {
-        a["key"]: [dg.AssetKey.from_user_string(k) for k in a["upstream"]]
-        for a in assets
-        if a["kind"] != "dbt"
-    }
+    upstream = {a["key"]: a["upstream"] for a in assets if a["kind"] != "dbt"}
     for name, mat in ((n, m) for n, m in run["materializations"].items() if n in upstream):
         key, ol_run = dg.AssetKey.from_user_string(name), step_run_id(mat["dagster_run_id"], name)
+        parents = [dg.AssetKey.from_user_string(k) for k in upstream[name]]
         adapter.asset_materialization_planned(key, ol_run, mat["started"])
         adapter.asset_materialization(
-            key, ol_run, mat["at"], metadata=mat["metadata"], upstream_asset_keys=upstream[name]
+            key, ol_run, mat["at"], metadata=mat["metadata"], upstream_asset_keys=parents
         )
     for name, found in run["evaluations"].items():
         ol_run, at = step_run_id(found[0][0], f"{name}__checks"), max(t for _, t, _ in found)
-        adapter.asset_check_evaluation(
-            dg.AssetKey.from_user_string(name), [e for _, _, e in found], ol_run, at
-        )
+        key, evaluations = dg.AssetKey.from_user_string(name), [e for _, _, e in found]
+        adapter.asset_check_evaluation(key, evaluations, ol_run, at)
 
 
 def emit_dbt_events(emitter: OL.Emitter, run: dict[str, Any], platform: PlatformResource, job: str) -> list:
@@ -273,7 +254,6 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
             log = con.sql("SELECT * FROM raw._load_log ORDER BY table_name")
             inputs = facts.check_inputs(dict(zip(log.columns, row, strict=True)) for row in log.fetchall())
         checks = list(run["checks"].values())
-        docs = {"dbt docs": "dbt_docs/index.html", "Great Expectations Data Docs": "data_docs/gx/index.html"}
         layout, warehouse = platform.layout, platform.resolved_warehouse_path
         manifest: dict[str, Any] = {
             "manifest_version": M.MANIFEST_VERSION,
@@ -297,7 +277,6 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
             "assets": assets,
             "checks": checks,
             "check_summary": M.check_summary(checks),
-            "docs": {k: v if platform.output_path(*v.split("/")).exists() else "" for k, v in docs.items()},
         }
         json_path = platform.output_path(*M.MANIFEST_PARTS)
         # The OpenLineage events are written by now, so the event file is among the hashed outputs.
@@ -310,9 +289,6 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
             data_version=dg.DataVersion(facts.sha256_file(json_path)),
             metadata={
                 "manifest": dg.MetadataValue.path(json_path),
-                "inputs": len(inputs),
-                "assets_materialised": sum(a["materialized_in_this_run"] for a in assets),
-                "checks": summary["total"],
                 "checks_failed": summary["failed"],
                 "openlineage_events": emitter.emitted,
                 "git_commit": git["commit"],

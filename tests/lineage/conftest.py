@@ -153,7 +153,6 @@ def make_manifest(extract: Path, output: Path) -> dict:
         "checks": checks,
         "check_summary": mf.check_summary(checks),
         "outputs": facts.hash_outputs(output),
-        "docs": {},
     }
 
 

@@ -90,7 +90,9 @@ def test_sql_over_the_kept_runs_manifests(audited):
     manifests = f"{platform.warehouse}.versions/*/reports/audit/manifest.json"
     con = duckdb.connect(str(platform.warehouse), read_only=True)
     try:
-        runs = con.execute(f"SELECT run.run_id, len(assets) FROM read_json('{manifests}')").fetchall()
+        runs = con.execute(
+            f"SELECT run.run_id::VARCHAR, len(assets) FROM read_json('{manifests}')"
+        ).fetchall()
         hashes = con.execute(
             f"SELECT i.table, i.sha256 FROM (SELECT unnest(inputs) AS i FROM read_json('{manifests}'))"
         ).fetchall()
