@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import math
 import platform
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -11,20 +9,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dap.extract import sha256_file  # the loader's hash, so a re-hash is computed the same way
+
 # The packages whose versions decide what a run computes.
 PINNED_PACKAGES = (
     *("da-perpetrator-platform", "dagster", "dagster-dbt", "dagster-webserver", "dbt-core", "dbt-duckdb"),
     *("duckdb", "great-expectations", "openlineage-python", "openlineage-dbt", "dagster-openlineage"),
     *("pandas", "numpy", "scipy", "scikit-learn", "statsmodels", "kmedoids", "pyarrow"),
 )
-
-
-def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def git_info(root: Path | str) -> dict[str, Any]:
@@ -36,7 +28,7 @@ def git_info(root: Path | str) -> dict[str, Any]:
             done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=20)
         except (OSError, subprocess.SubprocessError):
             return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        return done.stdout.rstrip() if done.returncode == 0 else None  # porcelain lines may start with " "
 
     commit = git("rev-parse", "HEAD")
     if not commit:
@@ -82,31 +74,29 @@ def hash_outputs(folder: Path, exclude: Iterable[Path] = ()) -> list[dict[str, A
 
 
 def text(value: Any) -> str:
-    """A load-log field as text: NULL (None, or NaN when it came through pandas) is the empty string."""
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    """A load-log or manifest field as text (NULL is the empty string)."""
+    return "" if value is None else str(value)
 
 
 def check_inputs(load_log: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The input files of a run from the raw load log, each re-hashed now (``unchanged_during_run``).
-
-    An optional table the extract does not have (source ``absent``) is listed with no file, no hash and
-    0 rows, so the manifest says it was looked for and not found."""
+    """The input files of a run from the raw load log (``raw._load_log``), each re-hashed now
+    (``unchanged_during_run``). An optional table the extract does not have (source ``absent``) is listed
+    with no file, no hash and 0 rows, so the manifest says it was looked for and not found."""
     inputs = []
     for row in load_log:
-        file, rows = text(row.get("file")), row.get("rows_read", row.get("rows"))
-        entry = {
-            "table": text(row.get("table_name")) or text(row.get("table")),
-            "source": text(row.get("source")),
-            "file": file,
-            "file_name": Path(file).name if file else "",
-            "format": text(row.get("format")),
-            "sha256": text(row.get("sha256")),
-            "rows": None if rows is None or text(rows) == "" else int(rows),
-        }
-        present = bool(file) and Path(file).is_file()
-        entry["sha256_at_end_of_run"] = sha256_file(file) if present else ""
-        entry["unchanged_during_run"] = (
-            entry["sha256_at_end_of_run"] == entry["sha256"] if present else (False if file else None)
+        file, recorded, rows = text(row.get("file")), text(row.get("sha256")), text(row.get("rows_read"))
+        now = sha256_file(file) if file and Path(file).is_file() else ""
+        inputs.append(
+            {
+                "table": text(row.get("table_name")),
+                "source": text(row.get("source")),
+                "file": file,
+                "file_name": Path(file).name if file else "",
+                "format": text(row.get("format")),
+                "sha256": recorded,
+                "rows": int(row["rows_read"]) if rows else None,
+                "sha256_at_end_of_run": now,
+                "unchanged_during_run": bool(now) and now == recorded if file else None,
+            }
         )
-        inputs.append(entry)
-    return sorted(inputs, key=lambda e: str(e["table"]))
+    return sorted(inputs, key=lambda e: e["table"])

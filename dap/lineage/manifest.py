@@ -1,15 +1,11 @@
-"""The run's audit manifest, `dap audit` (do the inputs still match?) and `dap trace` (walk it upstream).
-
-``reports/audit/manifest.json`` (``MANIFEST_VERSION``) is one JSON document per run with the parts ``run``,
-``code``, ``inputs``, ``assets``, ``checks`` and ``outputs``; docs/auditors.md says what each records.
-"""
+"""The run's audit manifest (``reports/audit/manifest.json``, one JSON document per run; what its parts
+record: docs/auditors.md), `dap audit` (do the inputs still match?) and `dap trace` (walk it upstream)."""
 
 from __future__ import annotations
 
 import json
 from collections import namedtuple
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +14,6 @@ from dap.lineage.facts import sha256_file, text
 
 MANIFEST_VERSION = 1
 MANIFEST_PARTS = ("audit", "manifest.json")
-MANIFEST_HTML_PARTS = ("audit", "manifest.html")
 CHECK_FIELDS = ("name", "kind", "passed", "severity", "description")  # of a check in its asset's entry
 
 
@@ -52,24 +47,13 @@ def load_manifest(path: Path | str) -> dict[str, Any]:
     return manifest
 
 
-def write_manifest(manifest: Mapping[str, Any], json_path: Path, html_path: Path) -> None:
-    from dap.lineage.render import render_manifest_html
-
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    html_path.write_text(render_manifest_html(manifest))
+def write_manifest(manifest: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
 
 
-# ── `dap audit`: do a run's inputs still match? ────────────────────────────────────────────────────
-
-
-@dataclass
-class InputCheck:
-    table: str
-    file: str
-    expected: str
-    actual: str | None
-    status: str  # 'match', 'changed', 'missing', or 'absent' (an optional table the extract did not have)
+# status: 'match', 'changed', 'missing', or 'absent' (an optional table the extract did not have)
+InputCheck = namedtuple("InputCheck", "table file expected actual status")
 
 
 def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> list[InputCheck]:
@@ -88,9 +72,6 @@ def verify_inputs(manifest: Mapping[str, Any], relocate: Path | None = None) -> 
     return checks
 
 
-# ── `dap trace`: from a published table or column back to the raw files ──────────────────────────────
-
-
 def relation_of(key: str) -> str:
     return key.replace("/", ".")
 
@@ -99,8 +80,8 @@ def parse_target(target: str, keys: Iterable[str]) -> tuple[str, str | None]:
     """Split 'schema.table[.column]' into an asset key and an optional column, using the known keys."""
     known, parts = set(keys), target.strip().replace("/", ".").split(".")
     for cut in range(len(parts), 0, -1):
-        if "/".join(parts[:cut]) in known:
-            return "/".join(parts[:cut]), ".".join(parts[cut:]) or None
+        if (key := "/".join(parts[:cut])) in known:
+            return key, ".".join(parts[cut:]) or None
     raise LookupError(target)
 
 
@@ -148,16 +129,12 @@ def format_trace(manifest: Mapping[str, Any], target: str) -> str:
     key, column = parse_target(target, assets)
     steps = walk_upstream(assets, key, column)
     run, commit = manifest["run"]["run_id"], manifest["code"]["git"].get("commit")
-    lines = [
-        f"trace of {relation_of(key)}{'.' + column if column else ''} (manifest of run {run}, commit {commit})",
-        "",
-    ]
+    traced = relation_of(key) + (f".{column}" if column else "")
+    lines = [f"trace of {traced} (manifest of run {run}, commit {commit})", ""]
     for key, depth, columns, _, repeated in steps:
         asset, cols = assets.get(key, {}), f" [{', '.join(columns)}]" if columns else ""
-        head, detail = (
-            "  " * depth + ("← " if depth else "") + relation_of(key) + cols,
-            "  " * depth + ("  " if depth else "") + "   ",
-        )
+        head = "  " * depth + ("← " if depth else "") + relation_of(key) + cols
+        detail = "  " * depth + ("  " if depth else "") + "   "
         if repeated:
             lines.append(f"{head} (see above)")
             continue

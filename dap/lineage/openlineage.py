@@ -5,11 +5,8 @@ come from dagster-openlineage (``orchestration/defs/lineage.py``). What the even
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +21,17 @@ LOG_VARIABLE = "DA_OPENLINEAGE_LOG"
 DBT_PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/integration/dbt"
 
 
-def log_paths(output_dir: Path) -> list[Path]:
-    """The run's ``lineage/openlineage.jsonl`` and the platform's cumulative log (``$DA_OPENLINEAGE_LOG``,
-    default ``$DAGSTER_HOME/openlineage.jsonl``; empty to switch it off)."""
-    cumulative = os.environ.get(LOG_VARIABLE)
-    if cumulative is None and os.environ.get("DAGSTER_HOME"):
-        cumulative = str(Path(os.environ["DAGSTER_HOME"]) / "openlineage.jsonl")
-    return [output_dir.joinpath(*LOG_PARTS), *([Path(cumulative).expanduser()] if cumulative else [])]
-
-
 class Emitter:
-    """Emits every event to each of ``paths`` (one JSON object a line) and to a configured backend; a
-    failure to write raises (dagster-openlineage accepts any object with ``emit``)."""
+    """Emits every event to the run's ``lineage/openlineage.jsonl`` under ``output_dir``, to the platform's
+    cumulative log (``$DA_OPENLINEAGE_LOG``, default ``$DAGSTER_HOME/openlineage.jsonl``; empty to switch it
+    off), one JSON object a line, and to a configured backend; a failure to write raises
+    (dagster-openlineage accepts any object with ``emit``)."""
 
-    def __init__(self, paths: Iterable[Path]):
+    def __init__(self, output_dir: Path):
+        cumulative = os.environ.get(LOG_VARIABLE)
+        if cumulative is None and os.environ.get("DAGSTER_HOME"):
+            cumulative = str(Path(os.environ["DAGSTER_HOME"]) / "openlineage.jsonl")
+        paths = [output_dir.joinpath(*LOG_PARTS)] + ([Path(cumulative).expanduser()] if cumulative else [])
         self.clients = []
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,8 +51,6 @@ class _RunArtifacts(DbtLocalArtifactProcessor):
     """openlineage-dbt's processor on one dbt invocation's artifacts; the datasets are named after the
     run's warehouse file (``duckdb://warehouse.duckdb``) rather than the profile's path expression."""
 
-    warehouse_name = "warehouse.duckdb"
-
     def get_dbt_metadata(self):
         manifest, run_result, profile, catalog = super().get_dbt_metadata()
         return manifest, run_result, {**profile, "path": self.warehouse_name}, catalog
@@ -68,24 +60,19 @@ def dbt_events(
     project_dir: Path, target: Path, catalog: Path | None, warehouse_name: str, parent: Mapping[str, str]
 ) -> list:
     """openlineage-dbt's events of the dbt invocation whose artifacts are in ``target``, with ``catalog``
-    (dbt docs) for column types and ``parent`` (``run_id``, ``job_name``) as the parent run."""
-    with tempfile.TemporaryDirectory(prefix="dbt-openlineage-") as folder:
-        for name in ("manifest.json", "run_results.json"):
-            shutil.copyfile(target / name, Path(folder) / name)
-        if catalog is not None and catalog.is_file():
-            shutil.copyfile(catalog, Path(folder) / "catalog.json")
-        processor = _RunArtifacts(
-            producer=DBT_PRODUCER,
-            job_namespace=NAMESPACE,
-            project_dir=str(project_dir),
-            target_path=folder,
-            dbt_command_line=["--profiles-dir", str(project_dir)],
-        )
-        processor.warehouse_name = warehouse_name
-        processor.dbt_run_metadata = ParentRunMetadata(
-            run_id=parent["run_id"], job_name=parent["job_name"], job_namespace=NAMESPACE
-        )
-        return processor.parse().events()
+    (dbt docs; none when absent) for column types and ``parent`` (``run_id``, ``job_name``) as parent run."""
+    processor = _RunArtifacts(
+        producer=DBT_PRODUCER,
+        job_namespace=NAMESPACE,
+        project_dir=str(project_dir),
+        target_path=str(target),
+        dbt_command_line=["--profiles-dir", str(project_dir)],
+    )
+    processor.warehouse_name, processor.catalog_path = warehouse_name, str(catalog or "")
+    processor.dbt_run_metadata = ParentRunMetadata(
+        run_id=parent["run_id"], job_name=parent["job_name"], job_namespace=NAMESPACE
+    )
+    return processor.parse().events()
 
 
 def column_lineage_of(events: Iterable[Any]) -> dict[str, dict[str, list[dict[str, str]]]]:
@@ -107,8 +94,3 @@ def column_lineage_of(events: Iterable[Any]) -> dict[str, dict[str, list[dict[st
                     if all(f.name.count(".") >= 2 for f in fields.inputFields)
                 }
     return found
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path) as handle:
-        yield from (json.loads(line) for line in handle if line.strip())

@@ -1,10 +1,6 @@
-"""Lineage and audit assets (what each artefact holds: docs/auditors.md).
-
-``reports/dbt_docs``    ``dbt docs generate --static`` on the run's warehouse → ``<output>/dbt_docs/``.
-``audit/run_manifest``  waits for every asset but ``publish/warehouse``; from the run group's Dagster events,
-                        the raw load log, git and packages writes ``audit/manifest.{json,html}``, the ``audit``
-                        tables and the OpenLineage events (openlineage-dbt for dbt, dagster-openlineage else).
-``openlineage_failure_hook``  on ``refresh_all``: dagster-openlineage's FAIL events for a failed step.
+"""Lineage and audit assets: the run's dbt docs, its audit manifest (``audit/run_manifest``, written just
+before publication from the run group's Dagster events) and OpenLineage events (openlineage-dbt for dbt,
+dagster-openlineage for the rest, and a failure hook for a failed step). What each holds: docs/auditors.md.
 """
 
 import inspect
@@ -18,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from dagster_dbt import DbtCliResource
 
 from dap import settings
@@ -31,19 +26,10 @@ from orchestration.resources import PlatformResource
 
 MANIFEST_KEY = dg.AssetKey(["audit", "run_manifest"])
 DBT_DOCS_KEY = dg.AssetKey(["reports", "dbt_docs"])
-AUDIT_TABLES = {  # audit.<table> → "<part of the manifest> <its records' fields as columns>"
-    "runs": "run dagster_run_ids job started_at manifest_written_at git_commit git_dirty python packages run_config checks_total checks_failed",
-    "run_inputs": "inputs table source file format sha256 rows unchanged_during_run",
-    "run_assets": "assets asset_key kind materialized_in_this_run dagster_run_id code_version data_version row_count materialized_at upstream",
-    "run_checks": "checks asset name kind passed severity description dagster_run_id",
-    "run_outputs": "outputs path sha256 bytes",
-}
 _EVENTS = dg.DagsterEventType
 
 
 class DbtDocsConfig(dg.Config):
-    """The dbt docs report."""
-
     enabled: bool = True
     """False skips `dbt docs generate` (about half a minute of a small run); OpenLineage then has no
     column types for dbt models. For quick runs and test matrices."""
@@ -65,8 +51,6 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
         if not config.enabled:
             return dg.MaterializeResult(metadata={"skipped": True})
         destination = platform.output_path("dbt_docs", "index.html").parent
-        shutil.rmtree(destination)
-        destination.mkdir()
         with tempfile.TemporaryDirectory(prefix="dbt-docs-") as target:
             warehouse = json.dumps({"da_warehouse": str(platform.resolved_warehouse_path)})
             dbt.cli(["docs", "generate", "--static", "--vars", warehouse], target_path=Path(target)).wait()
@@ -77,17 +61,12 @@ def build_dbt_docs_asset(dbt_keys: Iterable[dg.AssetKey]) -> dg.AssetsDefinition
     return dbt_docs
 
 
-# ── reading a run from the Dagster instance ──────────────────────────────────────────────────────────
-
-
 def plain(value: Any) -> Any:
     """A metadata value as plain JSON."""
     inner = getattr(value, "value", value)
     if isinstance(inner, dg.TableSchema):
         return [{"name": c.name, "type": c.type} for c in inner.columns]
-    if isinstance(inner, int | float | str | bool) or inner is None:
-        return inner
-    return json.loads(json.dumps(inner, default=str)) if isinstance(inner, dict | list) else str(inner)
+    return json.loads(json.dumps(inner, default=str))  # anything else JSON cannot hold as its text
 
 
 def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
@@ -97,9 +76,8 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
     while run_id and run_id not in {r.run_id for r in runs}:
         runs.insert(0, instance.get_run_by_id(run_id))
         run_id = runs[0].parent_run_id
-    found: dict[str, Any] = {"runs": runs, "materializations": {}, "checks": {}, "evaluations": {}}
+    found: dict[str, Any] = dict(runs=runs, failures=[], materializations={}, checks={}, evaluations={})
     found["started_at"] = M.iso(instance.get_run_record_by_id(runs[0].run_id).start_time)
-    found["failures"] = []
     for run in runs:
         stats = {s.step_key: s for s in instance.get_run_step_stats(run.run_id)}
         failed = [s for s in stats.values() if s.status and s.status.value == "FAILURE"]
@@ -107,37 +85,33 @@ def collect_run_group(instance: dg.DagsterInstance, run_id: str) -> dict[str, An
         of_type = {_EVENTS.ASSET_MATERIALIZATION, _EVENTS.ASSET_CHECK_EVALUATION}
         for entry in instance.all_logs(run.run_id, of_type=of_type):
             if mat := entry.asset_materialization:
-                step = stats.get(entry.step_key)
                 found["materializations"][mat.asset_key.to_user_string()] = {
                     "dagster_run_id": run.run_id,
                     "step": entry.step_key,
-                    "started": step.start_time if step and step.start_time else entry.timestamp,
+                    "started": getattr(stats.get(entry.step_key), "start_time", None) or entry.timestamp,
                     "at": entry.timestamp,
                     "tags": dict(mat.tags or {}),
                     "metadata": dict(mat.metadata or {}),
                 }
                 continue
-            check, at = entry.dagster_event.event_specific_data, entry.timestamp
-            asset, metadata = (
-                check.asset_key.to_user_string(),
-                {k: plain(v) for k, v in check.metadata.items()},
-            )
+            check = entry.asset_check_evaluation
+            asset = check.asset_key.to_user_string()
+            metadata = {k: plain(v) for k, v in check.metadata.items()}
+            kind = M.classify_check(check.check_name, metadata)
             found["checks"][(asset, check.check_name)] = {
                 "asset": asset,
                 "name": check.check_name,
-                "kind": M.classify_check(check.check_name, metadata),
+                "kind": kind,
                 "passed": bool(check.passed),
                 "severity": check.severity.value if check.severity else None,
                 "blocking": check.blocking,
                 "description": check.description or "",
                 "dagster_run_id": run.run_id,
-                "evaluated_at": M.iso(at),
+                "evaluated_at": M.iso(entry.timestamp),
                 "metadata": metadata,
             }
-            if (
-                found["checks"][(asset, check.check_name)]["kind"] != "dbt_test"
-            ):  # dbt's: from openlineage-dbt
-                found["evaluations"].setdefault(asset, []).append((run.run_id, at, check))
+            if kind != "dbt_test":  # dbt's tests: in openlineage-dbt's events
+                found["evaluations"].setdefault(asset, []).append((run.run_id, entry.timestamp, check))
     return found
 
 
@@ -155,9 +129,6 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
     """One manifest entry per asset of the graph but the manifest and publish (see docs/auditors.md)."""
     graph, excluded = repository_def.asset_graph, {MANIFEST_KEY, dg.AssetKey(["publish", "warehouse"])}
     dbt_nodes = json.loads(Path(dbt_project().manifest_path).read_text())["nodes"]
-    checks: dict[str, list] = {}
-    for check in run["checks"].values():
-        checks.setdefault(check["asset"], []).append({k: check[k] for k in M.CHECK_FIELDS})
     entries = []
     for key in sorted(graph.materializable_asset_keys - excluded, key=lambda k: k.to_user_string()):
         node, name = graph.get(key), key.to_user_string()
@@ -209,45 +180,9 @@ def asset_entries(repository_def, run: dict[str, Any], instance, dbt_lineage: di
                     if not k.startswith("dagster/") and k not in ("unique_id", "invocation_id")
                 },
             }
-        entries.append(entry | {"checks": checks.get(name, [])})
+        checks = [{k: c[k] for k in M.CHECK_FIELDS} for c in run["checks"].values() if c["asset"] == name]
+        entries.append(entry | {"checks": checks})
     return entries
-
-
-def write_audit_tables(platform: PlatformResource, manifest: dict[str, Any]) -> None:
-    """The manifest's parts as rows of the warehouse's ``audit`` tables, one set per run (earlier runs' kept);
-    a list becomes comma-separated text, a mapping JSON."""
-    run, code, summary = manifest["run"], manifest["code"], manifest["check_summary"]
-    facts_ = {"git_commit": code["git"]["commit"], "git_dirty": str(code["git"]["dirty"]), **code}
-    facts_ |= {
-        "run_config": run["config"],
-        "checks_total": summary["total"],
-        "checks_failed": summary["failed"],
-    }
-    parts = manifest | {
-        "run": [run | facts_],
-        "assets": [a | {"asset_key": a["key"]} for a in manifest["assets"]],
-    }
-    with platform.connect() as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
-        for table, spec in AUDIT_TABLES.items():
-            part, *fields = spec.split()
-            rows = [[run["run_id"], *(_cell(f, r.get(f)) for f in fields)] for r in parts[part]]
-            con.register("_frame", pd.DataFrame(rows, columns=["run_id", *fields]))
-            con.execute(f"CREATE TABLE IF NOT EXISTS audit.{table} AS SELECT * FROM _frame LIMIT 0")
-            con.execute(f"DELETE FROM audit.{table} WHERE run_id = ?", [run["run_id"]])
-            con.execute(f"INSERT INTO audit.{table} BY NAME SELECT * FROM _frame")
-            con.unregister("_frame")
-
-
-def _cell(field: str, value: Any) -> Any:
-    if isinstance(value, list):
-        return ",".join(value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, default=str)
-    return value if field != "row_count" or isinstance(value, int) else None  # a count or nothing
-
-
-# ── OpenLineage: openlineage-dbt for dbt, dagster-openlineage for the rest ───────────────────────────
 
 
 def step_run_id(dagster_run_id: str, key: str) -> str:
@@ -265,22 +200,18 @@ def dagster_adapter(emitter: OL.Emitter):
 
 def emit_dagster_events(adapter, run: dict[str, Any], assets: list[dict]) -> None:
     """START and COMPLETE of every non-dbt asset materialised in ``run``, and its checks but dbt tests."""
-    upstream = {
-        a["key"]: [dg.AssetKey.from_user_string(k) for k in a["upstream"]]
-        for a in assets
-        if a["kind"] != "dbt"
-    }
+    upstream = {a["key"]: a["upstream"] for a in assets if a["kind"] != "dbt"}
     for name, mat in ((n, m) for n, m in run["materializations"].items() if n in upstream):
         key, ol_run = dg.AssetKey.from_user_string(name), step_run_id(mat["dagster_run_id"], name)
+        parents = [dg.AssetKey.from_user_string(k) for k in upstream[name]]
         adapter.asset_materialization_planned(key, ol_run, mat["started"])
         adapter.asset_materialization(
-            key, ol_run, mat["at"], metadata=mat["metadata"], upstream_asset_keys=upstream[name]
+            key, ol_run, mat["at"], metadata=mat["metadata"], upstream_asset_keys=parents
         )
     for name, found in run["evaluations"].items():
         ol_run, at = step_run_id(found[0][0], f"{name}__checks"), max(t for _, t, _ in found)
-        adapter.asset_check_evaluation(
-            dg.AssetKey.from_user_string(name), [e for _, _, e in found], ol_run, at
-        )
+        key, evaluations = dg.AssetKey.from_user_string(name), [e for _, _, e in found]
+        adapter.asset_check_evaluation(key, evaluations, ol_run, at)
 
 
 def emit_dbt_events(emitter: OL.Emitter, run: dict[str, Any], platform: PlatformResource, job: str) -> list:
@@ -308,24 +239,21 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
         deps=sorted(set(upstream) | {DBT_DOCS_KEY}, key=lambda k: k.to_user_string()),
         group_name="audit",
         pool="warehouse",
-        code_version=source_version(
-            __name__, "dap.lineage.facts", "dap.lineage.manifest", "dap.lineage.render"
-        ),
-        kinds={"json", "html", "duckdb"},
+        code_version=source_version(__name__, "dap.lineage.facts", "dap.lineage.manifest"),
+        kinds={"json"},
         description="The run's audit manifest: input hashes, code version, every asset's versions and "
-        "checks, configuration and output hashes (JSON, HTML, audit schema, OpenLineage).",
+        "checks, configuration and output hashes (JSON), and the run's OpenLineage events.",
     )
     def run_manifest(context: dg.AssetExecutionContext, platform: PlatformResource) -> dg.MaterializeResult:
         run = collect_run_group(context.instance, context.run.run_id)
-        emitter = OL.Emitter(OL.log_paths(platform.resolved_output_dir))
+        emitter = OL.Emitter(platform.resolved_output_dir)
         dbt_lineage = OL.column_lineage_of(emit_dbt_events(emitter, run, platform, context.run.job_name))
         assets = asset_entries(repository(), run, context.instance, dbt_lineage)
         emit_dagster_events(dagster_adapter(emitter), run, assets)
         with platform.connect(read_only=True) as con:
             log = con.sql("SELECT * FROM raw._load_log ORDER BY table_name")
             inputs = facts.check_inputs(dict(zip(log.columns, row, strict=True)) for row in log.fetchall())
-        checks, docs = list(run["checks"].values()), {"dbt docs": "dbt_docs/index.html"}
-        docs["Great Expectations Data Docs"] = "data_docs/gx/index.html"
+        checks = list(run["checks"].values())
         layout, warehouse = platform.layout, platform.resolved_warehouse_path
         manifest: dict[str, Any] = {
             "manifest_version": M.MANIFEST_VERSION,
@@ -349,13 +277,11 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
             "assets": assets,
             "checks": checks,
             "check_summary": M.check_summary(checks),
-            "docs": {k: v if platform.output_path(*v.split("/")).exists() else "" for k, v in docs.items()},
         }
-        json_path, html_path = (platform.output_path(*p) for p in (M.MANIFEST_PARTS, M.MANIFEST_HTML_PARTS))
+        json_path = platform.output_path(*M.MANIFEST_PARTS)
         # The OpenLineage events are written by now, so the event file is among the hashed outputs.
-        manifest["outputs"] = facts.hash_outputs(platform.resolved_output_dir, exclude=[json_path, html_path])
-        M.write_manifest(manifest, json_path, html_path)
-        write_audit_tables(platform, manifest)
+        manifest["outputs"] = facts.hash_outputs(platform.resolved_output_dir, exclude=[json_path])
+        M.write_manifest(manifest, json_path)
         if changed := [i["table"] for i in inputs if i.get("unchanged_during_run") is False]:
             context.log.warning(f"input files changed while the run was going: {changed}")
         summary, git = manifest["check_summary"], manifest["code"]["git"]
@@ -363,10 +289,6 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
             data_version=dg.DataVersion(facts.sha256_file(json_path)),
             metadata={
                 "manifest": dg.MetadataValue.path(json_path),
-                "manifest_html": dg.MetadataValue.path(html_path),
-                "inputs": len(inputs),
-                "assets_materialised": sum(a["materialized_in_this_run"] for a in assets),
-                "checks": summary["total"],
                 "checks_failed": summary["failed"],
                 "openlineage_events": emitter.emitted,
                 "git_commit": git["commit"],
@@ -380,24 +302,16 @@ def build_manifest_asset(upstream: Iterable[dg.AssetKey], repository) -> dg.Asse
 
 @dg.failure_hook(required_resource_keys={"platform"})
 def openlineage_failure_hook(context: dg.HookContext) -> None:
-    """dagster-openlineage's START/FAIL events for the assets of a failed step (the manifest never runs
-    then): those the run planned for the step."""
-    of_type = {_EVENTS.STEP_START, _EVENTS.ASSET_MATERIALIZATION_PLANNED}
-    logs = [
-        e
-        for e in context.instance.all_logs(context.run_id, of_type=of_type)
-        if e.step_key == context.step_key
-    ]
-    started = next(
-        (e.timestamp for e in logs if e.dagster_event.event_type == _EVENTS.STEP_START), time.time()
-    )
+    """dagster-openlineage's START/FAIL events for the assets the run planned for a failed step (the
+    manifest never runs then)."""
+    planned = context.instance.all_logs(context.run_id, of_type=_EVENTS.ASSET_MATERIALIZATION_PLANNED)
+    stats = context.instance.get_run_step_stats(context.run_id, step_keys=[context.step_key])
+    started = (stats[0].start_time if stats else None) or time.time()
     error = context.op_exception
     message = (str(error) or type(error).__name__)[:2000] if error else "step failed"
     try:
-        adapter = dagster_adapter(OL.Emitter(OL.log_paths(context.resources.platform.resolved_output_dir)))
-        for key in (
-            e.dagster_event.asset_key for e in logs if e.dagster_event.event_type != _EVENTS.STEP_START
-        ):
+        adapter = dagster_adapter(OL.Emitter(context.resources.platform.resolved_output_dir))
+        for key in (e.dagster_event.asset_key for e in planned if e.step_key == context.step_key):
             ol_run = step_run_id(context.run_id, key.to_user_string())
             adapter.asset_materialization_planned(key, ol_run, started)
             adapter.asset_failed_to_materialize(key, ol_run, time.time(), error_message=message)

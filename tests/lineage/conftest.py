@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -151,7 +153,6 @@ def make_manifest(extract: Path, output: Path) -> dict:
         "checks": checks,
         "check_summary": mf.check_summary(checks),
         "outputs": facts.hash_outputs(output),
-        "docs": {},
     }
 
 
@@ -161,5 +162,11 @@ def small_run(tmp_path):
     output = tmp_path / "reports"
     manifest = make_manifest(tmp_path / "extract", output)
     json_path = output.joinpath(*mf.MANIFEST_PARTS)
-    mf.write_manifest(manifest, json_path, output.joinpath(*mf.MANIFEST_HTML_PARTS))
+    mf.write_manifest(manifest, json_path)
     return manifest, json_path, tmp_path / "extract"
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """The events of an OpenLineage log, one JSON object a line."""
+    with open(path) as handle:
+        yield from (json.loads(line) for line in handle if line.strip())

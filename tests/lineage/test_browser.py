@@ -1,4 +1,4 @@
-"""In a real browser: the Dagster asset graph served by the web server, and the audit manifest page.
+"""In a real browser: the Dagster asset graph served by the web server, and the audit manifest (JSON).
 
 Uses the system's Chromium (Debian package `chromium`, installed by .ci/install-system-deps) driven by
 Playwright; skips with the reason when no Chromium or no Playwright is available (under CI a skip is a
@@ -155,15 +155,14 @@ def test_global_asset_graph_shows_every_layer(browser, webserver, tmp_path):
         page.close()
 
 
-def test_audit_manifest_page_opens(browser, tmp_path):
+def test_audit_manifest_opens_in_the_browser(browser, tmp_path):
+    """The manifest is read as it is written (JSON): the browser shows its input hashes and assets."""
     manifest = make_manifest(tmp_path / "extract", tmp_path / "reports")
-    html_path = tmp_path / "reports" / "audit" / "manifest.html"
-    mf.write_manifest(manifest, html_path.with_name("manifest.json"), html_path)
+    json_path = tmp_path / "reports" / "audit" / "manifest.json"
+    mf.write_manifest(manifest, json_path)
     page = browser.new_page()
     try:
-        page.goto(html_path.as_uri())
-        for heading in ("Input files", "Assets", "Checks", "Output files", "Run configuration"):
-            assert page.get_by_role("heading", name=heading).is_visible()
+        page.goto(json_path.as_uri())
         assert page.get_by_text(manifest["inputs"][0]["sha256"]).first.is_visible()
         assert page.get_by_text("marts/dim_offenders").first.is_visible()
         page.screenshot(path=str(tmp_path / "audit_manifest.png"), full_page=True)

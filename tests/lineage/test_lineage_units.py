@@ -12,7 +12,7 @@ import pytest
 from dap.cli import main
 from dap.lineage import facts, openlineage
 from dap.lineage import manifest as mf
-from dap.lineage.render import render_manifest_html
+from tests.lineage.conftest import read_jsonl
 from tests.lineage.openlineage_schema import event_errors
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/integration/dbt"
@@ -46,14 +46,14 @@ def test_input_changed_during_run_is_flagged(tmp_path):
 
 
 def test_an_absent_optional_table_is_listed_without_a_file(tmp_path):
-    # The load log of an extract without witnesses: DuckDB's NULLs arrive as None, or as NaN through pandas.
+    # The load log (raw._load_log) of an extract without witnesses or custody: DuckDB's NULLs arrive as None.
     path = tmp_path / "crimes.csv"
     path.write_text("a\n1\n")
     log = [
         {"table_name": "crimes", "source": "extract", "file": str(path), "format": "csv",
          "sha256": facts.sha256_file(path), "rows_read": 1},
-        {"table_name": "witnesses", "source": "absent", "file": float("nan"), "format": float("nan"),
-         "sha256": float("nan"), "rows_read": 0},
+        {"table_name": "witnesses", "source": "absent", "file": None, "format": None, "sha256": None,
+         "rows_read": 0},
         {"table_name": "custody", "source": "absent", "file": None, "format": None, "sha256": None,
          "rows_read": 0},
     ]  # fmt: skip
@@ -88,17 +88,19 @@ def test_check_kinds(name, metadata, kind):
     assert mf.classify_check(name, metadata) == kind
 
 
-def test_manifest_html_is_self_contained_and_lists_everything(small_run):
+def test_manifest_is_queryable_with_duckdb(small_run):
+    """docs/auditors.md's SQL over the manifest (the audit tables and the HTML page it replaces)."""
+    import duckdb
+
     manifest, json_path, _ = small_run
-    page = json_path.with_name("manifest.html").read_text()
-    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
-    for entry in manifest["inputs"]:
-        assert entry["sha256"] in page
-    for key in ("marts/dim_offenders", "analytics/cluster_profiles", "gx_distribution", "typology.html"):
-        assert key in page
-    assert "<td>Run id</td>" in page and "<td>FAIL</td>" in page  # the failed WARN check
-    one_row = {**manifest, "inputs": [{**manifest["inputs"][0], "rows": 1}]}
-    assert "<td>1</td>" in render_manifest_html(one_row)  # a count, not 'pass' (1 == True in Python)
+    inputs = duckdb.sql(
+        f"SELECT i.table, i.sha256 FROM (SELECT unnest(inputs) AS i FROM read_json('{json_path}')) ORDER BY 1"
+    ).fetchall()
+    assert inputs == [(i["table"], i["sha256"]) for i in manifest["inputs"]]
+    failed = duckdb.sql(
+        f"SELECT c.asset, c.name FROM (SELECT unnest(checks) AS c FROM read_json('{json_path}')) WHERE NOT c.passed"
+    ).fetchall()
+    assert failed == [("marts/dim_offenders", "gx_distribution")]
 
 
 def test_audit_says_inputs_match_then_names_the_edited_file(small_run, capsys):
@@ -193,7 +195,6 @@ def test_dagster_openlineage_events_validate_and_pair_up(tmp_path, monkeypatch):
     from orchestration.defs import lineage as defs
 
     monkeypatch.setenv(openlineage.LOG_VARIABLE, str(tmp_path / "cumulative.jsonl"))
-    paths = openlineage.log_paths(tmp_path / "out")
     run_id, profiles, dim = (
         str(uuid.uuid4()),
         dg.AssetKey(["analytics", "cluster_profiles"]),
@@ -227,7 +228,7 @@ def test_dagster_openlineage_events_validate_and_pair_up(tmp_path, monkeypatch):
         {"key": "analytics/cluster_profiles", "kind": "python", "upstream": ["marts/dim_offenders"]},
         {"key": "marts/dim_offenders", "kind": "dbt", "upstream": []},
     ]
-    defs.emit_dagster_events(defs.dagster_adapter(openlineage.Emitter(paths)), run, assets)
+    defs.emit_dagster_events(defs.dagster_adapter(openlineage.Emitter(tmp_path / "out")), run, assets)
 
     @dg.asset(key=["analytics", "broken"])
     def broken():
@@ -239,8 +240,8 @@ def test_dagster_openlineage_events_validate_and_pair_up(tmp_path, monkeypatch):
     result = dg.Definitions(assets=[broken], jobs=[job], resources=resources).resolve_job_def("refresh_all")
     assert not result.execute_in_process(raise_on_error=False).success
 
-    written = list(openlineage.read_jsonl(paths[0]))
-    assert written == list(openlineage.read_jsonl(tmp_path / "cumulative.jsonl"))
+    written = list(read_jsonl(tmp_path / "out" / "lineage" / "openlineage.jsonl"))
+    assert written == list(read_jsonl(tmp_path / "cumulative.jsonl"))
     for event in written:
         assert event_errors(event) == [], event
     states: dict[str, list[str]] = {}
