@@ -80,12 +80,23 @@ def best_found(x: np.ndarray, k: int, starts: int) -> list[tuple[str, float, flo
     for seed in range(starts):
         t = time.perf_counter()
         big = clara(
-            x, k, samples=10, sampsize=min(len(x), 2000 + 100 * k), seed=1000 + seed, init="random",
-            polish_iterations=20, polish_candidates=256,
-        )  # fmt: skip
+            x,
+            k,
+            samples=10,
+            sampsize=min(len(x), 2000 + 100 * k),
+            seed=1000 + seed,
+            init="random",
+            polish_iterations=20,
+            polish_candidates=256,
+        )
         medoids, objective = swap_search(x, big.medoids, np.random.default_rng(seed))
-        out.append((f"CLARA 10 x {min(len(x), 2000 + 100 * k)} seed {1000 + seed} + swap", objective,
-                    time.perf_counter() - t))  # fmt: skip
+        out.append(
+            (
+                f"CLARA 10 x {min(len(x), 2000 + 100 * k)} seed {1000 + seed} + swap",
+                objective,
+                time.perf_counter() - t,
+            )
+        )
     return out
 
 
@@ -114,8 +125,10 @@ def main() -> None:
     if not r:
         print("R not installed: the R column is left empty")
     settings, _ = _sweep_settings()
-    print(f"{'K':>3} {'R default':>11} {'pipeline':>11} {'best found':>11} {'R above best':>13} "
-          f"{'pipeline above best':>20} {'pipeline below R':>17}  searches (objective, s)")  # fmt: skip
+    print(
+        f"{'K':>3} {'R default':>11} {'pipeline':>11} {'best found':>11} {'R above best':>13} "
+        f"{'pipeline above best':>20} {'pipeline below R':>17}  searches (objective, s)"
+    )
     for k in ks:
         pipeline = settings.fit(x, k).objective
         found = best_found(x, k, starts)

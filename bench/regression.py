@@ -59,8 +59,10 @@ def main() -> None:
     offenders, offences = inputs["offenders"], inputs["offences"]
     print(f"data: {source}")
     if inputs.get("onset") is None:
-        print("the time-ordered marts (marts.dim_da_onset, marts.fct_pre_da_offences) are not in this warehouse: "
-              "the time-ordered models are recorded as not estimable and not timed (rebuild it with bench.dbt_build)")  # fmt: skip
+        print(
+            "the time-ordered marts (marts.dim_da_onset, marts.fct_pre_da_offences) are not in this warehouse: "
+            "the time-ordered models are recorded as not estimable and not timed (rebuild it with bench.dbt_build)"
+        )
     result = {}
 
     def fit_all():
@@ -70,15 +72,21 @@ def main() -> None:
     section = result["section"]
     fit = section.model_fit.set_index("model")
     n_codes = int(fit.loc["offence_code", "n_indicators"]) if "offence_code" in fit.index else 0
-    print(f"offenders: {len(offenders):,}; non-DA offence rows: {len(offences):,}; specific offences fitted: "
-          f"{n_codes:,}; models: {len(section.fits)}")  # fmt: skip
-    print(f"all Section C models: median {median:.1f} s over {len(times)} run(s) "
-          f"({', '.join(f'{t:.1f}' for t in times)}); target about 10 s")  # fmt: skip
+    print(
+        f"offenders: {len(offenders):,}; non-DA offence rows: {len(offences):,}; specific offences fitted: "
+        f"{n_codes:,}; models: {len(section.fits)}"
+    )
+    print(
+        f"all Section C models: median {median:.1f} s over {len(times)} run(s) "
+        f"({', '.join(f'{t:.1f}' for t in times)}); target about 10 s"
+    )
     timings = {}
     for label, kwargs in (
-        ("headline OLS fits and risk models only (HC3 + classical)",
-         dict(sensitivity="none", fit_adjusted=False, fit_time_ordered=False)),
-    ):  # fmt: skip
+        (
+            "headline OLS fits and risk models only (HC3 + classical)",
+            dict(sensitivity="none", fit_adjusted=False, fit_time_ordered=False),
+        ),
+    ):
         start = time.perf_counter()
         reg.fit_section_c(**inputs, **kwargs)
         timings[label] = time.perf_counter() - start
@@ -88,8 +96,11 @@ def main() -> None:
         # The report fitted 656 specific offences; time that width too on a simulated design of this size.
         simulated = _simulated(len(offenders))
         wide, wide_times = median_seconds(lambda: reg.fit_section_c(**simulated), repeats())
-        width = int(reg.fit_section_c(**simulated, sensitivity="none", fit_adjusted=False, fit_time_ordered=False)
-                    .model_fit.set_index("model").loc["offence_code", "n_indicators"])  # fmt: skip
+        width = int(
+            reg.fit_section_c(**simulated, sensitivity="none", fit_adjusted=False, fit_time_ordered=False)
+            .model_fit.set_index("model")
+            .loc["offence_code", "n_indicators"]
+        )
         print(
             f"all Section C models on a SIMULATED design of {len(offenders):,} offenders x {width} offence "
             f"codes (the report's width): median {wide:.1f} s ({', '.join(f'{t:.1f}' for t in wide_times)})"

@@ -136,8 +136,16 @@ def _clara_child(mode: str, matrix: str, ks: str) -> None:
         warm = np.ascontiguousarray(x[:: max(1, len(x) // 2000)])  # compile the kernels (cached on disk)
         for k in (2, 12):
             settings.fit(warm, k)
-        clara(warm, 3, samples=1, sampsize=100, polish_iterations=1, polish_screen=10, score_rows=500,
-              score_polish_iterations=1)  # fmt: skip
+        clara(
+            warm,
+            3,
+            samples=1,
+            sampsize=100,
+            polish_iterations=1,
+            polish_screen=10,
+            score_rows=500,
+            score_polish_iterations=1,
+        )
         print(f"WARMUP {time.perf_counter() - start:.3f}", flush=True)
         for k in map(int, ks.split(",")):
             wall, cpu = time.perf_counter(), time.process_time()
@@ -171,16 +179,33 @@ def _typology_child(matrix: str) -> None:
     choices, _ = k_stability(x, seeds, ks, settings, subsample, config.exclude_k2, {config.seed: sweep})
     times["stability"] = time.perf_counter() - mark
     final_settings = ClaraSettings(
-        samples=final.samples, sampsize_base=final.sampsize, sampsize_per_k=0, sampler=final.sampler,
-        method=final.method, init=final.init, restart_from_best=final.restart_from_best,
-        polish_iterations=final.polish_iterations, polish_candidates=final.polish_candidates, seed=final.seed,
-    )  # fmt: skip
+        samples=final.samples,
+        sampsize_base=final.sampsize,
+        sampsize_per_k=0,
+        sampler=final.sampler,
+        method=final.method,
+        init=final.init,
+        restart_from_best=final.restart_from_best,
+        polish_iterations=final.polish_iterations,
+        polish_candidates=final.polish_candidates,
+        seed=final.seed,
+    )
     typology = fit_typology(x, np.arange(len(x)), chosen, final_settings)
     times["final_fit"] = typology.seconds
     times["total"] = time.perf_counter() - start
     main = choices[choices["criterion"] == config.criterion]["chosen_k"].tolist()
-    print("TYPOLOGY " + json.dumps({**times, "chosen_k": chosen, "chosen_by_seed": main,
-                                    "final_objective": typology.objective, "seeds": len(seeds)}))  # fmt: skip
+    print(
+        "TYPOLOGY "
+        + json.dumps(
+            {
+                **times,
+                "chosen_k": chosen,
+                "chosen_by_seed": main,
+                "final_objective": typology.objective,
+                "seeds": len(seeds),
+            }
+        )
+    )
     print_peak()
 
 
@@ -198,8 +223,15 @@ def _parse(stdout: str) -> pd.DataFrame:
     for line in stdout.splitlines():
         if line.startswith("RESULT "):
             _, k, objective, wall, cpu, medoids = line.split(" ")
-            rows.append({"k": int(k), "objective": float(objective), "seconds": float(wall),
-                         "cpu": float(cpu), "medoids": tuple(sorted(int(m) for m in medoids.split(",")))})  # fmt: skip
+            rows.append(
+                {
+                    "k": int(k),
+                    "objective": float(objective),
+                    "seconds": float(wall),
+                    "cpu": float(cpu),
+                    "medoids": tuple(sorted(int(m) for m in medoids.split(","))),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -226,9 +258,15 @@ def _median_frame(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
     stacked = pd.concat(frames)
     objectives = stacked.groupby("k")["objective"].nunique()
     if (objectives > 1).any():
-        raise RuntimeError(f"{TITLES[column]}: objectives differ between repeats at K {list(objectives[objectives > 1].index)}")  # fmt: skip
-    out = stacked.groupby("k").agg(objective=("objective", "first"), seconds=("seconds", "median"),
-                                   cpu=("cpu", "median"), medoids=("medoids", "first"))  # fmt: skip
+        raise RuntimeError(
+            f"{TITLES[column]}: objectives differ between repeats at K {list(objectives[objectives > 1].index)}"
+        )
+    out = stacked.groupby("k").agg(
+        objective=("objective", "first"),
+        seconds=("seconds", "median"),
+        cpu=("cpu", "median"),
+        medoids=("medoids", "first"),
+    )
     return out.add_prefix(f"{column}_")
 
 
@@ -253,8 +291,11 @@ def peer_comparison(matrix: Path, ks: list[int], n_repeats: int) -> None:
                 peaks[column].append(peak)
                 if warm is not None:
                     warmups[column].append(warm)
-                print(f"  repeat {repeat + 1}, {TITLES[column]}: sweep {frame['seconds'].sum():.2f} s wall, "
-                      f"{frame['cpu'].sum():.2f} s CPU, peak {peak:.2f} GiB; {machine_load()}", flush=True)  # fmt: skip
+                print(
+                    f"  repeat {repeat + 1}, {TITLES[column]}: sweep {frame['seconds'].sum():.2f} s wall, "
+                    f"{frame['cpu'].sum():.2f} s CPU, peak {peak:.2f} GiB; {machine_load()}",
+                    flush=True,
+                )
     table = pd.concat([_median_frame(runs[c], c) for c in columns], axis=1).reset_index()
     totals = {c: [f["seconds"].sum() for f in runs[c]] for c in columns}
     cpu_totals = {c: [f["cpu"].sum() for f in runs[c]] for c in columns}
@@ -276,10 +317,15 @@ def peer_comparison(matrix: Path, ks: list[int], n_repeats: int) -> None:
 
     header("CLARA sweep totals (median over repeats; ratios are per repeat, then the median)")
     for c in columns:
-        print(f"{TITLES[c]:>24}: {statistics.median(totals[c]):7.2f} s wall, {statistics.median(cpu_totals[c]):7.2f} s CPU, "
-              f"peak memory {statistics.median(peaks[c]):.2f} GiB (max {max(peaks[c]):.2f})"
-              + (f", warm-up (numba compile or cache load) {statistics.median(warmups[c]):.2f} s, not timed"
-                 if warmups[c] else ""))  # fmt: skip
+        print(
+            f"{TITLES[c]:>24}: {statistics.median(totals[c]):7.2f} s wall, {statistics.median(cpu_totals[c]):7.2f} s CPU, "
+            f"peak memory {statistics.median(peaks[c]):.2f} GiB (max {max(peaks[c]):.2f})"
+            + (
+                f", warm-up (numba compile or cache load) {statistics.median(warmups[c]):.2f} s, not timed"
+                if warmups[c]
+                else ""
+            )
+        )
     if "r" not in columns:
         return
     wall_ratio = statistics.median(r / p for r, p in zip(totals["r"], totals["pipeline"], strict=True))
@@ -289,14 +335,18 @@ def peer_comparison(matrix: Path, ks: list[int], n_repeats: int) -> None:
     below = int((objective_ratio <= 0.93).sum())
     exact_gap = float(np.max(np.abs(view["exact/R objective"] - 1)))
     same_medoids = sum(a == b for a, b in zip(table["exact_medoids"], table["r_medoids"], strict=True))
-    print(f"pipeline vs R: objective {1 - objective_ratio.max():.1%} to {1 - objective_ratio.min():.1%} lower "
-          f"(worst K = {int(view.loc[objective_ratio.idxmax(), 'K'])}); ≥ 7% lower at {below} of {len(view)} K "
-          f"(target: all)")  # fmt: skip
+    print(
+        f"pipeline vs R: objective {1 - objective_ratio.max():.1%} to {1 - objective_ratio.min():.1%} lower "
+        f"(worst K = {int(view.loc[objective_ratio.idxmax(), 'K'])}); ≥ 7% lower at {below} of {len(view)} K "
+        f"(target: all)"
+    )
     print(
         f"pipeline vs R: sweep {wall_ratio:.2f}× faster in wall time, {cpu_ratio:.2f}× in CPU time (target ≥ 3×)"
     )
-    print(f"R-exact vs R: objective equal to {exact_gap:.1e} (relative) at every K, the same medoids at "
-          f"{same_medoids} of {len(view)} K; sweep {exact_ratio:.2f}× faster in wall time")  # fmt: skip
+    print(
+        f"R-exact vs R: objective equal to {exact_gap:.1e} (relative) at every K, the same medoids at "
+        f"{same_medoids} of {len(view)} K; sweep {exact_ratio:.2f}× faster in wall time"
+    )
 
 
 def typology_step(matrix: Path, n_repeats: int) -> None:
@@ -307,18 +357,26 @@ def typology_step(matrix: Path, n_repeats: int) -> None:
         line = next(line for line in run.stdout.splitlines() if line.startswith("TYPOLOGY "))
         results.append(json.loads(line[len("TYPOLOGY ") :]))
         peaks.append(run.peak_gib)
-        print(f"  repeat {repeat + 1}: {results[-1]['total']:.1f} s, peak {run.peak_gib:.2f} GiB; {machine_load()}",
-              flush=True)  # fmt: skip
-    med = {key: statistics.median(r[key] for r in results) for key in
-           ("subsample_matrix", "sweep", "sweep_clara", "stability", "final_fit", "total")}  # fmt: skip
+        print(
+            f"  repeat {repeat + 1}: {results[-1]['total']:.1f} s, peak {run.peak_gib:.2f} GiB; {machine_load()}",
+            flush=True,
+        )
+    med = {
+        key: statistics.median(r[key] for r in results)
+        for key in ("subsample_matrix", "sweep", "sweep_clara", "stability", "final_fit", "total")
+    }
     last = results[-1]
-    print(f"subsample-silhouette matrix {med['subsample_matrix']:.1f} s; K sweep {med['sweep']:.1f} s (CLARA "
-          f"{med['sweep_clara']:.1f} s, the rest is the subsample silhouettes); stability sweeps ({last['seeds'] - 1} "
-          f"more seeds) {med['stability']:.1f} s; final fit K = {last['chosen_k']} {med['final_fit']:.1f} s "
-          f"(objective {last['final_objective']:.4f})")  # fmt: skip
+    print(
+        f"subsample-silhouette matrix {med['subsample_matrix']:.1f} s; K sweep {med['sweep']:.1f} s (CLARA "
+        f"{med['sweep_clara']:.1f} s, the rest is the subsample silhouettes); stability sweeps ({last['seeds'] - 1} "
+        f"more seeds) {med['stability']:.1f} s; final fit K = {last['chosen_k']} {med['final_fit']:.1f} s "
+        f"(objective {last['final_objective']:.4f})"
+    )
     print(f"K chosen by seed: {last['chosen_by_seed']}")
-    print(f"typology step, all of it: median {med['total']:.1f} s (target ≤ 300 s), peak memory "
-          f"{statistics.median(peaks):.2f} GiB (max {max(peaks):.2f})")  # fmt: skip
+    print(
+        f"typology step, all of it: median {med['total']:.1f} s (target ≤ 300 s), peak memory "
+        f"{statistics.median(peaks):.2f} GiB (max {max(peaks):.2f})"
+    )
 
 
 def main() -> None:
