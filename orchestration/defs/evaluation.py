@@ -261,9 +261,12 @@ def _read_incidents(con, ids: pd.Index) -> pd.DataFrame:
         if name in ("is_da", "is_non_crime"):
             select.append(f"coalesce(i.{name}, false) AS {name}")
         elif name == "risk_level":
-            levels = [r[0] for r in con.execute(
-                "SELECT DISTINCT risk_level FROM marts.fct_incidents WHERE risk_level IS NOT NULL ORDER BY 1"
-            ).fetchall()]  # fmt: skip
+            levels = [
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT risk_level FROM marts.fct_incidents WHERE risk_level IS NOT NULL ORDER BY 1"
+                ).fetchall()
+            ]
             select.append("(list_position(?, i.risk_level) - 1)::TINYINT AS _risk")
         else:
             select.append(f"i.{name}")

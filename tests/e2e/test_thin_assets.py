@@ -49,7 +49,7 @@ def test_every_table_materialisation_carries_its_row_count(published):
         "analytics/regression_results",
         "analytics/offender_clusters",
     ):
-        assert key in checked, key  # fmt: skip
+        assert key in checked, key
 
 
 def test_published_rfg_scores_are_those_the_evaluation_uses(published):
