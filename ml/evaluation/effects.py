@@ -63,6 +63,10 @@ class EffectSettings:
     later_selection: str = "ipcw"
     library_estimator: bool = True
     library_pool_top_n: int = 500
+    # The library's estimator in each cell (reg, dr or ipw) and the resamples of its bootstrap-t (0: the
+    # library's normal interval).
+    library_method: str = "dr"
+    library_bootstrap_reps: int = 99
     survival: bool = True
 
 
@@ -336,7 +340,15 @@ def matched_effects(
             if not panel.ok:
                 rows.append(_row(programme, "library_did", m, window_label) | _not_estimable(panel.reason))
                 continue
-            fitted = attempt(f"{name} library_did, {m}", staggered.callaway_santanna, panel.value, m)
+            fitted = attempt(
+                f"{name} library_did, {m}",
+                staggered.callaway_santanna,
+                panel.value,
+                m,
+                settings.library_method,
+                settings.library_bootstrap_reps,
+                settings.seed,
+            )
             result = dict(fitted.value or {})
             placebo = result.pop("placebo", None)
             rows.append(

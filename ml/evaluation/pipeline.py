@@ -87,6 +87,8 @@ class EvaluationConfig:
     reporting_lag_days: int = 90
     library_estimator: bool = True  # Callaway–Sant'Anna (diff-diff) beside the matched DiD
     library_pool_top_n: int = 500
+    library_method: str = "dr"  # the library's estimator in each cell: dr, reg or ipw
+    library_bootstrap_reps: int = 99  # resamples behind its bootstrap-t interval (0: the library's own)
     as_of_dates: tuple[str, ...] = ()  # extra RFG snapshots; the extract's last day is always scored
     snapshot_selection_dates: bool = True
     power_few_top_n: int = 100
@@ -126,6 +128,8 @@ class EvaluationConfig:
             later_selection=self.later_selection,
             library_estimator=self.library_estimator,
             library_pool_top_n=self.library_pool_top_n,
+            library_method=self.library_method,
+            library_bootstrap_reps=self.library_bootstrap_reps,
         )
 
 

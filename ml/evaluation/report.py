@@ -33,7 +33,7 @@ DESIGN_LABELS = {
     "matched_did": "matched difference-in-differences",
     "matched_post": "matched comparison after selection (no pre-period differencing)",
     "placebo_did": "placebo DiD in the pre-period (expect 1)",
-    "library_did": "Callaway–Sant'Anna, doubly robust (diff-diff)",
+    "library_did": "Callaway–Sant'Anna (diff-diff)",
     "library_placebo": "Callaway–Sant'Anna pre-period cell (shows the selection, not a placebo: expect it away from 1)",
     "rct_itt": "RCT intention to treat",
     "rct_itt_negbin": "RCT intention to treat (negative binomial)",

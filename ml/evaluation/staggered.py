@@ -1,36 +1,42 @@
-"""A second, independent effect estimator from a maintained library: Callaway–Sant'Anna (doubly robust).
+"""A second, independent effect estimator from a maintained library: Callaway–Sant'Anna.
 
 ``diff-diff``'s ``CallawaySantAnna`` (Callaway & Sant'Anna 2021, with Sant'Anna & Zhao's 2020 doubly-robust
-DiD in each cell) is run on a panel built here, independently of the matching:
+DiD in each cell by default; outcome regression or inverse probability weighting as options) is run on a
+panel built here, independently of the matching:
 
 * **cohorts aligned and stacked.** For each selection date ``d``, the people selected that day and the
-  eligible people not yet selected (the top ``pool_top_n`` of the RFG ranking at ``d``, from what was
+  eligible people not selected by then (the top ``pool_top_n`` of the RFG ranking at ``d``, from what was
   reported before ``d``) form one sub-panel with four periods of ``block_days``: two before ``d`` and two
   after (the matched DiD's 12 + 12 months). Sub-panels are stacked with the periods numbered 1..4 relative
-  to their own ``d``, so every selected person is "first treated" in period 3; a comparison person selected
-  later is "first treated" in the period after the one that contains that date (a not-yet-treated
-  comparison until
-  then; the part of the period after that date is kept, which biases slightly towards no effect).
-  Standard errors are clustered by person, so a person who is a comparison at several dates counts
-  once;
+  to their own ``d``, so every selected person is "first treated" in period 3. A comparison selected at a
+  later date stays a comparison (an intention-to-treat view of later selection, which biases towards no
+  effect by the part of the comparisons' time after it): treating them from that date, as the library's
+  not-yet-treated rule does, removes them exactly when their recorded harm peaked and leaned the estimate
+  towards a harm in the simulation study. Standard errors are clustered by person, so a person who is a
+  comparison at several dates counts once;
 * **outcomes on the knowledge-time rule.** The periods before ``d`` count incidents reported before ``d``;
   those after, incidents reported within ``reporting_lag_days`` of the window's close. Sub-panels whose
   window has not closed by the end of the extract are left out;
-* **covariates** are a compact subset of the matching covariates (the RFG score and the person's place
-  in that day's RFG list, recency, frequency and harm in the lookback, DA incidents in the two latest
-  blocks and, for a harm outcome, that harm scale in the two latest blocks), taken, as the library does,
-  from each comparison's base period: the history known at the end of that period (the library fits a
-  logistic and a regression per cell, so a short list keeps it fast and stable);
+* **covariates** are a compact subset of the matching covariates, the selection drivers a panel sees (the
+  RFG score and the person's place in that day's RFG list, recency, frequency and harm in the lookback, DA
+  incidents in the two latest blocks, the recorded risk grades, and where the extract has them non-DA
+  offending, custody and victims; for a harm outcome that harm scale in the two latest blocks), taken, as
+  the library does, from each comparison's base period: the history known at the end of that period;
+* **interval.** The library's own s.e. was too small for the spread of its estimates over the study's
+  worlds and harm's heavy tail skews the t statistic, so the test and interval use a symmetric bootstrap-t:
+  people resampled (``bootstrap_reps``), the library refitted on each, the 95th percentile of ``|t*|`` as
+  the critical value (``bootstrap_t``);
 * **effect scale.** The library's estimate is the ATT in incidents (or harm) per person per period. It is
   turned into the rate ratio the rest of the evaluation uses, ``a / (a − ATT)`` with ``a`` the treated
   people's observed mean after ``d``. ``a`` is estimated too, and correlated with the ATT, so the interval
-  is Fieller's for the ratio of the two (``ratio_interval``): it excludes 1 exactly when the library's test
-  of the ATT rejects, and away from 1 it counts the noise in ``a`` that holding it fixed left out;
+  is Fieller's for the ratio of the two (``ratio_interval``): it excludes 1 exactly when the ATT's test
+  rejects, and away from 1 it counts the noise in ``a`` that holding it fixed left out;
 * **the pre-period cell** (``library_placebo``): the library's ATT for period 2 against period 1, from the
-  same fit. It is not a placebo for the headline: people were selected on their history up to ``d``, most
-  of all the latest months (recency), i.e. on period 2 itself, and that cell conditions only on the
-  history at the end of period 1. It measures the selection (far from 1 by construction); the headline
-  conditions on the history at ``d``. The matched placebo DiD is the design's placebo.
+  same fit, with the library's normal interval. It is not a placebo for the headline: people were
+  selected on their history up to ``d``, most of all the latest months (recency), i.e. on period 2 itself,
+  and that cell conditions only on the history at the end of period 1. It measures the selection (far from
+  1 by construction); the headline conditions on the history at ``d``. The matched placebo DiD is the
+  design's placebo.
 """
 
 from __future__ import annotations
@@ -106,15 +112,11 @@ def build_panel(
             continue
         codes = np.concatenate([t_codes, pool])
         n = len(codes)
-        later = selection_day_by_code[codes]
-        # Selected later: a not-yet-treated comparison up to the end of the period of that selection
-        # (the rest of that period is kept, as with later_selection='keep'), treated from the next period.
-        period_of_later = np.floor((later - d) / block_days) + 4
-        first_treat = np.where(
-            np.arange(n) < len(t_codes),
-            3,
-            np.where((later > d) & (period_of_later <= 4), period_of_later, 0),
-        ).astype(int)
+        # Only the people selected on ``d`` are treated. A comparison selected at a later date stays a
+        # comparison throughout: treating them from that date (the library's not-yet-treated rule) drops
+        # them exactly when their recorded harm peaked (they were selected on it), which left the
+        # comparisons' later periods too low and leaned the estimate towards a harm (docs/evaluation.md).
+        first_treat = np.where(np.arange(n) < len(t_codes), 3, 0).astype(int)
         starts = d + np.array([-2, -1, 0, 1]) * block_days
         known = np.array(
             [d, d, d + 2 * block_days + reporting_lag_days, d + 2 * block_days + reporting_lag_days]
@@ -157,6 +159,8 @@ def build_panel(
 
 
 BASE_COVARIATES = (
+    # The selection drivers a panel sees, as the matching has them: the RFG list, recent DA volume, the
+    # recorded risk grades and, where the extract has them, non-DA offending, custody and victims.
     "rfg_score",
     "rank_rfg_score",
     "rank_recency",
@@ -167,7 +171,18 @@ BASE_COVARIATES = (
     "gravity_lookback",
     "da_incidents_block_-1",
     "da_incidents_block_-2",
+    "risk_high_lookback",
+    "risk_medium_lookback",
+    "non_da_incidents_lookback",
+    "custody_arrests_lookback",
+    "n_victims_3y",
 )
+
+#: The library's estimator in each cell. ``dr`` (doubly robust) is the default. ``reg`` (outcome regression)
+#: was less biased on the simulation study's worlds but leaned towards a harm by +0.11 to +0.21 on the log
+#: scale on the generator's extracts, where the selected sit beyond the comparisons' covariates and a
+#: linear regression extrapolates (docs/evaluation.md).
+LIBRARY_METHODS = ("dr", "reg", "ipw")
 
 
 def covariates_for(panel: StaggeredPanel, measure: str) -> list[str]:
@@ -177,10 +192,75 @@ def covariates_for(panel: StaggeredPanel, measure: str) -> list[str]:
     return [f"x_{n}" for n in names if f"x_{n}" in panel.covariates]
 
 
-def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
-    """The library's doubly-robust ATT for one measure, with the placebo and the rate-ratio view."""
+def _fit(frame: pd.DataFrame, measure: str, covariates: list[str], method: str):
     from diff_diff import CallawaySantAnna
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return CallawaySantAnna(
+            control_group="not_yet_treated",
+            estimation_method=method,
+            cluster="cluster",
+            base_period="varying",
+        ).fit(frame, measure, "unit", "period", "first_treat", covariates=covariates, aggregate="group")
+
+
+def _cohort_att(fit) -> tuple[float, float]:
+    group = fit.group_effects.get(3) if fit.group_effects else None
+    if group is None or not np.isfinite(group["effect"]) or not np.isfinite(group["se"]) or group["se"] <= 0:
+        raise NotEstimable("the library returned no estimate for the selected cohort")
+    return float(group["effect"]), float(group["se"])
+
+
+def bootstrap_t(
+    frame: pd.DataFrame, measure: str, covariates: list[str], method: str, att: float, reps: int, seed: int
+) -> np.ndarray:
+    """Studentised statistics ``(ATT* − ATT) / s.e.*`` of ``reps`` resamples of people, each a refit of the
+    library (its own s.e. in the denominator).
+
+    People are resampled with replacement (every row of a drawn person, in every sub-panel they appear in,
+    as a new unit and cluster), so the clustering by person is the resampling unit. Only the periods the
+    headline uses (2–4) are refitted. A resample the library cannot estimate is left out."""
+    part = frame.loc[frame["period"] >= 2].sort_values(["cluster", "unit", "period"], kind="stable")
+    part = part.reset_index(drop=True)
+    persons, start, count = np.unique(part["cluster"].to_numpy(), return_index=True, return_counts=True)
+    unit = part["unit"].to_numpy(np.int64)
+    span = int(unit.max()) + 1
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(reps):
+        pick = rng.integers(0, len(persons), len(persons))
+        sizes = count[pick]
+        first = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        rows = np.repeat(start[pick], sizes) + (np.arange(int(sizes.sum())) - first)
+        copy = np.repeat(np.arange(len(pick), dtype=np.int64), sizes)
+        resample = part.iloc[rows].assign(unit=unit[rows] + copy * span, cluster=copy)
+        if not resample["is_treated"].any():
+            continue
+        try:
+            att_b, se_b = _cohort_att(_fit(resample, measure, covariates, method))
+        except Exception:  # noqa: BLE001 - a resample the library cannot fit is left out and counted
+            continue
+        out.append((att_b - att) / se_b)
+    return np.asarray(out, float)
+
+
+#: Fewer usable resamples than this and the interval falls back to the library's normal one (said so).
+MIN_BOOTSTRAP = 19
+
+
+def callaway_santanna(
+    panel: StaggeredPanel, measure: str, method: str = "dr", bootstrap_reps: int = 99, seed: int = 0
+) -> dict:
+    """The library's ATT for one measure, with the placebo and the rate-ratio view.
+
+    ``bootstrap_reps > 0``: the test of "no effect" and the interval use the symmetric bootstrap-t
+    (``bootstrap_t``): the critical value is the 95th percentile of ``|t*|`` instead of 1.96, and the
+    p-value the share of ``|t*|`` at least the observed ``|t|``. The library's own s.e. was about 15% too
+    small for the spread of its estimates over the study's worlds, and the heavy-tailed harm skews ``t``
+    (docs/evaluation.md); the studentised bootstrap corrects both. 0: the library's normal interval."""
+    if method not in LIBRARY_METHODS:
+        raise ValueError(f"unknown library method {method!r}; choose from {list(LIBRARY_METHODS)}")
     frame = panel.frame
     treated_post = frame.loc[frame["is_treated"] & (frame["period"] >= 3), measure]
     treated_pre = frame.loc[frame["is_treated"] & (frame["period"] <= 2), measure]
@@ -189,44 +269,46 @@ def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
         raise NotEstimable(f"{panel.n_treated} selected person(s) with full windows: too few")
     if treated_post.sum() + treated_pre.sum() == 0 or comparison.sum() == 0:
         raise NotEstimable(f"no {measure} at all in the treated or the comparison rows")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = CallawaySantAnna(
-            control_group="not_yet_treated",
-            estimation_method="dr",
-            cluster="cluster",
-            base_period="varying",
-        ).fit(
-            frame,
-            measure,
-            "unit",
-            "period",
-            "first_treat",
-            covariates=covariates_for(panel, measure),
-            aggregate="group",
-        )
-    group = fit.group_effects.get(3) if fit.group_effects else None
-    if group is None or not np.isfinite(group["effect"]) or not np.isfinite(group["se"]):
-        raise NotEstimable("the library returned no estimate for the selected cohort")
-    att, se = float(group["effect"]), float(group["se"])
     covs = covariates_for(panel, measure)
+    fit = _fit(frame, measure, covs, method)
+    att, se = _cohort_att(fit)
     a, var_a, cov_a_att = treated_mean_moments(frame, measure, covs, post=(3, 4), base=2)
     if a <= 0:
         raise NotEstimable(f"the selected people have no {measure} after selection: no rate ratio")
-    ratio = ratio_interval(a, var_a, att, se**2, cov_a_att)
+    crit, p_value, interval_note = Z95, None, "the library's normal interval"
+    if bootstrap_reps > 0:
+        t_star = bootstrap_t(frame, measure, covs, method, att, bootstrap_reps, seed)
+        if len(t_star) >= MIN_BOOTSTRAP:
+            crit = float(np.quantile(np.abs(t_star), 0.95, method="higher"))
+            p_value = float((1 + np.sum(np.abs(t_star) >= abs(att) / se)) / (len(t_star) + 1))
+            interval_note = (
+                f"symmetric bootstrap-t ({len(t_star)} of {bootstrap_reps} resamples of people refitted; "
+                f"critical value {crit:.2f})"
+            )
+        else:
+            interval_note = (
+                f"the library's normal interval (only {len(t_star)} of {bootstrap_reps} bootstrap "
+                "resamples could be fitted)"
+            )
+    ratio = ratio_interval(a, var_a, att, se**2, cov_a_att, crit=crit)
+    if p_value is not None:
+        ratio["p_value"] = p_value
     placebo = fit.group_time_effects.get((3, 2)) if fit.group_time_effects else None
     out = {
         **ratio,
         "att": att,
         "att_se": se,
+        "critical_value": crit,
         "treated_post_mean": a,
         "n_treated": int(panel.n_treated),
         "n_comparison": int(frame.loc[~frame["is_treated"], "cluster"].nunique()),
-        "estimand": "rate ratio from the ATT per person per six months (Callaway–Sant'Anna, doubly robust)",
-        "note": f"{LIBRARY} {library_version()}: not-yet-treated comparisons, cohorts aligned on their "
-        f"selection date, SEs clustered by person; {panel.n_cohorts} selection date(s)"
+        "estimand": f"rate ratio from the ATT per person per six months (Callaway–Sant'Anna, {method})",
+        "note": f"{LIBRARY} {library_version()}: estimation method {method}, comparisons not selected on the "
+        f"date (a later selection kept as a comparison), cohorts aligned on their selection date, SEs "
+        f"clustered by person; {panel.n_cohorts} selection date(s)"
         + (f", {panel.n_cohorts_dropped} left out (window not observed)" if panel.n_cohorts_dropped else "")
-        + "; ratio interval: Fieller's, the selected people's own mean counted as estimated",
+        + f"; ratio interval: Fieller's with {interval_note}, the selected people's own mean counted as "
+        "estimated",
     }
     if placebo is not None and np.isfinite(placebo["effect"]) and np.isfinite(placebo["se"]):
         p_att, p_se = float(placebo["effect"]), float(placebo["se"])
@@ -240,7 +322,9 @@ def callaway_santanna(panel: StaggeredPanel, measure: str) -> dict:
 Z95 = 1.959963984540054
 
 
-def ratio_interval(a: float, var_a: float, att: float, var_att: float, cov_a_att: float) -> dict:
+def ratio_interval(
+    a: float, var_a: float, att: float, var_att: float, cov_a_att: float, crit: float = Z95
+) -> dict:
     """The rate ratio ``R = a / c`` with ``c = a − ATT``, and its 95% interval by Fieller's theorem.
 
     ``a`` (the selected people's observed mean after selection) is itself estimated and correlated with
@@ -249,7 +333,9 @@ def ratio_interval(a: float, var_a: float, att: float, var_att: float, cov_a_att
     statistic is ``ATT / s.e.(ATT)``, so the interval excludes 1 exactly when the library's own test
     of the ATT rejects "no effect" (the ratio's interval never changes that verdict). Away from 1 it
     counts ``var(a)`` and the covariance: holding ``a`` fixed (the earlier interval) is too short for a
-    fall (``a < c``). ``std_error`` is the delta method's s.e. of ``log R``, for comparison only."""
+    fall (``a < c``). ``std_error`` is the delta method's s.e. of ``log R``, for comparison only. ``crit``
+    replaces 1.96 (a bootstrap-t critical value); the interval then excludes 1 exactly when
+    ``|ATT| / s.e. > crit``."""
     c = a - att
     if not (a > 0 and c > 0):
         raise NotEstimable(
@@ -257,7 +343,7 @@ def ratio_interval(a: float, var_a: float, att: float, var_att: float, cov_a_att
         )
     var_c = var_a + var_att - 2.0 * cov_a_att
     cov_ac = var_a - cov_a_att
-    z2 = Z95**2
+    z2 = crit**2
     # (a − r c)² ≤ z² var(a − r c)  ⇔  A r² − 2 B r + C ≤ 0
     qa, qb, qc = c * c - z2 * var_c, a * c - z2 * cov_ac, a * a - z2 * var_a
     disc = qb * qb - qa * qc

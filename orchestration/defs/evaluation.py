@@ -147,7 +147,13 @@ class EvaluationAssetConfig(dg.Config):
     jackknife; valid for matching with replacement). `bootstrap`: the plain bootstrap of people (not valid
     for matching with replacement; too narrow on the generator's extracts), for comparison."""
     library_estimator: bool = True
-    """Publish Callaway–Sant'Anna (diff-diff, doubly robust, not-yet-treated) beside the matched DiD."""
+    """Publish Callaway–Sant'Anna (diff-diff) beside the matched DiD."""
+    library_method: str = "dr"
+    """The library's estimator in each cell: `dr` (doubly robust; default), `reg` (outcome regression) or
+    `ipw`. `reg` leaned towards a harm on the generator's extracts (docs/evaluation.md)."""
+    library_bootstrap_reps: int = 99
+    """Resamples of people behind the library estimate's bootstrap-t interval (each refits the library);
+    0 gives the library's own normal interval (too narrow in the simulation study)."""
     power_few_top_n: int = 100
     concentration_top_ns: list[int] = [100, 200]
     window_days: int = 365
@@ -212,6 +218,8 @@ class EvaluationAssetConfig(dg.Config):
             matched_interval=self.matched_interval,
             reporting_lag_days=self.reporting_lag_days,
             library_estimator=self.library_estimator,
+            library_method=self.library_method,
+            library_bootstrap_reps=self.library_bootstrap_reps,
             seed=self.seed,
             as_of_dates=tuple(self.as_of_dates),
             snapshot_selection_dates=self.use_selection_dates,
