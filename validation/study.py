@@ -69,11 +69,10 @@ def _effect_settings(settings: StudySettings):
     )
 
 
-def evaluate_world(data, effect_settings, committed_dates_variant: bool = False) -> list[dict]:
-    """The platform's estimates on one simulated world: one row per estimator and outcome."""
-    from ml.evaluation.effects import matched_effects, randomised_effects
+def world_inputs(data):
+    """A simulated world as the evaluation reads it: the incident index, each participant's offender code
+    and selection day, every offender's selection day (NaN if never selected) and the programme mask."""
     from ml.evaluation.incidents import IncidentIndex, to_days
-    from ml.evaluation.matching import Sources
 
     index = IncidentIndex.build(data.incidents)
     parts = data.participants
@@ -82,6 +81,17 @@ def evaluate_world(data, effect_settings, committed_dates_variant: bool = False)
     every = np.full(len(index.offender_ids), np.nan)
     every[codes] = sel
     prog = (parts["programme"] == "programme").to_numpy()
+    return index, codes, sel, every, prog
+
+
+def evaluate_world(data, effect_settings, committed_dates_variant: bool = False) -> list[dict]:
+    """The platform's estimates on one simulated world: one row per estimator and outcome."""
+    from ml.evaluation.effects import matched_effects, randomised_effects
+    from ml.evaluation.incidents import IncidentIndex
+    from ml.evaluation.matching import Sources
+
+    index, codes, sel, every, prog = world_inputs(data)
+    parts = data.participants
     trial = (parts["programme"] == "trial").to_numpy()
     measures = list(OUTCOMES)
     out: list[dict] = []
@@ -129,16 +139,9 @@ def evaluate_world_library(data, effect_settings) -> list[dict]:
     :func:`evaluate_world` gives it, without the matched designs."""
     from ml.estimability import attempt
     from ml.evaluation import staggered
-    from ml.evaluation.incidents import IncidentIndex, to_days
     from ml.evaluation.matching import Sources
 
-    index = IncidentIndex.build(data.incidents)
-    parts = data.participants
-    codes = index.code_of(parts["person_id"])
-    sel = to_days(parts["selected_on"])
-    every = np.full(len(index.offender_ids), np.nan)
-    every[codes] = sel
-    prog = (parts["programme"] == "programme").to_numpy()
+    index, codes, sel, every, prog = world_inputs(data)
     es = effect_settings
     panel = attempt(
         "library panel",

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from ml.evaluation import staggered
-from ml.evaluation.incidents import IncidentIndex, to_days
 from ml.evaluation.matching import MatchingConfig, Sources
 from ml.evaluation.rfg import RFGConfig
 from validation.dgp import World, simulate
+from validation.study import world_inputs
 
 MEASURES = ["da_incidents", "harm_css"]
 
@@ -21,13 +21,7 @@ MEASURES = ["da_incidents", "harm_css"]
 @pytest.fixture(scope="module")
 def panel():
     data = simulate("recorded_harm", 0.0, 7, World(n_people=1200))
-    index = IncidentIndex.build(data.incidents)
-    parts = data.participants
-    codes = index.code_of(parts["person_id"])
-    sel = to_days(parts["selected_on"])
-    every = np.full(len(index.offender_ids), np.nan)
-    every[codes] = sel
-    prog = (parts["programme"] == "programme").to_numpy()
+    index, codes, sel, every, prog = world_inputs(data)
     built = staggered.build_panel(
         Sources(index), codes[prog], sel[prog], every, MEASURES, 183, 90, RFGConfig(), MatchingConfig(), 300
     )
