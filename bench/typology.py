@@ -159,7 +159,7 @@ def _clara_child(mode: str, matrix: str, ks: str) -> None:
 def _typology_child(matrix: str) -> None:
     """The typology step as the pipeline runs it (its threads, its settings); print one JSON line."""
     from ml.clara import SubsampleSilhouette
-    from ml.typology import ClaraSettings, fit_typology, k_stability, run_k_sweep, select_k
+    from ml.typology import fit_typology, k_stability, run_k_sweep, select_k
     from orchestration.defs.typology import FinalFitConfig
 
     x = np.load(matrix)
@@ -178,18 +178,7 @@ def _typology_child(matrix: str) -> None:
     seeds = [config.seed, *[s for s in config.stability_seeds if s != config.seed]]
     choices, _ = k_stability(x, seeds, ks, settings, subsample, config.exclude_k2, {config.seed: sweep})
     times["stability"] = time.perf_counter() - mark
-    final_settings = ClaraSettings(
-        samples=final.samples,
-        sampsize_base=final.sampsize,
-        sampsize_per_k=0,
-        sampler=final.sampler,
-        method=final.method,
-        init=final.init,
-        restart_from_best=final.restart_from_best,
-        polish_iterations=final.polish_iterations,
-        polish_candidates=final.polish_candidates,
-        seed=final.seed,
-    )
+    final_settings = final.clara_settings()
     typology = fit_typology(x, np.arange(len(x)), chosen, final_settings)
     times["final_fit"] = typology.seconds
     times["total"] = time.perf_counter() - start

@@ -268,18 +268,7 @@ def offender_clusters(context: dg.AssetExecutionContext, config: FinalFitConfig,
         if not config.k and selection.get("status", ESTIMATED) == NOT_ESTIMABLE:
             return _clusters_not_estimable(context, con, config, len(ids), str(selection["reason"]))
         k = config.k or int(selection["chosen_k"])
-        settings = typ.ClaraSettings(
-            samples=config.samples,
-            sampsize_base=config.sampsize,
-            sampsize_per_k=0,
-            sampler=config.sampler,
-            method=config.method,
-            init=config.init,
-            restart_from_best=config.restart_from_best,
-            polish_iterations=config.polish_iterations,
-            polish_candidates=config.polish_candidates,
-            seed=config.seed,
-        )
+        settings = config.clara_settings()
         fitted = attempt(f"typology: final fit, K = {k}", typ.fit_typology, x, ids, k, settings)
         if not fitted.ok:
             return _clusters_not_estimable(context, con, config, len(ids), fitted.reason)

@@ -97,3 +97,18 @@ class FinalFitConfig(dg.Config):
     polish_iterations: int = 3
     polish_candidates: int = 128
     seed: int = 0
+
+    def clara_settings(self) -> typ.ClaraSettings:
+        """These settings as CLARA's: a fixed sample size of ``sampsize`` rows whatever the K."""
+        return typ.ClaraSettings(
+            samples=self.samples,
+            sampsize_base=self.sampsize,
+            sampsize_per_k=0,
+            sampler=self.sampler,
+            method=self.method,
+            init=self.init,
+            restart_from_best=self.restart_from_best,
+            polish_iterations=self.polish_iterations,
+            polish_candidates=self.polish_candidates,
+            seed=self.seed,
+        )
